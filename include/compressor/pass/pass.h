@@ -1,0 +1,61 @@
+// Pass: one rewrite of the whole model, its options, and what it reports back.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compressor/core/status.h"
+#include "compressor/ir/model.h"
+
+namespace compressor::pass {
+
+class PassContext;
+
+/// A node a pass left as it was, with the reason (shown in the report).
+struct SkippedNode {
+  std::string node;  ///< Node name (or op type when unnamed).
+  std::string reason;
+};
+
+/// What one pass did.
+struct PassResult {
+  size_t nodes_changed = 0;
+  std::vector<SkippedNode> skipped;
+  /// One-line facts worth showing the user ("12 Constant nodes became initializers").
+  std::vector<std::string> notes;
+};
+
+/// One option a pass accepts, for validation and `--help`.
+struct PassOptionInfo {
+  std::string name;
+  std::string default_value;
+  std::string help;
+};
+
+/// Static description of a pass.
+struct PassInfo {
+  std::string name;  ///< kebab-case, verb first ("fold-batchnorm").
+  std::string summary;
+  std::vector<PassOptionInfo> options;
+};
+
+/// Option values as given ("name{k=v,...}"), validated against PassInfo by the registry.
+using PassOptions = std::map<std::string, std::string>;
+
+/// A pass rewrites the model and nothing else: verification, statistics and drift are measured
+/// by pipeline instrumentations. A node the pass cannot handle stays byte-identical and is
+/// reported in `PassResult::skipped`.
+class Pass {
+ public:
+  virtual ~Pass() = default;
+  virtual const PassInfo& info() const = 0;
+  virtual StatusOr<PassResult> run(ir::Model& model, PassContext& ctx) = 0;
+  const std::string& name() const { return info().name; }
+};
+
+/// Creates a pass from validated options.
+using PassFactory = StatusOr<std::unique_ptr<Pass>> (*)(const PassOptions& options);
+
+}  // namespace compressor::pass

@@ -1,0 +1,23 @@
+// PassContext: what passes may read besides the model (seed, thread count, notes).
+#pragma once
+
+#include <cstdint>
+
+namespace compressor::pass {
+
+/// Shared state handed to every pass of a pipeline run.
+class PassContext {
+ public:
+  PassContext() = default;
+  explicit PassContext(uint64_t seed) : seed_(seed) {}
+
+  uint64_t seed() const { return seed_; }
+  int threads() const { return threads_; }
+  void set_threads(int threads) { threads_ = threads; }
+
+ private:
+  uint64_t seed_ = 0;
+  int threads_ = 0;  ///< 0: all cores.
+};
+
+}  // namespace compressor::pass

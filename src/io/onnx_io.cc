@@ -1,0 +1,755 @@
+// ONNX file <-> ir::Model: lossless conversion, bounded parsing, atomic deterministic saving.
+#include "compressor/io/onnx_io.h"
+
+#include <fcntl.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "compressor/core/logging.h"
+#include "external_data.h"
+
+namespace compressor::io {
+namespace fs = std::filesystem;
+using google::protobuf::io::CodedInputStream;
+using google::protobuf::io::CodedOutputStream;
+
+namespace {
+
+constexpr uint64_t kProtobufLimit = static_cast<uint64_t>(INT_MAX);  // 2 GiB - 1
+constexpr int kRecursionLimit = 100;
+constexpr size_t kExternalAlignment = 4096;
+// Large tensors are declared to the checker as external data at ".": ONNX 1.12 only checks that
+// the location exists relative to the working folder, and never reads it, so the analysis copy
+// needs no copy of the weights.
+constexpr const char* kAnalysisPlaceholder = ".";
+
+// ---------------------------------------------------------------------------------------------
+// Decoding tensors
+
+template <typename Dst, typename Field>
+ir::Tensor from_field(ir::DType dtype, ir::Dims dims, const Field& field) {
+  ir::Tensor t = ir::Tensor::zeros(dtype, std::move(dims));
+  auto out = t.mutable_span<Dst>();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<Dst>(field.Get(static_cast<int>(i)));
+  return t;
+}
+
+// Typed-field storage for each dtype, per onnx.proto: how many field values per element.
+StatusOr<ir::Tensor> decode_typed(onnx::TensorProto& p, ir::DType dtype, ir::Dims dims,
+                                  const std::string& what) {
+  using ir::DType;
+  const int64_t n = ir::element_count(dims);
+  auto expect = [&](int64_t have, int64_t want) -> Status {
+    if (have == want) return ok_status();
+    return invalid_model(what + ": holds " + std::to_string(have) + " values but its shape " +
+                         ir::dims_to_string(dims) + " needs " + std::to_string(want));
+  };
+  switch (dtype) {
+    case DType::kFloat:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.float_data_size(), n));
+      return from_field<float>(dtype, dims, p.float_data());
+    case DType::kComplex64:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.float_data_size(), 2 * n));
+      return from_field<float>(dtype, dims, p.float_data());
+    case DType::kDouble:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.double_data_size(), n));
+      return from_field<double>(dtype, dims, p.double_data());
+    case DType::kComplex128:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.double_data_size(), 2 * n));
+      return from_field<double>(dtype, dims, p.double_data());
+    case DType::kInt64:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.int64_data_size(), n));
+      return from_field<int64_t>(dtype, dims, p.int64_data());
+    case DType::kUInt64:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.uint64_data_size(), n));
+      return from_field<uint64_t>(dtype, dims, p.uint64_data());
+    case DType::kUInt32:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.uint64_data_size(), n));
+      return from_field<uint32_t>(dtype, dims, p.uint64_data());
+    case DType::kInt32:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.int32_data_size(), n));
+      return from_field<int32_t>(dtype, dims, p.int32_data());
+    case DType::kInt16:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.int32_data_size(), n));
+      return from_field<int16_t>(dtype, dims, p.int32_data());
+    case DType::kUInt16:
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.int32_data_size(), n));
+      return from_field<uint16_t>(dtype, dims, p.int32_data());
+    case DType::kInt8:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.int32_data_size(), n));
+      return from_field<int8_t>(dtype, dims, p.int32_data());
+    case DType::kUInt8:
+    case DType::kBool:
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.int32_data_size(), n));
+      return from_field<uint8_t>(dtype, dims, p.int32_data());
+    case DType::kUInt4:
+    case DType::kInt4:
+    case DType::kFloat4E2M1: {
+      // Two 4-bit elements per int32 value, low nibble first.
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.int32_data_size(), (n + 1) / 2));
+      return from_field<uint8_t>(dtype, dims, p.int32_data());
+    }
+    case DType::kString: {
+      COMPRESSOR_RETURN_IF_ERROR(expect(p.string_data_size(), n));
+      std::vector<std::string> strings;
+      strings.reserve(static_cast<size_t>(n));
+      for (auto& s : *p.mutable_string_data()) strings.push_back(std::move(s));
+      return ir::Tensor::from_strings(std::move(dims), std::move(strings));
+    }
+    default:
+      break;
+  }
+  return invalid_model(what + ": unsupported data type " + std::string(ir::dtype_name(dtype)));
+}
+
+StatusOr<std::pair<ir::DType, ir::Dims>> tensor_header(const onnx::TensorProto& p,
+                                                       const std::string& what) {
+  auto dtype = ir::dtype_from_onnx(p.data_type());
+  if (!dtype) {
+    return invalid_model(what + ": unknown data type " + std::to_string(p.data_type()));
+  }
+  ir::Dims dims(p.dims().begin(), p.dims().end());
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return invalid_model(what + ": negative dimension in " + ir::dims_to_string(dims));
+    if (d > 0 && n > (int64_t{1} << 62) / d) {
+      return invalid_model(what + ": shape " + ir::dims_to_string(dims) + " is too large");
+    }
+    n *= d;
+  }
+  return std::make_pair(*dtype, std::move(dims));
+}
+
+bool is_external(const onnx::TensorProto& p) {
+  return p.data_location() == onnx::TensorProto::EXTERNAL;
+}
+
+// The TensorProto with the fields we model removed; null when nothing else is left.
+std::shared_ptr<const onnx::TensorProto> tensor_extras(const onnx::TensorProto& p) {
+  auto e = std::make_shared<onnx::TensorProto>();
+  if (p.has_doc_string()) e->set_doc_string(p.doc_string());
+  if (p.has_segment()) *e->mutable_segment() = p.segment();
+  e->GetReflection()->MutableUnknownFields(e.get())->MergeFrom(
+      p.GetReflection()->GetUnknownFields(p));
+  if (e->ByteSizeLong() == 0) return nullptr;
+  return e;
+}
+
+StatusOr<ir::Tensor> read_tensor(onnx::TensorProto& p, ExternalDataReader& reader,
+                                 const std::string& what) {
+  COMPRESSOR_ASSIGN_OR_RETURN(auto header, tensor_header(p, what));
+  if (is_external(p)) return reader.read(p, header.first, std::move(header.second), what);
+  return tensor_from_proto(std::move(p), what);
+}
+
+// Replaces external data inside attribute tensors (Constant values, subgraph initializers)
+// with embedded bytes, so that attributes stay self-contained protobufs.
+Status embed_external(onnx::TensorProto& p, ExternalDataReader& reader, const std::string& what) {
+  if (!is_external(p)) return ok_status();
+  COMPRESSOR_ASSIGN_OR_RETURN(auto header, tensor_header(p, what));
+  COMPRESSOR_ASSIGN_OR_RETURN(ir::Tensor t, reader.read(p, header.first, header.second, what));
+  p.clear_external_data();
+  p.clear_data_location();
+  p.set_raw_data(reinterpret_cast<const char*>(t.data()), t.nbytes());
+  return ok_status();
+}
+
+Status embed_external_in_graph(onnx::GraphProto& g, ExternalDataReader& reader);
+
+Status embed_external_in_attribute(onnx::AttributeProto& a, ExternalDataReader& reader,
+                                   const std::string& what) {
+  if (a.has_t()) COMPRESSOR_RETURN_IF_ERROR(embed_external(*a.mutable_t(), reader, what));
+  for (auto& t : *a.mutable_tensors()) COMPRESSOR_RETURN_IF_ERROR(embed_external(t, reader, what));
+  if (a.has_sparse_tensor()) {
+    COMPRESSOR_RETURN_IF_ERROR(
+        embed_external(*a.mutable_sparse_tensor()->mutable_values(), reader, what));
+    COMPRESSOR_RETURN_IF_ERROR(
+        embed_external(*a.mutable_sparse_tensor()->mutable_indices(), reader, what));
+  }
+  if (a.has_g()) COMPRESSOR_RETURN_IF_ERROR(embed_external_in_graph(*a.mutable_g(), reader));
+  for (auto& g : *a.mutable_graphs())
+    COMPRESSOR_RETURN_IF_ERROR(embed_external_in_graph(g, reader));
+  return ok_status();
+}
+
+Status embed_external_in_graph(onnx::GraphProto& g, ExternalDataReader& reader) {
+  for (auto& t : *g.mutable_initializer()) {
+    COMPRESSOR_RETURN_IF_ERROR(embed_external(t, reader, "initializer '" + t.name() + "'"));
+  }
+  for (auto& s : *g.mutable_sparse_initializer()) {
+    const std::string what = "sparse initializer '" + s.values().name() + "'";
+    COMPRESSOR_RETURN_IF_ERROR(embed_external(*s.mutable_values(), reader, what));
+    COMPRESSOR_RETURN_IF_ERROR(embed_external(*s.mutable_indices(), reader, what));
+  }
+  for (auto& n : *g.mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      const std::string what =
+          "node '" + n.name() + "' (" + n.op_type() + ") attribute '" + a.name() + "'";
+      COMPRESSOR_RETURN_IF_ERROR(embed_external_in_attribute(a, reader, what));
+    }
+  }
+  return ok_status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proto -> IR
+
+StatusOr<ir::Graph> graph_from_proto(onnx::GraphProto& g, ExternalDataReader& reader) {
+  ir::Graph graph;
+  graph.name = g.name();
+  graph.doc_string = g.doc_string();
+  for (auto& v : *g.mutable_input()) {
+    graph.inputs.emplace_back(std::make_shared<onnx::ValueInfoProto>(std::move(v)));
+  }
+  for (auto& v : *g.mutable_output()) {
+    graph.outputs.emplace_back(std::make_shared<onnx::ValueInfoProto>(std::move(v)));
+  }
+  for (auto& v : *g.mutable_value_info()) {
+    graph.value_info.emplace_back(std::make_shared<onnx::ValueInfoProto>(std::move(v)));
+  }
+  for (const ir::ValueInfo& v : graph.inputs) {
+    if (v.is_tensor() && !ir::dtype_from_onnx(v.elem_type_raw())) {
+      return invalid_model("graph input '" + v.name() + "': unknown data type " +
+                           std::to_string(v.elem_type_raw()));
+    }
+  }
+  for (auto& t : *g.mutable_initializer()) {
+    const std::string what = "initializer '" + t.name() + "'";
+    if (t.name().empty()) return invalid_model("an initializer has no name");
+    if (graph.find_initializer(t.name())) return invalid_model(what + " is defined twice");
+    auto extras = tensor_extras(t);
+    std::string name = t.name();
+    COMPRESSOR_ASSIGN_OR_RETURN(ir::Tensor tensor, read_tensor(t, reader, what));
+    graph.set_initializer({std::move(name), std::move(tensor), std::move(extras)});
+  }
+  for (auto& s : *g.mutable_sparse_initializer()) {
+    const std::string what = "sparse initializer '" + s.values().name() + "'";
+    COMPRESSOR_RETURN_IF_ERROR(embed_external(*s.mutable_values(), reader, what));
+    COMPRESSOR_RETURN_IF_ERROR(embed_external(*s.mutable_indices(), reader, what));
+    graph.sparse_initializers.push_back(std::make_shared<onnx::SparseTensorProto>(std::move(s)));
+  }
+  for (auto& np : *g.mutable_node()) {
+    ir::Node node;
+    node.name = np.name();
+    node.op_type = np.op_type();
+    node.domain = np.domain();
+    node.doc_string = np.doc_string();
+    node.inputs.assign(np.input().begin(), np.input().end());
+    node.outputs.assign(np.output().begin(), np.output().end());
+    if (node.op_type.empty()) return invalid_model("node '" + node.name + "' has no op_type");
+    for (auto& a : *np.mutable_attribute()) {
+      COMPRESSOR_RETURN_IF_ERROR(
+          embed_external_in_attribute(a, reader, node.label() + " attribute '" + a.name() + "'"));
+      node.attributes.emplace_back(std::make_shared<onnx::AttributeProto>(std::move(a)));
+    }
+    const auto& unknown = np.GetReflection()->GetUnknownFields(np);
+    if (!unknown.empty()) {
+      auto extras = std::make_shared<onnx::NodeProto>();
+      extras->GetReflection()->MutableUnknownFields(extras.get())->MergeFrom(unknown);
+      node.extras = std::move(extras);
+    }
+    graph.add_node(std::move(node));
+  }
+  // What is left of the GraphProto: quantization annotations and unknown fields.
+  g.clear_node();
+  g.clear_name();
+  g.clear_doc_string();
+  g.clear_input();
+  g.clear_output();
+  g.clear_value_info();
+  g.clear_initializer();
+  g.clear_sparse_initializer();
+  if (g.ByteSizeLong() > 0) graph.extras = std::make_shared<onnx::GraphProto>(std::move(g));
+
+  if (Status st = graph.validate(); !st.ok()) {
+    // A model whose nodes are merely out of order is accepted and reordered; a cycle or an
+    // input that nothing defines is an error.
+    COMPRESSOR_RETURN_IF_ERROR(graph.sort_topologically());
+    COMPRESSOR_RETURN_IF_ERROR(graph.validate());
+    COMPRESSOR_LOG_WARN("nodes were not in topological order; they were reordered");
+  }
+  return graph;
+}
+
+StatusOr<ir::Model> model_from_proto(onnx::ModelProto& proto, const std::string& base_dir,
+                                     const std::string& label) {
+  if (!proto.has_graph()) {
+    return invalid_model(label + ": not an ONNX model (no graph)");
+  }
+  if (proto.ir_version() <= 0) {
+    return invalid_model(label + ": not an ONNX model (no ir_version)");
+  }
+  ExternalDataReader reader(base_dir);
+  ir::Model model;
+  auto graph = graph_from_proto(*proto.mutable_graph(), reader);
+  if (!graph.ok()) return graph.status().with_context(label);
+  model.graph = std::move(graph).value();
+  for (auto& f : *proto.mutable_functions()) {
+    for (auto& n : *f.mutable_node()) {
+      for (auto& a : *n.mutable_attribute()) {
+        auto st = embed_external_in_attribute(a, reader, "function '" + f.name() + "'");
+        if (!st.ok()) return st.with_context(label);
+      }
+    }
+  }
+  proto.clear_graph();
+  model.mutable_rest() = std::move(proto);
+  const int64_t opset = model.opset_version("");
+  if (opset > kNewestCheckedOpset) {
+    COMPRESSOR_LOG_WARN(
+        "{}: opset {} is newer than the {} this build's ONNX library knows; the model passes "
+        "through, but it cannot be checked and shape inference is skipped",
+        label, opset, kNewestCheckedOpset);
+  }
+  return model;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IR -> proto
+
+void fill_tensor_header(const ir::Initializer& init, onnx::TensorProto* p) {
+  if (init.extras) p->CopyFrom(*init.extras);
+  p->set_name(init.name);
+  for (int64_t d : init.tensor.dims()) p->add_dims(d);
+  p->set_data_type(static_cast<int32_t>(init.tensor.dtype()));
+  if (init.tensor.dtype() == ir::DType::kString) {
+    for (const auto& s : init.tensor.strings()) p->add_string_data(s);
+  }
+}
+
+void fill_node(const ir::Node& n, onnx::NodeProto* p) {
+  if (n.extras) p->CopyFrom(*n.extras);
+  for (const auto& in : n.inputs) p->add_input(in);
+  for (const auto& out : n.outputs) p->add_output(out);
+  if (!n.name.empty()) p->set_name(n.name);
+  p->set_op_type(n.op_type);
+  if (!n.domain.empty()) p->set_domain(n.domain);
+  for (const auto& a : n.attributes) *p->add_attribute() = a.proto();
+  if (!n.doc_string.empty()) p->set_doc_string(n.doc_string);
+}
+
+// The graph without initializers (they are written separately, possibly streamed).
+void fill_graph_skeleton(const ir::Graph& g, onnx::GraphProto* p) {
+  if (g.extras) p->CopyFrom(*g.extras);
+  for (const auto& n : g.nodes()) fill_node(*n, p->add_node());
+  if (!g.name.empty()) p->set_name(g.name);
+  if (!g.doc_string.empty()) p->set_doc_string(g.doc_string);
+  for (const auto& v : g.inputs) *p->add_input() = v.proto();
+  for (const auto& v : g.outputs) *p->add_output() = v.proto();
+  for (const auto& v : g.value_info) *p->add_value_info() = v.proto();
+  for (const auto& s : g.sparse_initializers) *p->add_sparse_initializer() = *s;
+}
+
+void set_external(onnx::TensorProto* p, const std::string& location, uint64_t offset,
+                  uint64_t length) {
+  p->clear_raw_data();
+  p->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto add = [&](const char* k, const std::string& v) {
+    auto* e = p->add_external_data();
+    e->set_key(k);
+    e->set_value(v);
+  };
+  add("location", location);
+  add("offset", std::to_string(offset));
+  add("length", std::to_string(length));
+}
+
+std::unique_ptr<onnx::ModelProto> model_skeleton(const ir::Model& model) {
+  auto proto = std::make_unique<onnx::ModelProto>(model.rest());
+  fill_graph_skeleton(model.graph, proto->mutable_graph());
+  return proto;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing files
+
+class FileWriter {
+ public:
+  explicit FileWriter(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  }
+  ~FileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0 && error_.empty(); }
+  const std::string& error() const { return error_; }
+  uint64_t written() const { return written_; }
+
+  void write(const void* data, size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0 && ok()) {
+      ssize_t n = ::write(fd_, p, size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        error_ = std::strerror(errno);
+        return;
+      }
+      p += n;
+      size -= static_cast<size_t>(n);
+      written_ += static_cast<uint64_t>(n);
+    }
+  }
+  void write(const std::string& s) { write(s.data(), s.size()); }
+  void pad_to(size_t alignment) {
+    static const char zeros[kExternalAlignment] = {};
+    size_t rem = written_ % alignment;
+    if (rem != 0) write(zeros, alignment - rem);
+  }
+  Status close() {
+    if (fd_ < 0) return io_error(path_ + ": cannot create: " + std::strerror(errno));
+    if (!error_.empty()) return io_error(path_ + ": write failed: " + error_);
+    if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+      fd_ = -1;
+      return io_error(path_ + ": write failed: " + std::strerror(errno));
+    }
+    fd_ = -1;
+    return ok_status();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::string error_;
+  uint64_t written_ = 0;
+};
+
+std::string varint(uint64_t value) {
+  std::string out;
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+  return out;
+}
+
+// Protobuf tag for a length-delimited field.
+std::string len_tag(int field) { return varint((static_cast<uint64_t>(field) << 3) | 2); }
+
+std::string serialize_deterministic(const google::protobuf::MessageLite& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeWithCachedSizes(&coded);
+  }
+  return out;
+}
+
+std::string serialize(const google::protobuf::MessageLite& m) {
+  m.ByteSizeLong();  // caches sizes for SerializeWithCachedSizes
+  return serialize_deterministic(m);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+std::string first_line(const std::string& text) {
+  auto pos = text.find('\n');
+  std::string line = pos == std::string::npos ? text : text.substr(0, pos);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+StatusOr<ir::Tensor> tensor_from_proto(onnx::TensorProto&& proto, const std::string& what) {
+  COMPRESSOR_ASSIGN_OR_RETURN(auto header, tensor_header(proto, what));
+  auto [dtype, dims] = std::move(header);
+  if (is_external(proto)) {
+    return invalid_model(what + ": data is external, but no model folder is known to read it from");
+  }
+  if (proto.has_raw_data()) {
+    if (dtype == ir::DType::kString) return invalid_model(what + ": string tensor with raw_data");
+    const size_t want = ir::storage_bytes(dtype, ir::element_count(dims));
+    if (proto.raw_data().size() != want) {
+      return invalid_model(what + ": raw_data has " + std::to_string(proto.raw_data().size()) +
+                           " bytes but its shape " + ir::dims_to_string(dims) + " of " +
+                           std::string(ir::dtype_name(dtype)) + " needs " + std::to_string(want));
+    }
+    return ir::Tensor::adopt(dtype, std::move(dims), std::move(*proto.mutable_raw_data()));
+  }
+  return decode_typed(proto, dtype, std::move(dims), what);
+}
+
+void tensor_to_proto(const ir::Tensor& tensor, onnx::TensorProto* proto) {
+  for (int64_t d : tensor.dims()) proto->add_dims(d);
+  proto->set_data_type(static_cast<int32_t>(tensor.dtype()));
+  if (tensor.dtype() == ir::DType::kString) {
+    for (const auto& s : tensor.strings()) proto->add_string_data(s);
+    return;
+  }
+  proto->set_raw_data(reinterpret_cast<const char*>(tensor.data()), tensor.nbytes());
+}
+
+uint64_t initializer_bytes(const ir::Graph& graph) {
+  uint64_t total = 0;
+  for (const auto& init : graph.initializers()) total += init.tensor.nbytes();
+  return total;
+}
+
+StatusOr<ir::Model> load_model_from_bytes(const std::string& bytes, const std::string& base_dir,
+                                          const std::string& label) {
+  onnx::ModelProto proto;
+  CodedInputStream coded(reinterpret_cast<const uint8_t*>(bytes.data()),
+                         static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
+  coded.SetRecursionLimit(kRecursionLimit);
+  if (bytes.empty()) return invalid_model(label + ": empty file, not an ONNX model");
+  if (!proto.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    return invalid_model(label +
+                         ": not a valid ONNX model (protobuf parse failed: truncated, "
+                         "corrupt, nested too deeply, or not an ONNX file)");
+  }
+  return model_from_proto(proto, base_dir, label);
+}
+
+StatusOr<ir::Model> load_model(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return not_found(path + ": no such file");
+    return io_error(path + ": cannot access: " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) return invalid_model(path + ": is a directory, not an ONNX model file");
+  if (!S_ISREG(st.st_mode)) return invalid_model(path + ": not a regular file");
+  if (st.st_size == 0) return invalid_model(path + ": empty file, not an ONNX model");
+  if (static_cast<uint64_t>(st.st_size) > kProtobufLimit) {
+    return unsupported(path + ": the file is " + std::to_string(st.st_size >> 20) +
+                       " MiB; protobuf cannot parse a model over 2 GiB. Store its weights as "
+                       "external data (onnx.save_model(m, path, save_as_external_data=True))");
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(path + ": cannot open: " + std::strerror(errno));
+  onnx::ModelProto proto;
+  bool parsed = false, consumed = false;
+  {
+    google::protobuf::io::FileInputStream stream(fd, 1 << 20);
+    CodedInputStream coded(&stream);
+    coded.SetTotalBytesLimit(INT_MAX);
+    coded.SetRecursionLimit(kRecursionLimit);
+    parsed = proto.ParseFromCodedStream(&coded);
+    consumed = parsed && coded.ConsumedEntireMessage();
+  }
+  ::close(fd);
+  if (!parsed || !consumed) {
+    return invalid_model(path +
+                         ": not a valid ONNX model (protobuf parse failed: truncated, "
+                         "corrupt, nested too deeply, or not an ONNX file)");
+  }
+  std::string dir = fs::path(path).parent_path().string();
+  return model_from_proto(proto, dir.empty() ? "." : dir, path);
+}
+
+std::unique_ptr<onnx::ModelProto> to_proto(const ir::Model& model) {
+  auto proto = model_skeleton(model);
+  auto* g = proto->mutable_graph();
+  for (const auto& init : model.graph.initializers()) {
+    auto* t = g->add_initializer();
+    fill_tensor_header(init, t);
+    if (init.tensor.dtype() != ir::DType::kString) {
+      t->set_raw_data(reinterpret_cast<const char*>(init.tensor.data()), init.tensor.nbytes());
+    }
+  }
+  return proto;
+}
+
+std::unique_ptr<onnx::ModelProto> to_analysis_proto(const ir::Model& model,
+                                                    size_t max_embedded_bytes) {
+  auto proto = model_skeleton(model);
+  auto* g = proto->mutable_graph();
+  for (const auto& init : model.graph.initializers()) {
+    auto* t = g->add_initializer();
+    fill_tensor_header(init, t);
+    if (init.tensor.dtype() == ir::DType::kString) continue;
+    if (init.tensor.nbytes() <= max_embedded_bytes) {
+      t->set_raw_data(reinterpret_cast<const char*>(init.tensor.data()), init.tensor.nbytes());
+    } else {
+      set_external(t, kAnalysisPlaceholder, 0, init.tensor.nbytes());
+    }
+  }
+  return proto;
+}
+
+Status check_model(const ir::Model& model, bool* checked) {
+  if (checked) *checked = false;
+  const int64_t opset = model.opset_version("");
+  if (opset > kNewestCheckedOpset) return ok_status();
+  auto proto = to_analysis_proto(model);
+  try {
+    onnx::checker::check_model(*proto);
+    // The same strictness as onnx.checker.check_model(..., full_check=True).
+    onnx::ShapeInferenceOptions strict(/*check_type=*/true, /*strict_mode=*/1);
+    onnx::shape_inference::InferShapes(*proto, onnx::OpSchemaRegistry::Instance(), strict);
+  } catch (const std::exception& e) {
+    return invalid_model("fails the ONNX checker: " + first_line(e.what()));
+  }
+  if (checked) *checked = true;
+  return ok_status();
+}
+
+StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
+                                const SaveOptions& options) {
+  if (path.empty()) return invalid_argument("no output path given");
+  if (!options.force) {
+    for (const auto& p : options.protected_paths) {
+      if (same_file(p, path)) {
+        return invalid_argument(path + ": refusing to overwrite the input model (pass --force)");
+      }
+    }
+  }
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return invalid_argument(path + ": is a directory");
+  fs::path out(path);
+  fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  if (!fs::is_directory(dir, ec)) {
+    return not_found(path + ": output folder '" + dir.string() + "' does not exist");
+  }
+
+  SaveResult result;
+  if (options.check) {
+    Status st = check_model(model, &result.checked);
+    if (!st.ok()) return st.with_context(path);
+  }
+
+  // Decide which tensors go to the external file.
+  const uint64_t total = initializer_bytes(model.graph);
+  bool use_external = options.external == ExternalData::kAlways;
+  if (options.external == ExternalData::kAuto) use_external = total + (64u << 20) > kProtobufLimit;
+  const std::string data_name = out.filename().string() + ".data";
+  const fs::path data_path = dir / data_name;
+  const std::string tmp_suffix = ".tmp." + std::to_string(::getpid());
+
+  std::vector<bool> external(model.graph.initializers().size(), false);
+  uint64_t embedded_total = 0;
+  for (size_t i = 0; i < external.size(); ++i) {
+    const auto& t = model.graph.initializers()[i].tensor;
+    external[i] =
+        use_external && t.dtype() != ir::DType::kString && t.nbytes() >= options.external_min_bytes;
+    if (!external[i]) embedded_total += t.nbytes();
+  }
+  if (embedded_total + (1u << 20) > kProtobufLimit) {
+    return invalid_argument(
+        path + ": the model's " + std::to_string(total >> 20) +
+        " MiB of weights exceed protobuf's 2 GiB limit; save with external data");
+  }
+
+  // 1. External data file, tensors aligned for memory mapping.
+  auto skeleton = model_skeleton(model);
+  std::vector<onnx::TensorProto> headers(external.size());
+  if (use_external) {
+    const std::string tmp = data_path.string() + tmp_suffix;
+    FileWriter data(tmp);
+    for (size_t i = 0; i < external.size(); ++i) {
+      const auto& init = model.graph.initializers()[i];
+      fill_tensor_header(init, &headers[i]);
+      if (!external[i]) continue;
+      data.pad_to(kExternalAlignment);
+      const uint64_t offset = data.written();
+      data.write(init.tensor.data(), init.tensor.nbytes());
+      set_external(&headers[i], data_name, offset, init.tensor.nbytes());
+    }
+    result.external_bytes = data.written();
+    if (Status st = data.close(); !st.ok()) {
+      fs::remove(tmp, ec);
+      return st;
+    }
+    fs::rename(tmp, data_path, ec);
+    if (ec) return io_error(data_path.string() + ": cannot rename into place: " + ec.message());
+    result.external_path = data_path.string();
+  } else {
+    for (size_t i = 0; i < external.size(); ++i) {
+      fill_tensor_header(model.graph.initializers()[i], &headers[i]);
+    }
+  }
+
+  // 2. The model: the skeleton's fields, then the graph with initializers streamed in, so
+  // tensor bytes go from their buffers to the file without an intermediate copy.
+  onnx::GraphProto graph_core = std::move(*skeleton->mutable_graph());
+  skeleton->clear_graph();
+  const std::string rest_bytes = serialize(*skeleton);
+  const std::string graph_bytes = serialize(graph_core);
+  std::vector<std::string> header_bytes(headers.size());
+  uint64_t graph_len = graph_bytes.size();
+  std::vector<uint64_t> tensor_len(headers.size());
+  for (size_t i = 0; i < headers.size(); ++i) {
+    header_bytes[i] = serialize(headers[i]);
+    const auto& t = model.graph.initializers()[i].tensor;
+    const bool raw = !external[i] && t.dtype() != ir::DType::kString;
+    tensor_len[i] = header_bytes[i].size();
+    if (raw) tensor_len[i] += len_tag(9).size() + varint(t.nbytes()).size() + t.nbytes();
+    graph_len += len_tag(5).size() + varint(tensor_len[i]).size() + tensor_len[i];
+  }
+  const std::string tmp = path + tmp_suffix;
+  {
+    FileWriter w(tmp);
+    w.write(rest_bytes);
+    w.write(len_tag(7));
+    w.write(varint(graph_len));
+    w.write(graph_bytes);
+    for (size_t i = 0; i < headers.size(); ++i) {
+      const auto& t = model.graph.initializers()[i].tensor;
+      w.write(len_tag(5));
+      w.write(varint(tensor_len[i]));
+      w.write(header_bytes[i]);
+      if (!external[i] && t.dtype() != ir::DType::kString) {
+        w.write(len_tag(9));
+        w.write(varint(t.nbytes()));
+        w.write(t.data(), t.nbytes());
+      }
+    }
+    result.model_bytes = w.written();
+    if (Status st = w.close(); !st.ok()) {
+      fs::remove(tmp, ec);
+      return st;
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return io_error(path + ": cannot rename into place: " + ec.message());
+  }
+  return result;
+}
+
+StatusOr<std::vector<ir::ValueInfo>> infer_value_info(const ir::Model& model) {
+  if (model.opset_version("") > kNewestCheckedOpset) {
+    return unsupported("shape inference needs opset <= " + std::to_string(kNewestCheckedOpset));
+  }
+  auto proto = to_analysis_proto(model);
+  try {
+    onnx::ShapeInferenceOptions lenient(/*check_type=*/false, /*strict_mode=*/0,
+                                        /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(*proto, onnx::OpSchemaRegistry::Instance(), lenient);
+  } catch (const std::exception& e) {
+    return invalid_model("shape inference failed: " + first_line(e.what()));
+  }
+  std::vector<ir::ValueInfo> out;
+  auto* g = proto->mutable_graph();
+  for (auto* list : {g->mutable_input(), g->mutable_value_info(), g->mutable_output()}) {
+    for (auto& v : *list) out.emplace_back(std::make_shared<onnx::ValueInfoProto>(std::move(v)));
+  }
+  return out;
+}
+
+}  // namespace compressor::io

@@ -1,0 +1,156 @@
+// PassPipeline: parsing "a,b{k=v}", running passes with instrumentations, metadata stamping.
+#include "compressor/pass/pipeline.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "compressor/core/logging.h"
+#include "compressor/io/onnx_io.h"
+#include "compressor/version.h"
+
+namespace compressor::pass {
+
+ModelStats model_stats(const ir::Model& model) {
+  ModelStats s;
+  s.nodes = model.graph.node_count();
+  for (const auto& init : model.graph.initializers()) {
+    s.params += static_cast<uint64_t>(init.tensor.numel());
+    s.bytes += init.tensor.nbytes();
+  }
+  return s;
+}
+
+Status VerifyInstrumentation::after_pass(const Pass& pass, const ir::Model& model, PassRecord&) {
+  Status st = model.graph.validate();
+  if (st.ok()) st = io::check_model(model);
+  if (!st.ok()) return st.with_context("pass '" + pass.name() + "' produced an invalid model");
+  return ok_status();
+}
+
+Status DumpInstrumentation::after_pass(const Pass& pass, const ir::Model& model, PassRecord&) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return io_error(dir_ + ": cannot create --dump-after folder: " + ec.message());
+  char prefix[16];
+  std::snprintf(prefix, sizeof(prefix), "%02d-", ++count_);
+  io::SaveOptions options;
+  options.check = false;  // the verify instrumentation owns checking
+  auto saved = io::save_model(model, dir_ + "/" + prefix + pass.name() + ".onnx", options);
+  return saved.ok() ? ok_status() : saved.status();
+}
+
+StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegistry& registry) {
+  PassPipeline pipeline;
+  size_t pos = 0;
+  auto trim = [](std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    return s;
+  };
+  while (pos < spec.size()) {
+    size_t end = pos;
+    while (end < spec.size() && spec[end] != ',' && spec[end] != '{') ++end;
+    std::string name = trim(std::string(spec.substr(pos, end - pos)));
+    PassOptions options;
+    std::string options_text;
+    if (end < spec.size() && spec[end] == '{') {
+      size_t close = spec.find('}', end);
+      if (close == std::string_view::npos) {
+        return invalid_argument("--passes: missing '}' after options of '" + name + "'");
+      }
+      options_text = std::string(spec.substr(end + 1, close - end - 1));
+      size_t p = 0;
+      while (p <= options_text.size()) {
+        size_t comma = options_text.find(',', p);
+        if (comma == std::string::npos) comma = options_text.size();
+        std::string kv = trim(options_text.substr(p, comma - p));
+        if (!kv.empty()) {
+          size_t eq = kv.find('=');
+          if (eq == std::string::npos) {
+            return invalid_argument("--passes: option '" + kv + "' of '" + name +
+                                    "' is not of the form key=value");
+          }
+          options[trim(kv.substr(0, eq))] = trim(kv.substr(eq + 1));
+        }
+        p = comma + 1;
+      }
+      end = close + 1;
+      while (end < spec.size() && std::isspace(static_cast<unsigned char>(spec[end]))) ++end;
+      if (end < spec.size() && spec[end] != ',') {
+        return invalid_argument("--passes: expected ',' after options of '" + name + "'");
+      }
+    }
+    if (name.empty())
+      return invalid_argument("--passes: empty pass name in '" + std::string(spec) + "'");
+    COMPRESSOR_ASSIGN_OR_RETURN(auto pass, registry.create(name, options));
+    pipeline.add(std::move(pass), options_text);
+    pos = end + 1;
+  }
+  if (pipeline.size() == 0) return invalid_argument("--passes: no pass given");
+  return pipeline;
+}
+
+void PassPipeline::add(std::unique_ptr<Pass> pass, std::string options_text) {
+  passes_.push_back({std::move(pass), std::move(options_text)});
+}
+
+void PassPipeline::add_instrumentation(std::unique_ptr<PassInstrumentation> inst) {
+  instrumentations_.push_back(std::move(inst));
+}
+
+std::string PassPipeline::spec() const {
+  std::string s;
+  for (const auto& e : passes_) {
+    if (!s.empty()) s += ',';
+    s += e.pass->name();
+    if (!e.options_text.empty()) s += '{' + e.options_text + '}';
+  }
+  return s;
+}
+
+StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContext& ctx) {
+  std::vector<PassRecord> records;
+  for (auto& entry : passes_) {
+    Pass& pass = *entry.pass;
+    PassRecord record;
+    record.name = pass.name();
+    record.options = entry.options_text;
+    record.before = model_stats(model);
+    for (auto& inst : instrumentations_) {
+      COMPRESSOR_RETURN_IF_ERROR(inst->before_pass(pass, model));
+    }
+    auto start = std::chrono::steady_clock::now();
+    auto result = pass.run(model, ctx);
+    if (!result.ok()) return result.status().with_context("pass '" + pass.name() + "'");
+    record.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    record.result = std::move(result).value();
+    record.after = model_stats(model);
+    for (auto& inst : instrumentations_) {
+      COMPRESSOR_RETURN_IF_ERROR(inst->after_pass(pass, model, record));
+    }
+    COMPRESSOR_LOG_INFO(
+        "{}: {} node(s) changed, {} skipped; nodes {} -> {}, params {} -> {} ({:.3f}s)",
+        record.name, record.result.nodes_changed, record.result.skipped.size(), record.before.nodes,
+        record.after.nodes, record.before.params, record.after.params, record.seconds);
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+std::string cleanup_pipeline_spec() {
+  return "constants-to-initializers,eliminate-identity,fold-batchnorm,"
+         "merge-duplicate-initializers,eliminate-dead-nodes";
+}
+
+void stamp_metadata(ir::Model& model, const std::string& passes_spec) {
+  model.set_metadata("compressor.version", kVersion);
+  std::string applied = passes_spec;
+  for (const auto& [key, value] : model.metadata()) {
+    if (key == "compressor.passes" && !value.empty()) applied = value + "," + passes_spec;
+  }
+  model.set_metadata("compressor.passes", applied);
+}
+
+}  // namespace compressor::pass

@@ -1,0 +1,188 @@
+// fold-batchnorm: folds an inference-mode BatchNormalization into the Conv, ConvTranspose or
+// Gemm that feeds it, when every weight is a constant and the intermediate has no other reader.
+//
+// With s = scale / sqrt(var + eps), BN(y) = s * (y - mean) + bias, so the producer's weights are
+// scaled per output channel by s and its bias becomes s * (b - mean) + bias. Folding is computed
+// in double precision.
+#include <cmath>
+
+#include "../pass_util.h"
+
+namespace compressor::passes {
+namespace {
+
+bool is_float32(const ir::Initializer* init) {
+  return init != nullptr && init->tensor.dtype() == ir::DType::kFloat;
+}
+
+class FoldBatchNorm : public pass::RewriteRule {
+ public:
+  explicit FoldBatchNorm(int64_t opset) : opset_(opset) {}
+  std::string_view name() const override { return "fold-batchnorm"; }
+  std::vector<std::string> root_op_types() const override { return {"BatchNormalization"}; }
+
+  pass::Match match(const ir::Graph& graph, const ir::UseDefIndex& index,
+                    const ir::Node& bn) const override {
+    if (bn.inputs.size() < 5 || bn.inputs[0].empty()) return pass::Match::no();
+    auto it = index.producer.find(bn.inputs[0]);
+    if (it == index.producer.end()) return pass::Match::no();
+    const ir::Node& prod = graph.node(it->second);
+    if (!prod.in_default_domain() ||
+        (prod.op_type != "Conv" && prod.op_type != "ConvTranspose" && prod.op_type != "Gemm")) {
+      return pass::Match::no();
+    }
+    if (bn.attr_int("training_mode", 0) != 0)
+      return pass::Match::skip("BatchNormalization in training mode");
+    if (bn.attribute("is_test") && bn.attr_int("is_test", 0) == 0) {
+      return pass::Match::skip("BatchNormalization in training mode (is_test=0)");
+    }
+    if (bn.attr_int("spatial", 1) == 0)
+      return pass::Match::skip("BatchNormalization with spatial=0");
+    for (size_t k = 1; k < bn.outputs.size(); ++k) {
+      if (!bn.outputs[k].empty() &&
+          (index.consumer_count(bn.outputs[k]) > 0 || index.escapes(bn.outputs[k]))) {
+        return pass::Match::skip("BatchNormalization statistics outputs are used");
+      }
+    }
+    if (!has_single_use(index, bn.inputs[0])) {
+      return pass::Match::skip(prod.op_type + " output '" + bn.inputs[0] +
+                               "' has other readers than the BatchNormalization");
+    }
+    for (size_t k = 1; k < 5; ++k) {
+      if (!is_float32(constant_input(graph, bn.inputs[k]))) {
+        return pass::Match::skip("BatchNormalization parameter '" + bn.inputs[k] +
+                                 "' is not a constant float32 initializer");
+      }
+    }
+    const int64_t channels = graph.find_initializer(bn.inputs[1])->tensor.numel();
+    for (size_t k = 2; k < 5; ++k) {
+      if (graph.find_initializer(bn.inputs[k])->tensor.numel() != channels) {
+        return pass::Match::skip("BatchNormalization parameters differ in length");
+      }
+    }
+    if (prod.inputs.size() < 2 || !is_float32(constant_input(graph, prod.inputs[1]))) {
+      return pass::Match::skip(prod.op_type + " weight is not a constant float32 initializer");
+    }
+    if (prod.inputs.size() > 2 && !prod.inputs[2].empty() &&
+        !is_float32(constant_input(graph, prod.inputs[2]))) {
+      return pass::Match::skip(prod.op_type + " bias is not a constant float32 initializer");
+    }
+    const ir::Tensor& w = graph.find_initializer(prod.inputs[1])->tensor;
+    if (prod.op_type == "Gemm") {
+      if (opset_ < 7) return pass::Match::skip("Gemm before opset 7 (no bias broadcasting)");
+      if (w.rank() != 2) return pass::Match::skip("Gemm weight is not a matrix");
+      const int64_t n = prod.attr_int("transB", 0) ? w.dims()[0] : w.dims()[1];
+      if (n != channels)
+        return pass::Match::skip("Gemm output width differs from BatchNormalization channels");
+      if (prod.inputs.size() > 2 && !prod.inputs[2].empty()) {
+        const ir::Tensor& c = graph.find_initializer(prod.inputs[2])->tensor;
+        if (!(c.numel() == 1 || c.numel() == n) || (c.rank() == 2 && c.dims()[0] != 1)) {
+          return pass::Match::skip("Gemm bias is not per output column");
+        }
+      }
+      return pass::Match::yes();
+    }
+    if (w.rank() < 3) return pass::Match::skip(prod.op_type + " weight has rank below 3");
+    const int64_t group = prod.attr_int("group", 1);
+    const int64_t out_channels = prod.op_type == "Conv" ? w.dims()[0] : w.dims()[1] * group;
+    if (out_channels != channels) {
+      return pass::Match::skip(prod.op_type + " output channels differ from BatchNormalization's");
+    }
+    return pass::Match::yes();
+  }
+
+  Status rewrite(ir::Graph& graph, const ir::UseDefIndex& index, ir::Node& bn) const override {
+    ir::Node& prod = graph.node(index.producer.at(bn.inputs[0]));
+    const auto scale = graph.find_initializer(bn.inputs[1])->tensor.span<float>();
+    const auto beta = graph.find_initializer(bn.inputs[2])->tensor.span<float>();
+    const auto mean = graph.find_initializer(bn.inputs[3])->tensor.span<float>();
+    const auto var = graph.find_initializer(bn.inputs[4])->tensor.span<float>();
+    const double eps = bn.attr_float("epsilon", 1e-5f);
+    const size_t channels = scale.size();
+    std::vector<double> s(channels);
+    for (size_t c = 0; c < channels; ++c) s[c] = scale[c] / std::sqrt(double(var[c]) + eps);
+
+    // Scaled weights.
+    ir::Tensor w = graph.find_initializer(prod.inputs[1])->tensor;
+    auto wv = w.mutable_span<float>();
+    const auto& d = w.dims();
+    if (prod.op_type == "Gemm") {
+      const bool trans_b = prod.attr_int("transB", 0) != 0;
+      const int64_t rows = d[0], cols = d[1];
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          const size_t ch = static_cast<size_t>(trans_b ? r : c);
+          wv[r * cols + c] = static_cast<float>(wv[r * cols + c] * s[ch]);
+        }
+      }
+    } else if (prod.op_type == "Conv") {
+      const int64_t per_channel = w.numel() / d[0];
+      for (int64_t m = 0; m < d[0]; ++m) {
+        for (int64_t k = 0; k < per_channel; ++k) {
+          wv[m * per_channel + k] = static_cast<float>(wv[m * per_channel + k] * s[m]);
+        }
+      }
+    } else {  // ConvTranspose: W is [C, M/group, k...]; output channel = group index * M/g + j.
+      const int64_t group = prod.attr_int("group", 1);
+      const int64_t in_channels = d[0], per_group_out = d[1];
+      const int64_t kernel = w.numel() / (in_channels * per_group_out);
+      const int64_t in_per_group = in_channels / group;
+      for (int64_t c = 0; c < in_channels; ++c) {
+        for (int64_t j = 0; j < per_group_out; ++j) {
+          const size_t m = static_cast<size_t>((c / in_per_group) * per_group_out + j);
+          float* p = &wv[(c * per_group_out + j) * kernel];
+          for (int64_t k = 0; k < kernel; ++k) p[k] = static_cast<float>(p[k] * s[m]);
+        }
+      }
+    }
+
+    // Folded bias.
+    std::vector<double> bias(channels, 0.0);
+    const bool has_bias = prod.inputs.size() > 2 && !prod.inputs[2].empty();
+    if (has_bias) {
+      auto b = graph.find_initializer(prod.inputs[2])->tensor.span<float>();
+      const double beta_gemm = prod.op_type == "Gemm" ? prod.attr_float("beta", 1.0f) : 1.0;
+      for (size_t c = 0; c < channels; ++c) bias[c] = beta_gemm * b[b.size() == 1 ? 0 : c];
+    }
+    std::vector<float> folded(channels);
+    for (size_t c = 0; c < channels; ++c) {
+      folded[c] = static_cast<float>((bias[c] - mean[c]) * s[c] + beta[c]);
+    }
+    const ir::Tensor bias_tensor =
+        ir::Tensor::from_values<float>({static_cast<int64_t>(channels)}, folded);
+
+    replace_constant_input(graph, index, prod, 1, std::move(w), prod.inputs[1] + "_bnfolded");
+    replace_constant_input(graph, index, prod, 2, bias_tensor,
+                           (prod.name.empty() ? prod.outputs[0] : prod.name) + "_bias_bnfolded");
+    if (prod.op_type == "Gemm") prod.set_attribute(ir::Attribute::make_float("beta", 1.0f));
+
+    // The producer now writes the BatchNormalization's output directly.
+    prod.outputs[0] = bn.outputs[0];
+    const ir::Node* target = &bn;
+    graph.remove_nodes_if([&](const ir::Node& n) { return &n == target; });
+    return ok_status();
+  }
+
+ private:
+  int64_t opset_;
+};
+
+}  // namespace
+
+const pass::PassInfo& fold_batchnorm_info() {
+  static const pass::PassInfo info{
+      "fold-batchnorm",
+      "Folds inference-mode BatchNormalization into a preceding Conv, ConvTranspose or Gemm.",
+      {}};
+  return info;
+}
+
+StatusOr<std::unique_ptr<pass::Pass>> create_fold_batchnorm(const pass::PassOptions&) {
+  return std::unique_ptr<pass::Pass>(new RulePass(fold_batchnorm_info(), [](const ir::Model& m) {
+    std::vector<std::unique_ptr<pass::RewriteRule>> rules;
+    rules.push_back(std::make_unique<FoldBatchNorm>(m.opset_version("")));
+    return rules;
+  }));
+}
+
+}  // namespace compressor::passes

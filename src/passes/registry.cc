@@ -1,0 +1,16 @@
+// Expands passes.def into registrations.
+#include <cassert>
+
+#include "passes.h"
+
+namespace compressor::passes {
+
+void register_builtin_passes(pass::PassRegistry& registry) {
+#define COMPRESSOR_PASS(name, factory, info) \
+  assert(info().name == (name));             \
+  registry.add(info(), &factory);
+#include "passes.def"
+#undef COMPRESSOR_PASS
+}
+
+}  // namespace compressor::passes

@@ -1,0 +1,19 @@
+// Subcommand setup functions; each binds an options struct and sets the command's callback.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "compressor/core/status.h"
+
+namespace compressor::cli {
+
+/// The status of the subcommand that ran; `main` turns it into the exit code.
+using Runner = std::function<Status()>;
+
+/// Each setup function adds one subcommand to `app` and stores its runner in `run` when the
+/// subcommand is chosen.
+void setup_info_command(CLI::App& app, Runner& run);
+void setup_optimize_command(CLI::App& app, Runner& run);
+
+}  // namespace compressor::cli

@@ -1,0 +1,82 @@
+// Shared option handling and the per-pass table.
+#include "options.h"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace compressor::cli {
+
+void add_output_options(CLI::App& cmd, OutputOptions& out) {
+  cmd.add_option("-o,--output", out.path, "Output .onnx path (written atomically)")->required();
+  cmd.add_flag("--force", out.force, "Allow the output to overwrite the input model");
+  cmd.add_option("--external-data", out.external,
+                 "Store tensors in a .data file beside the model: auto (only above 2 GiB), "
+                 "always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  cmd.add_option("--external-min-bytes", out.external_min_bytes,
+                 "Tensors smaller than this stay inside the .onnx file")
+      ->capture_default_str();
+}
+
+Status check_output_path(const std::string& input, const OutputOptions& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!out.force && fs::exists(out.path, ec) && fs::exists(input, ec) &&
+      fs::equivalent(input, out.path, ec)) {
+    return invalid_argument(out.path + ": refusing to overwrite the input model (pass --force)");
+  }
+  fs::path parent = fs::path(out.path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec)) {
+    return invalid_argument("-o " + out.path + ": folder '" + parent.string() + "' does not exist");
+  }
+  return ok_status();
+}
+
+StatusOr<io::SaveResult> save_output(const ir::Model& model, const std::string& input,
+                                     const OutputOptions& out) {
+  io::SaveOptions options;
+  options.protected_paths = {input};
+  options.force = out.force;
+  options.external_min_bytes = out.external_min_bytes;
+  options.external = out.external == "always"  ? io::ExternalData::kAlways
+                     : out.external == "never" ? io::ExternalData::kNever
+                                               : io::ExternalData::kAuto;
+  return io::save_model(model, out.path, options);
+}
+
+namespace {
+std::string human_bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1u << 20)) {
+    std::snprintf(buf, sizeof(buf), "%.2f MiB", static_cast<double>(b) / (1 << 20));
+  } else if (b >= 1024) {
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
+  }
+  return buf;
+}
+}  // namespace
+
+void print_pass_table(const std::vector<pass::PassRecord>& records) {
+  std::printf("%-30s %15s %21s %23s %8s %7s %7s\n", "pass", "nodes", "params", "weight bytes",
+              "time", "changed", "skipped");
+  for (const auto& r : records) {
+    char nodes[32], params[48], bytes[48];
+    std::snprintf(nodes, sizeof(nodes), "%zu -> %zu", r.before.nodes, r.after.nodes);
+    std::snprintf(params, sizeof(params), "%llu -> %llu",
+                  static_cast<unsigned long long>(r.before.params),
+                  static_cast<unsigned long long>(r.after.params));
+    std::snprintf(bytes, sizeof(bytes), "%s -> %s", human_bytes(r.before.bytes).c_str(),
+                  human_bytes(r.after.bytes).c_str());
+    std::printf("%-30s %15s %21s %23s %7.3fs %7zu %7zu\n", r.name.c_str(), nodes, params, bytes,
+                r.seconds, r.result.nodes_changed, r.result.skipped.size());
+    for (const auto& note : r.result.notes) std::printf("    %s\n", note.c_str());
+    for (const auto& s : r.result.skipped) {
+      std::printf("    skipped %s: %s\n", s.node.c_str(), s.reason.c_str());
+    }
+  }
+}
+
+}  // namespace compressor::cli
