@@ -258,12 +258,16 @@ StatusOr<ir::Graph> graph_from_proto(onnx::GraphProto& g, ExternalDataReader& re
           embed_external_in_attribute(a, reader, node.label() + " attribute '" + a.name() + "'"));
       node.attributes.emplace_back(std::make_shared<onnx::AttributeProto>(std::move(a)));
     }
-    const auto& unknown = np.GetReflection()->GetUnknownFields(np);
-    if (!unknown.empty()) {
-      auto extras = std::make_shared<onnx::NodeProto>();
-      extras->GetReflection()->MutableUnknownFields(extras.get())->MergeFrom(unknown);
-      node.extras = std::move(extras);
-    }
+    // Kept: fields newer than our ONNX library, and empty strings that were explicitly set
+    // (proto2 records presence, and a lossless round trip keeps it).
+    auto extras = std::make_shared<onnx::NodeProto>();
+    extras->GetReflection()
+        ->MutableUnknownFields(extras.get())
+        ->MergeFrom(np.GetReflection()->GetUnknownFields(np));
+    if (np.has_name() && np.name().empty()) extras->set_name("");
+    if (np.has_domain() && np.domain().empty()) extras->set_domain("");
+    if (np.has_doc_string() && np.doc_string().empty()) extras->set_doc_string("");
+    if (extras->ByteSizeLong() > 0) node.extras = std::move(extras);
     graph.add_node(std::move(node));
   }
   // What is left of the GraphProto: quantization annotations and unknown fields.
