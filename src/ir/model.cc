@@ -20,6 +20,7 @@ Model& Model::operator=(const Model& other) {
 }
 
 int64_t Model::ir_version() const { return rest_->ir_version(); }
+void Model::set_ir_version(int64_t version) { rest_->set_ir_version(version); }
 const std::string& Model::producer_name() const { return rest_->producer_name(); }
 const std::string& Model::producer_version() const { return rest_->producer_version(); }
 

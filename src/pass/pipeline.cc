@@ -21,6 +21,14 @@ ModelStats model_stats(const ir::Model& model) {
   return s;
 }
 
+Status VerifyInstrumentation::before_pass(const Pass&, const ir::Model& model) {
+  if (input_checked_) return ok_status();
+  input_checked_ = true;
+  Status st = io::check_model(model);
+  if (!st.ok()) return st.with_context("the input model is invalid before any pass ran");
+  return ok_status();
+}
+
 Status VerifyInstrumentation::after_pass(const Pass& pass, const ir::Model& model, PassRecord&) {
   Status st = model.graph.validate();
   if (st.ok()) st = io::check_model(model);

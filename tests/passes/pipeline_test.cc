@@ -57,8 +57,22 @@ TEST(PassPipeline, VerifierNamesThePassThatBrokeTheModel) {
       << r.status().message();
 }
 
+TEST(PassPipeline, InvalidInputIsNotBlamedOnThePass) {
+  auto m = model_from_text(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (float[3] X) => (float[3] Y) { Y = Relu <bogus = 1> (X) })");
+  ASSERT_OK(m);
+  auto p = pass::PassPipeline::parse("eliminate-identity");
+  ASSERT_OK(p);
+  p->add_instrumentation(std::make_unique<pass::VerifyInstrumentation>());
+  pass::PassContext ctx;
+  auto r = p->run(*m, ctx);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("input model is invalid"), std::string::npos)
+      << r.status().message();
+}
+
 TEST(PassPipeline, RecordsStatsPerPassAndStampsMetadata) {
-  auto m = ir::Model();
   auto loaded = io::load_model(demo_model("tiny_cnn"));
   ASSERT_OK(loaded);
   auto p = pass::PassPipeline::parse(pass::cleanup_pipeline_spec());

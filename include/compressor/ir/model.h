@@ -35,6 +35,7 @@ class Model {
   Graph graph;
 
   int64_t ir_version() const;
+  void set_ir_version(int64_t version);
   const std::string& producer_name() const;
   const std::string& producer_version() const;
   std::vector<OpsetImport> opset_imports() const;

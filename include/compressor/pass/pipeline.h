@@ -43,10 +43,15 @@ class PassInstrumentation {
   virtual Status after_pass(const Pass& pass, const ir::Model& model, PassRecord& record) = 0;
 };
 
-/// Runs the ONNX checker with strict shape inference after every pass.
+/// Runs the ONNX checker with strict shape inference on the input (so that a broken input is
+/// not blamed on the first pass) and after every pass.
 class VerifyInstrumentation : public PassInstrumentation {
  public:
+  Status before_pass(const Pass& pass, const ir::Model& model) override;
   Status after_pass(const Pass& pass, const ir::Model& model, PassRecord& record) override;
+
+ private:
+  bool input_checked_ = false;
 };
 
 /// Saves the model after every pass as DIR/NN-<pass>.onnx.
