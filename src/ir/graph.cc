@@ -178,7 +178,13 @@ bool Node::has_subgraphs() const {
                      [](const Attribute& a) { return a.has_subgraphs(); });
 }
 std::string Node::label() const {
-  return "node '" + name + "' (" + (in_default_domain() ? "" : domain + ".") + op_type + ")";
+  const std::string op = (in_default_domain() ? "" : domain + ".") + op_type;
+  if (!name.empty()) return "node '" + name + "' (" + op + ")";
+  // Exporters such as paddle2onnx leave nodes unnamed; the first output identifies them.
+  for (const auto& o : outputs) {
+    if (!o.empty()) return "unnamed " + op + " node producing '" + o + "'";
+  }
+  return "unnamed " + op + " node";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // PassPipeline: parsing "a,b{k=v}", running passes with instrumentations, metadata stamping.
 #include "compressor/pass/pipeline.h"
 
+#include <onnx/onnx_pb.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +19,18 @@ ModelStats model_stats(const ir::Model& model) {
   for (const auto& init : model.graph.initializers()) {
     s.params += static_cast<uint64_t>(init.tensor.numel());
     s.bytes += init.tensor.nbytes();
+  }
+  // Weights held in Constant nodes count too (the loader checked their shapes and sizes).
+  for (const auto& node : model.graph.nodes()) {
+    if (node->op_type != "Constant" || !node->in_default_domain()) continue;
+    const ir::Attribute* value = node->attribute("value");
+    if (value == nullptr || value->type() != ir::Attribute::Type::kTensor) continue;
+    const auto& t = value->proto().t();
+    const auto dtype = ir::dtype_from_onnx(t.data_type());
+    if (!dtype) continue;
+    const int64_t n = ir::element_count({t.dims().begin(), t.dims().end()});
+    s.params += static_cast<uint64_t>(n);
+    s.bytes += ir::storage_bytes(*dtype, n);
   }
   return s;
 }

@@ -1,8 +1,11 @@
 // Shared option handling and the per-pass table.
 #include "options.h"
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
+
+#include "compressor/eval/model_info.h"
 
 namespace compressor::cli {
 
@@ -16,6 +19,7 @@ void add_output_options(CLI::App& cmd, OutputOptions& out) {
       ->capture_default_str();
   cmd.add_option("--external-min-bytes", out.external_min_bytes,
                  "Tensors smaller than this stay inside the .onnx file")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 }
 
@@ -37,6 +41,15 @@ StatusOr<io::SaveResult> save_output(const ir::Model& model, const std::string& 
                                      const OutputOptions& out) {
   io::SaveOptions options;
   options.protected_paths = {input};
+  // The input's external data files are part of the input too.
+  auto external = eval::external_data_files(input);
+  if (external.ok()) {
+    const std::string dir = std::filesystem::path(input).parent_path().string();
+    for (const auto& f : *external) {
+      options.protected_paths.push_back(
+          (std::filesystem::path(dir.empty() ? "." : dir) / f.location).string());
+    }
+  }
   options.force = out.force;
   options.external_min_bytes = out.external_min_bytes;
   options.external = out.external == "always"  ? io::ExternalData::kAlways
@@ -45,10 +58,44 @@ StatusOr<io::SaveResult> save_output(const ir::Model& model, const std::string& 
   return io::save_model(model, out.path, options);
 }
 
-namespace {
+// "NAME=VALUE" strings to a map; VALUE must be a positive integer.
+StatusOr<std::map<std::string, int64_t>> parse_dims(const std::vector<std::string>& specs) {
+  std::map<std::string, int64_t> dims;
+  for (const std::string& spec : specs) {
+    const size_t eq = spec.rfind('=');
+    int64_t value = 0;
+    const char* first = spec.data() + (eq == std::string::npos ? 0 : eq + 1);
+    const char* last = spec.data() + spec.size();
+    auto [end, ec] = std::from_chars(first, last, value);
+    if (eq == std::string::npos || eq == 0 || ec != std::errc() || end != last || value <= 0) {
+      return invalid_argument("--dim '" + spec +
+                              "': expected NAME=VALUE with a positive integer VALUE, e.g. "
+                              "--dim batch=8");
+    }
+    const std::string name = spec.substr(0, eq);
+    auto [it, inserted] = dims.emplace(name, value);
+    if (!inserted && it->second != value) {
+      return invalid_argument("--dim '" + name + "' is given twice with different values (" +
+                              std::to_string(it->second) + " and " + std::to_string(value) + ")");
+    }
+  }
+  return dims;
+}
+
+std::string with_commas(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 std::string human_bytes(uint64_t b) {
   char buf[32];
-  if (b >= (1u << 20)) {
+  if (b >= (uint64_t{1} << 30)) {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1 << 30));
+  } else if (b >= (1u << 20)) {
     std::snprintf(buf, sizeof(buf), "%.2f MiB", static_cast<double>(b) / (1 << 20));
   } else if (b >= 1024) {
     std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024);
@@ -57,7 +104,6 @@ std::string human_bytes(uint64_t b) {
   }
   return buf;
 }
-}  // namespace
 
 void print_pass_table(const std::vector<pass::PassRecord>& records) {
   std::printf("%-30s %15s %21s %23s %8s %7s %7s\n", "pass", "nodes", "params", "weight bytes",

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,16 @@ Status check_output_path(const std::string& input, const OutputOptions& out);
 /// Saves atomically with the checker on, protecting the input file.
 StatusOr<io::SaveResult> save_output(const ir::Model& model, const std::string& input,
                                      const OutputOptions& out);
+
+/// Parses repeated `--dim NAME=VALUE` options (VALUE a positive integer) into a map; a
+/// malformed entry or a name given twice with different values is a usage error.
+StatusOr<std::map<std::string, int64_t>> parse_dims(const std::vector<std::string>& specs);
+
+/// 1234567 -> "1,234,567".
+std::string with_commas(uint64_t n);
+
+/// Bytes in B, KiB, MiB or GiB.
+std::string human_bytes(uint64_t bytes);
 
 /// Prints one row per pass: nodes, parameters and bytes before -> after, time, skipped nodes.
 void print_pass_table(const std::vector<pass::PassRecord>& records);

@@ -192,6 +192,10 @@ class Graph {
   Node& add_node(Node node);
   /// Inserts a node before position `index` and returns it.
   Node& insert_node(size_t index, Node node);
+  /// Removes one node (pointers to other nodes stay valid).
+  void remove_node(const Node* node) {
+    remove_nodes_if([node](const Node& n) { return &n == node; });
+  }
   /// Removes the nodes for which `pred` is true; returns how many.
   template <typename Pred>
   size_t remove_nodes_if(Pred pred) {

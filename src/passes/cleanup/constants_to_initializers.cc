@@ -65,8 +65,7 @@ class ConstantToInitializer : public pass::RewriteRule {
       for (int64_t d : t.dims()) shape.push_back({d, {}});
       graph.inputs.push_back(ir::ValueInfo::make_tensor(out, t.dtype(), shape));
     }
-    const ir::Node* target = &node;
-    graph.remove_nodes_if([&](const ir::Node& n) { return &n == target; });
+    graph.remove_node(&node);
     return ok_status();
   }
 

@@ -40,8 +40,7 @@ class ForwardInput : public pass::RewriteRule {
   Status rewrite(ir::Graph& graph, const ir::UseDefIndex&, ir::Node& node) const override {
     const std::string x = node.inputs[0];
     const std::string y = node.outputs[0];
-    const ir::Node* target = &node;
-    graph.remove_nodes_if([&](const ir::Node& n) { return &n == target; });
+    graph.remove_node(&node);
     if (graph.is_graph_output(y)) {
       // Rename x to y at its producer and for every other reader.
       for (const auto& n : graph.nodes()) {

@@ -158,8 +158,7 @@ class FoldBatchNorm : public pass::RewriteRule {
 
     // The producer now writes the BatchNormalization's output directly.
     prod.outputs[0] = bn.outputs[0];
-    const ir::Node* target = &bn;
-    graph.remove_nodes_if([&](const ir::Node& n) { return &n == target; });
+    graph.remove_node(&bn);
     return ok_status();
   }
 
