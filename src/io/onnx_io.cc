@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -128,7 +129,8 @@ StatusOr<std::pair<ir::DType, ir::Dims>> tensor_header(const onnx::TensorProto& 
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0) return invalid_model(what + ": negative dimension in " + ir::dims_to_string(dims));
-    if (d > 0 && n > (int64_t{1} << 62) / d) {
+    // 2^56 elements of the widest type (128 bits) still fit an int64 byte count.
+    if (d > 0 && n > (int64_t{1} << 56) / d) {
       return invalid_model(what + ": shape " + ir::dims_to_string(dims) + " is too large");
     }
     n *= d;
@@ -172,9 +174,25 @@ Status embed_external(onnx::TensorProto& p, ExternalDataReader& reader, const st
 
 Status embed_external_in_graph(onnx::GraphProto& g, ExternalDataReader& reader);
 
+// Attribute tensors (Constant values) get the checks initializers get, without being copied.
+Status check_attribute_tensor(const onnx::TensorProto& p, const std::string& what) {
+  if (is_external(p)) return ok_status();
+  COMPRESSOR_ASSIGN_OR_RETURN(auto header, tensor_header(p, what));
+  if (!p.has_raw_data()) return ok_status();  // typed fields are checked when decoded
+  const size_t want = ir::storage_bytes(header.first, ir::element_count(header.second));
+  if (header.first == ir::DType::kString || p.raw_data().size() != want) {
+    return invalid_model(what + ": raw_data has " + std::to_string(p.raw_data().size()) +
+                         " bytes but its shape " + ir::dims_to_string(header.second) + " of " +
+                         std::string(ir::dtype_name(header.first)) + " needs " +
+                         std::to_string(want));
+  }
+  return ok_status();
+}
+
 Status embed_external_in_attribute(onnx::AttributeProto& a, ExternalDataReader& reader,
                                    const std::string& what) {
   if (a.has_t()) COMPRESSOR_RETURN_IF_ERROR(embed_external(*a.mutable_t(), reader, what));
+  if (a.has_t()) COMPRESSOR_RETURN_IF_ERROR(check_attribute_tensor(a.t(), what));
   for (auto& t : *a.mutable_tensors()) COMPRESSOR_RETURN_IF_ERROR(embed_external(t, reader, what));
   if (a.has_sparse_tensor()) {
     COMPRESSOR_RETURN_IF_ERROR(
@@ -227,6 +245,16 @@ StatusOr<ir::Graph> graph_from_proto(onnx::GraphProto& g, ExternalDataReader& re
     if (v.is_tensor() && !ir::dtype_from_onnx(v.elem_type_raw())) {
       return invalid_model("graph input '" + v.name() + "': unknown data type " +
                            std::to_string(v.elem_type_raw()));
+    }
+  }
+  for (const auto* list : {&graph.inputs, &graph.outputs}) {
+    for (const ir::ValueInfo& v : *list) {
+      for (const ir::Dim& d : v.shape()) {
+        if (d.value && *d.value < 0) {
+          return invalid_model("graph " + std::string(list == &graph.inputs ? "input" : "output") +
+                               " '" + v.name() + "': negative dimension in " + v.type_string());
+        }
+      }
     }
   }
   for (auto& t : *g.mutable_initializer()) {
@@ -386,7 +414,9 @@ std::unique_ptr<onnx::ModelProto> model_skeleton(const ir::Model& model) {
 class FileWriter {
  public:
   explicit FileWriter(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // A fresh file: never follow a link planted at the temporary name, never reuse one.
+    ::unlink(path.c_str());
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   }
   ~FileWriter() {
     if (fd_ >= 0) ::close(fd_);
@@ -627,7 +657,7 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
   fs::path out(path);
   fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   if (!fs::is_directory(dir, ec)) {
-    return not_found(path + ": output folder '" + dir.string() + "' does not exist");
+    return invalid_argument(path + ": output folder '" + dir.string() + "' does not exist");
   }
 
   SaveResult result;
@@ -651,6 +681,17 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
     external[i] =
         use_external && t.dtype() != ir::DType::kString && t.nbytes() >= options.external_min_bytes;
     if (!external[i]) embedded_total += t.nbytes();
+  }
+  use_external =
+      use_external && std::find(external.begin(), external.end(), true) != external.end();
+  if (use_external && !options.force) {
+    for (const auto& p : options.protected_paths) {
+      if (same_file(p, data_path.string())) {
+        return invalid_argument(data_path.string() +
+                                ": refusing to overwrite the input model's external data (pass "
+                                "--force, or choose another output name)");
+      }
+    }
   }
   if (embedded_total + (1u << 20) > kProtobufLimit) {
     return invalid_argument(

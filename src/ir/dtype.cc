@@ -52,9 +52,11 @@ std::optional<DType> dtype_from_onnx(int32_t value) {
 }
 
 size_t storage_bytes(DType dtype, int64_t count) {
-  const int bits = traits(dtype).bits;
+  const uint64_t bits = static_cast<uint64_t>(traits(dtype).bits);
   if (count <= 0 || bits == 0) return 0;
-  return static_cast<size_t>((count * bits + 7) / 8);
+  // Split so that no intermediate overflows for any count below 2^63.
+  const uint64_t n = static_cast<uint64_t>(count);
+  return static_cast<size_t>(n / 8 * bits + ((n % 8) * bits + 7) / 8);
 }
 
 }  // namespace compressor::ir

@@ -16,6 +16,12 @@ TEST(DType, TraitsFollowOnnxWireValues) {
   EXPECT_EQ(storage_bytes(DType::kFloat16, 3), 6u);
 }
 
+TEST(DType, StorageBytesDoNotOverflowForHugeCounts) {
+  const int64_t n = int64_t{1} << 62;
+  EXPECT_EQ(storage_bytes(DType::kFloat, n), static_cast<size_t>(n) * 4);
+  EXPECT_EQ(storage_bytes(DType::kInt4, n), static_cast<size_t>(n) / 2);
+}
+
 TEST(Tensor, ScalarHasOneElement) {
   Tensor t = Tensor::zeros(DType::kFloat, {});
   EXPECT_EQ(t.numel(), 1);
