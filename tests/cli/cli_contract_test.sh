@@ -438,6 +438,16 @@ one_line_error
 [[ ! -e $TMP/out/dump-fail.onnx ]] || problems+=("the output was written")
 verdict "failure: an unusable --dump-after folder is a one-line error, no output"
 
+run optimize "$MODEL" -o "$TMP/out/dumped.onnx" --dump-after "$TMP/out/dumps"
+no_crash
+((RC == 0)) || problems+=("exit code $RC, want 0")
+dumps=$(cd "$TMP/out/dumps" 2>/dev/null && ls)
+[[ $dumps == $'01-constants-to-initializers.onnx\n02-eliminate-identity.onnx\n03-fold-batchnorm.onnx\n04-merge-duplicate-initializers.onnx\n05-eliminate-dead-nodes.onnx' ]] ||
+  problems+=("--dump-after wrote: ${dumps//$'\n'/ }")
+cmp -s "$TMP/out/dumps/05-eliminate-dead-nodes.onnx" "$TMP/out/dumped.onnx" &&
+  problems+=("the last dump should lack only the metadata stamp, but equals the output")
+verdict "success: --dump-after saves the model after every pass, in order"
+
 # Nothing anywhere under the output folders looks like a leftover temporary file.
 leftovers=$(find "$TMP/out" "$INPLACE" "$XDATA" -name '*.tmp*' 2>/dev/null | sed "s|$TMP/||")
 [[ -z $leftovers ]] || problems+=("temporary files left: $leftovers")

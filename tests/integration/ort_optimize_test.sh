@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `compressor optimize` on the demo and PaddleOCR models: the outputs pass the independent ONNX
+# `compressor info` and `optimize` on the demo and PaddleOCR models: the outputs pass the independent ONNX
 # checker (python3-onnx) and give the same outputs as the input models in ONNX Runtime.
 # Usage: ort_optimize_test.sh COMPRESSOR_BIN SOURCE_DIR     (exit 77 = skipped)
 set -u
@@ -19,6 +19,11 @@ check() {  # name model compare-args...
   local name="$1" model="$2"
   shift 2
   local out="$tmp/$name.onnx"
+  if ! "$bin" -q info "$model" >"$tmp/$name.info" 2>&1; then
+    echo "FAIL $name: info failed: $(tail -1 "$tmp/$name.info")"
+    failed=$((failed + 1))
+    return
+  fi
   if ! "$bin" -q optimize "$model" -o "$out" >"$tmp/$name.log" 2>&1; then
     echo "FAIL $name: optimize failed: $(tail -1 "$tmp/$name.log")"
     failed=$((failed + 1))
