@@ -228,7 +228,10 @@ Status embed_external_in_graph(onnx::GraphProto& g, ExternalDataReader& reader) 
 // ---------------------------------------------------------------------------------------------
 // Proto -> IR
 
-StatusOr<ir::Graph> graph_from_proto(onnx::GraphProto& g, ExternalDataReader& reader) {
+// `top_level` graphs are validated (and reordered when needed); subgraphs read names of the
+// enclosing scope, so they are taken in the order stored.
+StatusOr<ir::Graph> graph_from_proto(onnx::GraphProto& g, ExternalDataReader& reader,
+                                     bool top_level = true) {
   ir::Graph graph;
   graph.name = g.name();
   graph.doc_string = g.doc_string();
@@ -309,6 +312,7 @@ StatusOr<ir::Graph> graph_from_proto(onnx::GraphProto& g, ExternalDataReader& re
   g.clear_sparse_initializer();
   if (g.ByteSizeLong() > 0) graph.extras = std::make_shared<onnx::GraphProto>(std::move(g));
 
+  if (!top_level) return graph;
   if (Status st = graph.validate(); !st.ok()) {
     // A model whose nodes are merely out of order is accepted and reordered; a cycle or an
     // input that nothing defines is an error.
@@ -795,6 +799,12 @@ StatusOr<std::vector<ir::ValueInfo>> infer_value_info(const ir::Model& model) {
     for (auto& v : *list) out.emplace_back(std::make_shared<onnx::ValueInfoProto>(std::move(v)));
   }
   return out;
+}
+
+StatusOr<ir::Graph> subgraph_from_proto(const onnx::GraphProto& proto) {
+  onnx::GraphProto copy = proto;
+  ExternalDataReader reader("");  // attribute tensors were embedded at load time
+  return graph_from_proto(copy, reader, /*top_level=*/false);
 }
 
 }  // namespace compressor::io

@@ -10,6 +10,7 @@
 #include "compressor/ir/model.h"
 
 namespace onnx {
+class GraphProto;
 class ModelProto;
 class TensorProto;
 }  // namespace onnx
@@ -65,6 +66,10 @@ Status check_model(const ir::Model& model, bool* checked = nullptr);
 /// Runs ONNX shape inference (lenient, with data propagation) and returns the type of every
 /// value it could infer: graph inputs, intermediates and outputs.
 StatusOr<std::vector<ir::ValueInfo>> infer_value_info(const ir::Model& model);
+
+/// Converts a subgraph (an If/Loop/Scan body) to a Graph. Its reads of enclosing-scope names
+/// are left unresolved; nodes keep their stored order.
+StatusOr<ir::Graph> subgraph_from_proto(const onnx::GraphProto& proto);
 
 /// The model as one ModelProto with every tensor embedded (copies the tensor bytes).
 std::unique_ptr<onnx::ModelProto> to_proto(const ir::Model& model);

@@ -1,0 +1,72 @@
+// Executor: plan a graph once (one kernel per node, last use of every value), run it many times.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compressor/core/status.h"
+#include "compressor/ir/model.h"
+#include "compressor/ir/tensor.h"
+
+namespace compressor::exec {
+
+class Kernel;
+class ThreadPool;
+
+struct ExecutorOptions {
+  /// Worker threads for kernels that split work; 0 means all cores. Results do not depend on it.
+  int threads = 0;
+};
+
+/// Called with a value as soon as it is produced; the executor keeps nothing for it.
+using CaptureHook = std::function<void(const std::string& name, const ir::Tensor& value)>;
+
+/// A named tensor fed to or read from a model.
+struct NamedTensor {
+  std::string name;
+  ir::Tensor tensor;
+};
+
+/// Runs one graph. Creating it plans every node (an unsupported op, dtype or attribute fails
+/// here, before anything runs); `run` may be called many times and from several threads.
+class Executor {
+ public:
+  static StatusOr<std::unique_ptr<Executor>> create(const ir::Model& model,
+                                                    const ExecutorOptions& options = {});
+  /// Plans a graph (a subgraph of `model`, or its main graph) whose reads of names it does not
+  /// define come from `outer_scope` at run time.
+  static StatusOr<std::unique_ptr<Executor>> create_for_graph(
+      const ir::Graph& graph, const ir::Model& model, const std::vector<std::string>& outer_scope,
+      const ExecutorOptions& options);
+  ~Executor();
+
+  /// Graph inputs a caller must feed (initializers that are also inputs are optional).
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
+
+  /// Runs the graph. `capture`, when given, sees every value named in `capture_names` (all
+  /// values when that is empty) as it is produced.
+  StatusOr<std::vector<ir::Tensor>> run(const std::vector<NamedTensor>& inputs,
+                                        const CaptureHook& capture = {},
+                                        const std::vector<std::string>& capture_names = {}) const;
+  /// Same, with values of an enclosing graph visible (for If/Loop bodies).
+  StatusOr<std::vector<ir::Tensor>> run_with_scope(
+      const std::vector<NamedTensor>& inputs,
+      const std::map<std::string, const ir::Tensor*>& outer_scope) const;
+
+ private:
+  Executor();
+  struct Plan;
+  std::unique_ptr<Plan> plan_;
+  std::vector<std::string> input_names_;
+  std::vector<std::string> output_names_;
+};
+
+/// Ops of the model (main graph and subgraphs) the executor has no kernel for, as
+/// "Op (opset N)" strings; empty when it can run the whole model.
+std::vector<std::string> unsupported_ops(const ir::Model& model);
+
+}  // namespace compressor::exec

@@ -1,0 +1,285 @@
+// Executor: plans once (slots for values, one kernel per node, last use of every value) and runs
+// many times, releasing every intermediate after its last reader.
+#include "compressor/exec/executor.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "compressor/exec/kernel.h"
+#include "compressor/exec/kernel_registry.h"
+#include "compressor/exec/thread_pool.h"
+#include "compressor/io/onnx_io.h"
+
+namespace compressor::exec {
+
+struct Executor::Plan {
+  struct Step {
+    const ir::Node* node;
+    std::unique_ptr<Kernel> kernel;
+    std::vector<int> inputs;     // slot per input, -1 when omitted
+    std::vector<int> outputs;    // slot per output, -1 when unnamed
+    std::vector<int> release;    // slots whose last reader is this step
+    bool has_subgraphs = false;  // gets KernelContext::lookup for outer-scope reads
+  };
+  ir::Graph graph;  // own copy: kernels keep pointers to its nodes and initializers
+  std::vector<std::string> slot_names;
+  std::unordered_map<std::string, int> slot_of;
+  std::vector<const ir::Tensor*> constants;  // per slot: initializer value or null
+  std::vector<int> input_slots;
+  std::vector<int> outer_slots;
+  std::vector<std::string> outer_names;
+  std::vector<int> output_slots;
+  std::vector<Step> steps;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+Executor::Executor() = default;
+Executor::~Executor() = default;
+
+namespace {
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Executor>> Executor::create(const ir::Model& model,
+                                                     const ExecutorOptions& options) {
+  return create_for_graph(model.graph, model, {}, options);
+}
+
+StatusOr<std::unique_ptr<Executor>> Executor::create_for_graph(
+    const ir::Graph& source, const ir::Model& model, const std::vector<std::string>& outer_scope,
+    const ExecutorOptions& options) {
+  std::unique_ptr<Executor> ex(new Executor());
+  ex->plan_ = std::make_unique<Plan>();
+  Plan& plan = *ex->plan_;
+  plan.graph = source;
+  const ir::Graph& g = plan.graph;
+
+  auto slot = [&](const std::string& name) {
+    auto [it, inserted] = plan.slot_of.emplace(name, static_cast<int>(plan.slot_names.size()));
+    if (inserted) {
+      plan.slot_names.push_back(name);
+      plan.constants.push_back(nullptr);
+    }
+    return it->second;
+  };
+
+  // Known element types, for kernels that check dtypes at plan time.
+  std::unordered_map<std::string, ir::DType> dtypes;
+  if (&source == &model.graph) {
+    auto inferred = io::infer_value_info(model);
+    if (inferred.ok()) {
+      for (const auto& v : *inferred) {
+        if (v.dtype() != ir::DType::kUndefined) dtypes[v.name()] = v.dtype();
+      }
+    }
+  }
+  for (const auto& v : g.inputs) {
+    if (v.dtype() != ir::DType::kUndefined) dtypes[v.name()] = v.dtype();
+  }
+
+  for (const auto& init : g.initializers()) {
+    const int s = slot(init.name);
+    plan.constants[s] = &init.tensor;
+    dtypes[init.name] = init.tensor.dtype();
+  }
+  for (const auto& v : g.inputs) {
+    const int s = slot(v.name());
+    if (plan.constants[s] == nullptr) {
+      plan.input_slots.push_back(s);
+      ex->input_names_.push_back(v.name());
+    }
+  }
+  for (const auto& name : outer_scope) {
+    if (plan.slot_of.count(name)) continue;
+    plan.outer_slots.push_back(slot(name));
+    plan.outer_names.push_back(name);
+  }
+
+  const KernelRegistry& registry = KernelRegistry::builtin();
+  for (const auto& node_ptr : g.nodes()) {
+    const ir::Node& node = *node_ptr;
+    Plan::Step step;
+    step.node = &node;
+    std::vector<const ir::Tensor*> consts;
+    std::vector<ir::DType> in_types;
+    for (const auto& in : node.inputs) {
+      if (in.empty()) {
+        step.inputs.push_back(-1);
+        consts.push_back(nullptr);
+        in_types.push_back(ir::DType::kUndefined);
+        continue;
+      }
+      auto it = plan.slot_of.find(in);
+      if (it == plan.slot_of.end()) {
+        return invalid_model(node.label() + ": input '" + in + "' is not defined before use");
+      }
+      step.inputs.push_back(it->second);
+      consts.push_back(plan.constants[it->second]);
+      auto t = dtypes.find(in);
+      in_types.push_back(t == dtypes.end() ? ir::DType::kUndefined : t->second);
+    }
+    // Values a subgraph reads from this scope must stay alive until this node has run.
+    if (node.has_subgraphs()) {
+      step.has_subgraphs = true;
+      for (const auto& r : ir::subgraph_outer_reads(node)) {
+        auto it = plan.slot_of.find(r);
+        if (it != plan.slot_of.end()) step.release.push_back(-2 - it->second);  // marks a read
+      }
+    }
+    const int64_t opset = model.opset_version(node.domain);
+    const KernelFactory* factory = registry.find(node.domain, node.op_type, opset);
+    NodeView view(node, opset, std::move(consts), std::move(in_types), &model);
+    if (factory == nullptr) return view.error("no kernel for this op in the executor");
+    COMPRESSOR_ASSIGN_OR_RETURN(step.kernel, (*factory)(view));
+    for (const auto& out : node.outputs) step.outputs.push_back(out.empty() ? -1 : slot(out));
+    plan.steps.push_back(std::move(step));
+  }
+  for (const auto& o : g.outputs) {
+    auto it = plan.slot_of.find(o.name());
+    if (it == plan.slot_of.end()) {
+      return invalid_model("graph output '" + o.name() + "' is not produced by any node");
+    }
+    plan.output_slots.push_back(it->second);
+    ex->output_names_.push_back(o.name());
+  }
+
+  // Last use: an intermediate is released right after the last step that reads it.
+  std::vector<int> last(plan.slot_names.size(), -1);
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    for (int s : plan.steps[i].inputs) {
+      if (s >= 0) last[s] = static_cast<int>(i);
+    }
+    for (int r : plan.steps[i].release) last[-2 - r] = static_cast<int>(i);
+    plan.steps[i].release.clear();
+    for (int s : plan.steps[i].outputs) {
+      if (s >= 0 && last[s] < static_cast<int>(i)) last[s] = static_cast<int>(i);
+    }
+  }
+  std::set<int> keep(plan.output_slots.begin(), plan.output_slots.end());
+  for (size_t s = 0; s < last.size(); ++s) {
+    if (last[s] < 0 || keep.count(static_cast<int>(s)) || plan.constants[s] != nullptr) continue;
+    plan.steps[last[s]].release.push_back(static_cast<int>(s));
+  }
+  const int threads = resolve_threads(options.threads);
+  if (threads > 1) plan.pool = std::make_unique<ThreadPool>(threads);
+  return ex;
+}
+
+StatusOr<std::vector<ir::Tensor>> Executor::run(
+    const std::vector<NamedTensor>& inputs, const CaptureHook& capture,
+    const std::vector<std::string>& capture_names) const {
+  const Plan& plan = *plan_;
+  std::vector<ir::Tensor> values(plan.slot_names.size());
+  std::vector<bool> fed(plan.slot_names.size(), false);
+  for (const auto& in : inputs) {
+    auto it = plan.slot_of.find(in.name);
+    if (it == plan.slot_of.end()) {
+      return invalid_argument("input '" + in.name + "' is not an input of the model");
+    }
+    values[it->second] = in.tensor;
+    fed[it->second] = true;
+  }
+  for (size_t k = 0; k < plan.input_slots.size(); ++k) {
+    if (!fed[plan.input_slots[k]]) {
+      return invalid_argument("input '" + input_names_[k] + "' was not given");
+    }
+  }
+  std::set<std::string> wanted(capture_names.begin(), capture_names.end());
+  auto value_ptr = [&](int s) -> const ir::Tensor* {
+    if (fed[s] || plan.constants[s] == nullptr) return &values[s];
+    return plan.constants[s];
+  };
+
+  std::vector<const ir::Tensor*> in_ptrs;
+  for (const auto& step : plan.steps) {
+    in_ptrs.clear();
+    for (int s : step.inputs) in_ptrs.push_back(s < 0 ? nullptr : value_ptr(s));
+    std::vector<ir::Tensor> outs(step.outputs.size());
+    KernelContext ctx{in_ptrs, outs, plan.pool.get(), step.node};
+    if (step.has_subgraphs) {
+      ctx.lookup = [&](const std::string& name) -> const ir::Tensor* {
+        auto it = plan.slot_of.find(name);
+        if (it == plan.slot_of.end()) return nullptr;
+        const ir::Tensor* t = value_ptr(it->second);
+        return t->dtype() == ir::DType::kUndefined ? nullptr : t;
+      };
+    }
+    COMPRESSOR_RETURN_IF_ERROR(step.kernel->compute(ctx));
+    for (size_t k = 0; k < step.outputs.size(); ++k) {
+      const int s = step.outputs[k];
+      if (s < 0) continue;
+      values[s] = std::move(outs[k]);
+      if (capture && (wanted.empty() || wanted.count(plan.slot_names[s]))) {
+        capture(plan.slot_names[s], values[s]);
+      }
+    }
+    for (int s : step.release) values[s] = ir::Tensor();
+  }
+  std::vector<ir::Tensor> result;
+  result.reserve(plan.output_slots.size());
+  for (int s : plan.output_slots) result.push_back(*value_ptr(s));
+  return result;
+}
+
+StatusOr<std::vector<ir::Tensor>> Executor::run_with_scope(
+    const std::vector<NamedTensor>& inputs,
+    const std::map<std::string, const ir::Tensor*>& outer_scope) const {
+  std::vector<NamedTensor> all = inputs;
+  for (const auto& name : plan_->outer_names) {
+    auto it = outer_scope.find(name);
+    if (it != outer_scope.end() && it->second != nullptr) all.push_back({name, *it->second});
+  }
+  return run(all);
+}
+
+namespace {
+
+void collect_missing(const onnx::GraphProto& g, const ir::Model& model,
+                     const KernelRegistry& registry, std::set<std::string>& missing);
+
+void check_op(const std::string& domain, const std::string& op_type, const ir::Model& model,
+              const KernelRegistry& registry, std::set<std::string>& missing) {
+  const int64_t opset = model.opset_version(domain);
+  if (registry.find(domain, op_type, opset) == nullptr) {
+    const bool default_domain = domain.empty() || domain == "ai.onnx";
+    missing.insert((default_domain ? "" : domain + ".") + op_type + " (opset " +
+                   std::to_string(opset) + ")");
+  }
+}
+
+void collect_missing(const onnx::GraphProto& g, const ir::Model& model,
+                     const KernelRegistry& registry, std::set<std::string>& missing) {
+  for (const auto& n : g.node()) {
+    check_op(n.domain(), n.op_type(), model, registry, missing);
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) collect_missing(a.g(), model, registry, missing);
+      for (const auto& sg : a.graphs()) collect_missing(sg, model, registry, missing);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> unsupported_ops(const ir::Model& model) {
+  std::set<std::string> missing;
+  const KernelRegistry& registry = KernelRegistry::builtin();
+  for (const auto& n : model.graph.nodes()) {
+    check_op(n->domain, n->op_type, model, registry, missing);
+    for (const auto& a : n->attributes) {
+      if (a.proto().has_g()) collect_missing(a.proto().g(), model, registry, missing);
+      for (const auto& sg : a.proto().graphs()) collect_missing(sg, model, registry, missing);
+    }
+  }
+  return {missing.begin(), missing.end()};
+}
+
+}  // namespace compressor::exec

@@ -1,0 +1,144 @@
+// The executor against the ONNX backend node suite (libonnx-testdata): every test whose ops the
+// executor claims must pass with the backend tolerances (rtol 1e-3, atol 1e-7), or be listed
+// in expected_failures.txt with a measured reason. A listed test that passes fails this test,
+// so the list only shrinks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "compressor/exec/executor.h"
+#include "compressor/exec/kernel_registry.h"
+#include "compressor/io/onnx_io.h"
+#include "compressor/io/test_data.h"
+
+namespace compressor {
+namespace {
+namespace fs = std::filesystem;
+
+std::map<std::string, std::string> expected_failures() {
+  std::map<std::string, std::string> out;
+  std::ifstream in(std::string(COMPRESSOR_SOURCE_DIR) + "/tests/conformance/expected_failures.txt");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto end = line.find_first_of(" \t");
+    out[line.substr(0, end)] = end == std::string::npos ? "" : line.substr(end);
+  }
+  return out;
+}
+
+template <typename T>
+std::string compare_values(const ir::Tensor& got, const ir::Tensor& want) {
+  auto g = got.span<T>();
+  auto w = want.span<T>();
+  for (size_t i = 0; i < w.size(); ++i) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(double(w[i])) && std::isnan(double(g[i]))) continue;
+      if (std::isinf(double(w[i])) && g[i] == w[i]) continue;
+      const double diff = std::fabs(double(g[i]) - double(w[i]));
+      if (!(diff <= 1e-7 + 1e-3 * std::fabs(double(w[i])))) {
+        return "element " + std::to_string(i) + ": " + std::to_string(double(g[i])) + " vs " +
+               std::to_string(double(w[i]));
+      }
+    } else if (g[i] != w[i]) {
+      return "element " + std::to_string(i) + " differs";
+    }
+  }
+  return {};
+}
+
+std::string compare(const ir::Tensor& got, const ir::Tensor& want) {
+  if (got.dtype() != want.dtype()) {
+    return "dtype " + std::string(ir::dtype_name(got.dtype())) + " vs " +
+           std::string(ir::dtype_name(want.dtype()));
+  }
+  if (got.dims() != want.dims()) {
+    return "shape " + ir::dims_to_string(got.dims()) + " vs " + ir::dims_to_string(want.dims());
+  }
+  switch (want.dtype()) {
+    case ir::DType::kFloat:
+      return compare_values<float>(got, want);
+    case ir::DType::kDouble:
+      return compare_values<double>(got, want);
+    case ir::DType::kString:
+      return got.strings() == want.strings() ? "" : "strings differ";
+    default:
+      return got.bitwise_equal(want) ? "" : "values differ";
+  }
+}
+
+// Why the test fails, or "" when it passes.
+std::string run_case(const fs::path& dir, const ir::Model& model) {
+  auto ex = exec::Executor::create(model, {.threads = 1});
+  if (!ex.ok()) return "plan: " + ex.status().message();
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("test_data_set_", 0) != 0) continue;
+    auto inputs = io::read_tensor_set(entry.path().string(), "input");
+    auto outputs = io::read_tensor_set(entry.path().string(), "output");
+    if (!inputs.ok() || !outputs.ok()) return "cannot read test data";
+    std::vector<exec::NamedTensor> feed;
+    const auto& names = model.graph.inputs;
+    size_t k = 0;
+    for (const auto& v : names) {
+      if (model.graph.find_initializer(v.name())) continue;
+      if (k < inputs->size()) feed.push_back({v.name(), (*inputs)[k++].tensor});
+    }
+    auto got = (*ex)->run(feed);
+    if (!got.ok()) return "run: " + got.status().message();
+    if (got->size() != outputs->size()) return "output count differs";
+    for (size_t i = 0; i < got->size(); ++i) {
+      const std::string d = compare((*got)[i], (*outputs)[i].tensor);
+      if (!d.empty()) return "output " + std::to_string(i) + ": " + d;
+    }
+  }
+  return {};
+}
+
+// True when every node's op has a kernel and every graph input and output is a tensor.
+bool claimed(const ir::Model& model) {
+  for (const auto* list : {&model.graph.inputs, &model.graph.outputs}) {
+    for (const auto& v : *list) {
+      if (!v.is_tensor()) return false;
+    }
+  }
+  return exec::unsupported_ops(model).empty();
+}
+
+TEST(NodeSuite, ClaimedOpsPassOrAreExpectedFailures) {
+  const fs::path root = ONNX_NODE_TEST_DIR;
+  if (!fs::is_directory(root)) GTEST_SKIP() << "libonnx-testdata is not installed at " << root;
+  const auto expected = expected_failures();
+  size_t total = 0, claimed_count = 0, passed = 0;
+  std::set<std::string> seen;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(root)) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& dir : dirs) {
+    if (!fs::exists(dir / "model.onnx")) continue;
+    ++total;
+    const std::string name = dir.filename().string();
+    auto model = io::load_model((dir / "model.onnx").string());
+    if (!model.ok() || !claimed(*model)) continue;
+    ++claimed_count;
+    seen.insert(name);
+    const std::string why = run_case(dir, *model);
+    const bool listed = expected.count(name) > 0;
+    if (why.empty()) {
+      ++passed;
+      EXPECT_FALSE(listed) << name << " passes now: remove it from expected_failures.txt";
+    } else {
+      EXPECT_TRUE(listed) << name << ": " << why;
+    }
+  }
+  for (const auto& [name, reason] : expected) {
+    EXPECT_TRUE(seen.count(name)) << name << " is listed as an expected failure but not claimed";
+  }
+  std::printf("node suite: %zu passed / %zu claimed / %zu total\n", passed, claimed_count, total);
+}
+
+}  // namespace
+}  // namespace compressor
