@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "compressor/eval/model_info.h"
+#include "compressor/exec/executor.h"
 #include "compressor/io/onnx_io.h"
 #include "options.h"
 
@@ -378,11 +379,18 @@ Status run_info(const InfoOptions& opts) {
     }
     return info.status();
   }
+  const std::vector<std::string> missing = exec::unsupported_ops(model);
   if (opts.json) {
+    json out = to_json(*info);
+    out["executor"] = {{"unsupported_ops", missing}};
     // Names in a model are not guaranteed to be UTF-8; replace bad bytes rather than throw.
-    std::printf("%s\n", to_json(*info).dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else {
     print_text(*info);
+    std::string line;
+    for (const auto& op : missing) line += (line.empty() ? "" : ", ") + op;
+    std::printf("\nexecutor  %s\n", missing.empty() ? "runs every op of the main graph"
+                                                    : ("cannot run " + line).c_str());
   }
   return ok_status();
 }

@@ -15,5 +15,6 @@ using Runner = std::function<Status()>;
 /// subcommand is chosen.
 void setup_info_command(CLI::App& app, Runner& run);
 void setup_optimize_command(CLI::App& app, Runner& run);
+void setup_exec_command(CLI::App& app, Runner& run);
 
 }  // namespace compressor::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   compressor::cli::Runner run;
   compressor::cli::setup_info_command(app, run);
   compressor::cli::setup_optimize_command(app, run);
+  compressor::cli::setup_exec_command(app, run);
 
   try {
     app.parse(argc, argv);
