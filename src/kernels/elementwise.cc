@@ -528,7 +528,9 @@ template <typename T>
 T int_div(T a, T b) {
   if (b == T(0)) return T(0);  // numpy gives 0 (with a warning)
   if constexpr (std::is_signed_v<T>) {
-    if (b == T(-1)) return T(-a);  // no trap on the most negative value
+    // No trap on the most negative value: negate in unsigned arithmetic, which wraps as numpy.
+    using U = std::make_unsigned_t<T>;
+    if (b == T(-1)) return static_cast<T>(U(0) - static_cast<U>(a));
   }
   return T(a / b);
 }
