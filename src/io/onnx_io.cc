@@ -706,17 +706,19 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
   // 1. External data file, tensors aligned for memory mapping.
   auto skeleton = model_skeleton(model);
   std::vector<onnx::TensorProto> headers(external.size());
+  for (size_t i = 0; i < external.size(); ++i) {
+    fill_tensor_header(model.graph.initializers()[i], &headers[i]);
+  }
   if (use_external) {
     const std::string tmp = data_path.string() + tmp_suffix;
     FileWriter data(tmp);
     for (size_t i = 0; i < external.size(); ++i) {
-      const auto& init = model.graph.initializers()[i];
-      fill_tensor_header(init, &headers[i]);
       if (!external[i]) continue;
+      const ir::Tensor& t = model.graph.initializers()[i].tensor;
       data.pad_to(kExternalAlignment);
       const uint64_t offset = data.written();
-      data.write(init.tensor.data(), init.tensor.nbytes());
-      set_external(&headers[i], data_name, offset, init.tensor.nbytes());
+      data.write(t.data(), t.nbytes());
+      set_external(&headers[i], data_name, offset, t.nbytes());
     }
     result.external_bytes = data.written();
     if (Status st = data.close(); !st.ok()) {
@@ -726,10 +728,6 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
     fs::rename(tmp, data_path, ec);
     if (ec) return io_error(data_path.string() + ": cannot rename into place: " + ec.message());
     result.external_path = data_path.string();
-  } else {
-    for (size_t i = 0; i < external.size(); ++i) {
-      fill_tensor_header(model.graph.initializers()[i], &headers[i]);
-    }
   }
 
   // 2. The model: the skeleton's fields, then the graph with initializers streamed in, so
