@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <unordered_map>
 
@@ -277,8 +278,9 @@ std::optional<ir::Dims> input_shape(const ShapeMap& shapes, const ir::Node& n, s
 
 // N x Cout x prod(out spatial) x (Cin / group) x prod(kernel), from W [Cout, Cin/group, k...]
 // and Y [N, Cout, out spatial...].
-std::optional<uint64_t> conv_macs(const ShapeMap& shapes, const ir::Node& n) {
-  auto w = input_shape(shapes, n, 1);
+// The weight is input `w_index` (1 for Conv and ConvInteger, 3 for QLinearConv).
+std::optional<uint64_t> conv_macs(const ShapeMap& shapes, const ir::Node& n, size_t w_index) {
+  auto w = input_shape(shapes, n, w_index);
   auto y = n.outputs.empty() ? std::nullopt : known_shape(shapes, n.outputs[0]);
   if (!w || !y || w->size() < 3 || y->size() != w->size()) return std::nullopt;
   return mul_all({dim((*y)[0]), dim((*y)[1]), product(*y, 2, y->size()), dim((*w)[1]),
@@ -309,9 +311,11 @@ std::optional<uint64_t> gemm_macs(const ShapeMap& shapes, const ir::Node& n) {
 }
 
 // prod(broadcast batch) x M x N x K, with numpy's promotion of 1-D operands.
-std::optional<uint64_t> matmul_macs(const ShapeMap& shapes, const ir::Node& n) {
-  auto a = input_shape(shapes, n, 0);
-  auto b = input_shape(shapes, n, 1);
+// The operands are inputs `a_index` and `b_index` (0 and 1; 0 and 3 for QLinearMatMul).
+std::optional<uint64_t> matmul_macs(const ShapeMap& shapes, const ir::Node& n, size_t a_index,
+                                    size_t b_index) {
+  auto a = input_shape(shapes, n, a_index);
+  auto b = input_shape(shapes, n, b_index);
   if (!a || !b || a->empty() || b->empty()) return std::nullopt;
   if (a->size() == 1) a->insert(a->begin(), 1);  // [K] -> [1, K]
   if (b->size() == 1) b->push_back(1);           // [K] -> [K, 1]
@@ -332,13 +336,15 @@ std::optional<uint64_t> matmul_macs(const ShapeMap& shapes, const ir::Node& n) {
 
 // MACs of one node; nullopt when the op is one we count but a shape is unknown, and 0 for ops
 // that are not counted (`counted` tells them apart).
-std::optional<uint64_t> node_macs(const ShapeMap& shapes, const ir::Node& n, bool* counted) {
+std::optional<uint64_t> macs_of(const ShapeMap& shapes, const ir::Node& n, bool* counted) {
   *counted = n.in_default_domain();
   if (!*counted) return 0;
-  if (n.op_type == "Conv") return conv_macs(shapes, n);
+  if (n.op_type == "Conv" || n.op_type == "ConvInteger") return conv_macs(shapes, n, 1);
+  if (n.op_type == "QLinearConv") return conv_macs(shapes, n, 3);
   if (n.op_type == "ConvTranspose") return conv_transpose_macs(shapes, n);
   if (n.op_type == "Gemm") return gemm_macs(shapes, n);
-  if (n.op_type == "MatMul") return matmul_macs(shapes, n);
+  if (n.op_type == "MatMul" || n.op_type == "MatMulInteger") return matmul_macs(shapes, n, 0, 1);
+  if (n.op_type == "QLinearMatMul") return matmul_macs(shapes, n, 0, 3);
   *counted = false;
   return 0;
 }
@@ -510,6 +516,23 @@ StatusOr<std::vector<ExternalFile>> external_data_files(const std::string& path)
   return std::move(scanner.files);
 }
 
+std::optional<uint64_t> node_macs(
+    const ir::Node& node, const std::function<const ir::Dims*(const std::string&)>& shape_of) {
+  ShapeMap shapes;
+  for (const auto* names : {&node.inputs, &node.outputs}) {
+    for (const std::string& name : *names) {
+      const ir::Dims* dims = name.empty() ? nullptr : shape_of(name);
+      if (dims == nullptr) continue;
+      std::vector<ir::Dim> shape;
+      for (int64_t d : *dims) shape.push_back({d, ""});
+      shapes[name] = std::move(shape);
+    }
+  }
+  bool counted = false;
+  std::optional<uint64_t> macs = macs_of(shapes, node, &counted);
+  return counted ? macs : std::nullopt;
+}
+
 StatusOr<MacsSummary> estimate_macs(const ir::Model& model,
                                     const std::map<std::string, int64_t>& dims) {
   MacsSummary out;
@@ -577,7 +600,7 @@ StatusOr<MacsSummary> estimate_macs(const ir::Model& model,
   for (const auto& node : model.graph.nodes()) {
     subgraphs = subgraphs || node->has_subgraphs();
     bool counted = false;
-    std::optional<uint64_t> macs = node_macs(shapes, *node, &counted);
+    std::optional<uint64_t> macs = macs_of(shapes, *node, &counted);
     if (!counted) continue;
     if (!macs) {
       ++out.unknown_nodes;

@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -174,9 +175,10 @@ StatusOr<std::unique_ptr<Executor>> Executor::create_for_graph(
   return ex;
 }
 
-StatusOr<std::vector<ir::Tensor>> Executor::run(
-    const std::vector<NamedTensor>& inputs, const CaptureHook& capture,
-    const std::vector<std::string>& capture_names) const {
+StatusOr<std::vector<ir::Tensor>> Executor::run(const std::vector<NamedTensor>& inputs,
+                                                const CaptureHook& capture,
+                                                const std::vector<std::string>& capture_names,
+                                                const NodeTimeHook& on_node) const {
   const Plan& plan = *plan_;
   std::vector<ir::Tensor> values(plan.slot_names.size());
   std::vector<bool> fed(plan.slot_names.size(), false);
@@ -213,7 +215,13 @@ StatusOr<std::vector<ir::Tensor>> Executor::run(
         return t->dtype() == ir::DType::kUndefined ? nullptr : t;
       };
     }
+    const auto start =
+        on_node ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     COMPRESSOR_RETURN_IF_ERROR(step.kernel->compute(ctx));
+    if (on_node) {
+      on_node(*step.node,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
     for (size_t k = 0; k < step.outputs.size(); ++k) {
       const int s = step.outputs[k];
       if (s < 0) continue;

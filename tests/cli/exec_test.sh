@@ -89,6 +89,26 @@ if run "tiny_cnn writes output_0.pb" 0 "" -- \
     exec "$CNN/model.onnx" --test-data-dir "$TMP/wrong"
 fi
 
+# `compressor profile`: tables and JSON that account for every node, batching, bad options.
+run "profile prints op types and nodes" 0 "slowest of 17 nodes" -- \
+  profile "$CNN/model.onnx" --runs 2 --threads 1 --dim batch=1
+if run "profile --json" 0 "" -- \
+  profile "$CNN/model.onnx" --runs 2 --samples 4 --batch 4 --dim batch=1 --json; then
+  if /usr/bin/python3 - "$TMP/out" <<'PY'; then ok "profile JSON accounts for every node"; else fail "profile JSON" "$(head -c 300 "$TMP/out")"; fi
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["batch"] == 4 and j["samples"] == 4, j
+assert len(j["nodes"]) == 17, len(j["nodes"])
+assert sum(o["nodes"] for o in j["op_types"]) == 17
+assert abs(sum(n["share"] for n in j["nodes"]) - 1) < 1e-6
+conv = [o for o in j["op_types"] if o["op_type"] == "Conv"][0]
+assert conv["macs_per_sample"] == sum(n["macs_per_sample"] for n in j["nodes"] if n["op_type"] == "Conv")
+assert j["macs_per_sample"] > 0
+PY
+fi
+run "profile --runs 0 is a usage error" 2 "--runs" -- profile "$CNN/model.onnx" --runs 0
+run "profile on a missing model fails naming it" 1 "nope.onnx" -- profile "$TMP/nope.onnx"
+
 if [[ ${#UNSUPPORTED[@]} -gt 0 ]]; then
   for u in "${UNSUPPORTED[@]}"; do echo "unsupported: $u"; done
 fi

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -216,6 +217,44 @@ TEST(ModelInfo, BatchedMatMulMacsBroadcast) {
   EXPECT_EQ(macs_of(info, "MatMul"), batch * m * n * k + vector_macs);
   ASSERT_EQ(info.macs.by_op_type.size(), 1u);
   EXPECT_EQ(info.macs.by_op_type[0].nodes, 2u);
+}
+
+// "{0, 1, 2, ...}" with n small integers.
+std::string int_literal(int n) {
+  std::string out = "{";
+  for (int i = 0; i < n; ++i) out += (i ? ", " : "") + std::to_string(i % 100);
+  return out + "}";
+}
+
+TEST(ModelInfo, QuantizedConvAndMatMulMacsCountLikeTheirFloatForms) {
+  ir::Model model = parse_model(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1, 2, 5, 5] X, uint8[3, 4] A) => (uint8[1, 3, 3, 3] Y, int32[3, 6] Z)
+    <int8[3, 2, 3, 3] W = )" + int_literal(54) +
+                                R"(, int8[4, 6] B = )" + int_literal(24) + R"(,
+     float xs = {0.1}, uint8 xz = {0}, float ws = {0.2}, int8 wz = {0}, float ys = {0.3},
+     uint8 yz = {0}>
+    {
+      Y = QLinearConv (X, xs, xz, W, ws, wz, ys, yz)
+      Z = MatMulInteger (A, B)
+    }
+  )");
+  eval::ModelInfo info = summarize(model);
+  // QLinearConv: N x Cout x out spatial x Cin x kernel = 1 x 3 x 9 x 2 x 9.
+  EXPECT_EQ(macs_of(info, "QLinearConv"), 1u * 3 * 9 * 2 * 9);
+  // MatMulInteger: M x N x K = 3 x 6 x 4.
+  EXPECT_EQ(macs_of(info, "MatMulInteger"), 3u * 6 * 4);
+
+  // The same count from the shapes of a run, node by node.
+  std::map<std::string, ir::Dims> shapes = {{"A", {3, 4}}, {"B", {4, 6}}, {"Z", {3, 6}}};
+  auto shape_of = [&](const std::string& name) -> const ir::Dims* {
+    auto it = shapes.find(name);
+    return it == shapes.end() ? nullptr : &it->second;
+  };
+  const ir::Node& matmul = model.graph.node(1);
+  EXPECT_EQ(eval::node_macs(matmul, shape_of), std::optional<uint64_t>(3u * 6 * 4));
+  shapes.erase("B");
+  EXPECT_EQ(eval::node_macs(matmul, shape_of), std::nullopt);
 }
 
 TEST(ModelInfo, ConstantNodeWeightsCountAsParams) {

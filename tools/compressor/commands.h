@@ -16,5 +16,6 @@ using Runner = std::function<Status()>;
 void setup_info_command(CLI::App& app, Runner& run);
 void setup_optimize_command(CLI::App& app, Runner& run);
 void setup_exec_command(CLI::App& app, Runner& run);
+void setup_profile_command(CLI::App& app, Runner& run);
 
 }  // namespace compressor::cli

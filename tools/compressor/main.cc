@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   compressor::cli::setup_info_command(app, run);
   compressor::cli::setup_optimize_command(app, run);
   compressor::cli::setup_exec_command(app, run);
+  compressor::cli::setup_profile_command(app, run);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -79,7 +80,8 @@ struct OpMacs {
   uint64_t macs = 0;
 };
 
-/// Estimated multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul in the main graph,
+/// Estimated multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul (and their integer
+/// and QLinear forms) in the main graph,
 /// from shapes that ONNX shape inference derives with symbolic dimensions bound.
 struct MacsSummary {
   uint64_t total = 0;
@@ -171,6 +173,13 @@ StatusOr<ModelInfo> summarize_model(const ir::Model& model, const std::string& p
 /// kInvalidArgument when `dims` names a dimension that no graph input declares.
 StatusOr<MacsSummary> estimate_macs(const ir::Model& model,
                                     const std::map<std::string, int64_t>& dims);
+
+/// Multiply-accumulates of one Conv, ConvTranspose, Gemm, MatMul, ConvInteger, QLinearConv,
+/// MatMulInteger or QLinearMatMul node from the shapes `shape_of` gives for its value names
+/// (null when unknown), e.g. the shapes of an actual run; nullopt for other ops or when a
+/// needed shape is unknown.
+std::optional<uint64_t> node_macs(
+    const ir::Node& node, const std::function<const ir::Dims*(const std::string&)>& shape_of);
 
 /// The external data files that the model file at `path` references, with their sizes. Scans
 /// the file's protobuf structure without reading tensor bytes. Files are listed in order of

@@ -24,6 +24,9 @@ struct ExecutorOptions {
 /// Called with a value as soon as it is produced; the executor keeps nothing for it.
 using CaptureHook = std::function<void(const std::string& name, const ir::Tensor& value)>;
 
+/// Called after each node of the graph has run, with the wall time its kernel took.
+using NodeTimeHook = std::function<void(const ir::Node& node, double seconds)>;
+
 /// A named tensor fed to or read from a model.
 struct NamedTensor {
   std::string name;
@@ -48,10 +51,12 @@ class Executor {
   const std::vector<std::string>& output_names() const { return output_names_; }
 
   /// Runs the graph. `capture`, when given, sees every value named in `capture_names` (all
-  /// values when that is empty) as it is produced.
+  /// values when that is empty) as it is produced. `on_node`, when given, is told how long
+  /// each node took (nodes inside subgraphs count toward the node that owns the subgraph).
   StatusOr<std::vector<ir::Tensor>> run(const std::vector<NamedTensor>& inputs,
                                         const CaptureHook& capture = {},
-                                        const std::vector<std::string>& capture_names = {}) const;
+                                        const std::vector<std::string>& capture_names = {},
+                                        const NodeTimeHook& on_node = {}) const;
   /// Same, with values of an enclosing graph visible (for If/Loop bodies).
   StatusOr<std::vector<ir::Tensor>> run_with_scope(
       const std::vector<NamedTensor>& inputs,
