@@ -4,6 +4,7 @@
 // Usage:
 //   node tools/scripts/ort_compare.js A.onnx B.onnx [--dim NAME=VALUE]... [--seed S] [--samples N]
 //                                     [--rtol R] [--input-range LO,HI]
+//   node tools/scripts/ort_compare.js --executor COMPRESSOR_BIN MODEL.onnx [same options]
 //   node tools/scripts/ort_compare.js --check-load MODEL.onnx...
 //
 //   --dim NAME=VALUE    bind the symbolic dimension NAME (e.g. p2o.DynamicDimension.1=64). Every symbolic
@@ -14,7 +15,13 @@
 //   --samples N         number of random input sets to try (default 1); the worst result is reported.
 //   --rtol R            max relative difference ||a-b||_2 / max(||a||_2, 1e-12) per output (default 1e-4).
 //   --input-range LO,HI range of uniform float inputs (default 0,1). Integer inputs get 0..9, bool 0/1.
+//   --input-pattern P   'uniform' (default) or 'document': float NCHW inputs with 3 channels become a synthetic
+//                       page (white background, dark text-like strokes in lines) normalized with the ImageNet
+//                       mean and std, as OCR pre-processing feeds the PaddleOCR models; seeded like 'uniform'.
 //   --check-load        only create an ORT session for each model (and print its inputs/outputs).
+//   --executor BIN      compare ONNX Runtime with compressor's reference executor on one model: the inputs
+//                       are written as TensorProto files, `BIN exec MODEL --input ... --output-dir ...`
+//                       runs them, and its output_K.pb files are compared with ORT's outputs.
 //
 // Inputs are generated from A's input metadata; B must have the same input names and element types and
 // compatible shapes. Outputs must match by name, element type and shape.
@@ -68,7 +75,7 @@ function firstLine(s) { return String(s).split('\n')[0]; }
 // ---------------------------------------------------------------- command line
 
 function parseArgs(argv) {
-  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, lo: 0, hi: 1, checkLoad: false };
+  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, lo: 0, hi: 1, checkLoad: false, executor: null, pattern: 'uniform' };
   const value = (i, flag) => {
     if (i >= argv.length) throw new UsageError(`${flag} needs a value`);
     return argv[i];
@@ -102,8 +109,14 @@ function parseArgs(argv) {
       if (parts.length !== 2) throw new UsageError('--input-range expects LO,HI');
       [opts.lo, opts.hi] = parts.map((p) => number(p, a));
       if (!(opts.lo <= opts.hi)) throw new UsageError('--input-range needs LO <= HI');
+    } else if (a === '--input-pattern') {
+      opts.pattern = value(++i, a);
+      if (!['uniform', 'document'].includes(opts.pattern)) throw new UsageError(`--input-pattern: expected uniform or document, got ${opts.pattern}`);
     } else if (a === '--check-load') {
       opts.checkLoad = true;
+    } else if (a === '--executor') {
+      opts.executor = value(++i, a);
+      if (!fs.existsSync(opts.executor)) throw new UsageError(`no such file: ${opts.executor}`);
     } else if (a === '-h' || a === '--help') {
       throw new UsageError('');
     } else if (a.startsWith('-')) {
@@ -112,8 +125,10 @@ function parseArgs(argv) {
       opts.models.push(a);
     }
   }
-  if (opts.checkLoad ? opts.models.length < 1 : opts.models.length !== 2) {
-    throw new UsageError(opts.checkLoad ? '--check-load needs at least one model' : 'expected exactly two models A.onnx B.onnx');
+  const wanted = opts.checkLoad ? null : opts.executor ? 1 : 2;
+  if (opts.checkLoad ? opts.models.length < 1 : opts.models.length !== wanted) {
+    throw new UsageError(opts.checkLoad ? '--check-load needs at least one model'
+                         : opts.executor ? '--executor needs exactly one model' : 'expected exactly two models A.onnx B.onnx');
   }
   for (const m of opts.models) {
     if (!fs.existsSync(m)) throw new UsageError(`no such file: ${m}`);
@@ -123,6 +138,7 @@ function parseArgs(argv) {
 
 const USAGE = `usage: node ort_compare.js A.onnx B.onnx [--dim NAME=VALUE]... [--seed S] [--samples N]
                           [--rtol R] [--input-range LO,HI]
+       node ort_compare.js --executor COMPRESSOR_BIN MODEL.onnx [same options]
        node ort_compare.js --check-load MODEL.onnx...`;
 
 // ---------------------------------------------------------------- inputs
@@ -192,16 +208,155 @@ function planInputs(sessA, sessB, opts) {
   return { plan };
 }
 
+// A page of dark strokes on white, in lines, as [3, H, W] ImageNet-normalized floats.
+function documentImage(data, offset, h, w, rand) {
+  const pixel = new Float32Array(h * w).fill(1);
+  const lineHeight = Math.max(4, Math.round(h / (3 + Math.floor(rand() * 5))));
+  for (let top = Math.floor(rand() * lineHeight); top + lineHeight <= h; top += lineHeight) {
+    const glyph = Math.max(2, Math.round(lineHeight * 0.6));
+    for (let x = Math.floor(rand() * glyph); x + glyph <= w; x += Math.round(glyph * (0.8 + rand()))) {
+      if (rand() < 0.15) continue;  // spaces between words
+      const y0 = top + Math.floor(lineHeight * 0.2), stroke = Math.max(1, Math.round(glyph / 5));
+      for (let k = 0; k < 3; ++k) {  // a few strokes per glyph: bars and stems
+        const vertical = rand() < 0.5;
+        const sx = x + Math.floor(rand() * glyph), sy = y0 + Math.floor(rand() * glyph);
+        for (let dy = 0; dy < (vertical ? glyph : stroke); ++dy) {
+          for (let dx = 0; dx < (vertical ? stroke : glyph); ++dx) {
+            const yy = (vertical ? y0 : sy) + dy, xx = (vertical ? sx : x) + dx;
+            if (yy < h && xx < w) pixel[yy * w + xx] = 0.1 * rand();
+          }
+        }
+      }
+    }
+  }
+  const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+  for (let c = 0; c < 3; ++c) {
+    for (let i = 0; i < h * w; ++i) data[offset + c * h * w + i] = (pixel[i] - mean[c]) / std[c];
+  }
+}
+
 function makeFeeds(ort, plan, rand, opts) {
   const feeds = {};
   for (const { name, type, shape } of plan) {
     const [Ctor, gen] = INPUT_TYPES[type];
     const size = shape.reduce((x, y) => x * y, 1);
     const data = new Ctor(size);
+    if (opts.pattern === 'document' && type === 'float32' && shape.length === 4 && shape[1] === 3) {
+      const [n, , h, w] = shape;
+      for (let b = 0; b < n; ++b) documentImage(data, b * 3 * h * w, h, w, rand);
+      feeds[name] = new ort.Tensor(type, data, shape);
+      continue;
+    }
     for (let i = 0; i < size; ++i) data[i] = gen(rand, opts);
     feeds[name] = new ort.Tensor(type, data, shape);
   }
   return feeds;
+}
+
+// ---------------------------------------------------------------- TensorProto files
+
+// ONNX TensorProto.DataType codes of the element types we exchange with the executor.
+const ONNX_TYPES = {
+  float32: [1, Float32Array], uint8: [2, Uint8Array], int8: [3, Int8Array], int32: [6, Int32Array],
+  int64: [7, BigInt64Array], bool: [9, Uint8Array], float64: [11, Float64Array],
+};
+
+function varint(n) {
+  const out = [];
+  let v = BigInt(n);
+  if (v < 0n) v += 1n << 64n;
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) byte |= 0x80;
+    out.push(byte);
+  } while (v > 0n);
+  return Buffer.from(out);
+}
+
+// A TensorProto with dims, data_type, name and raw_data (little-endian, as ONNX stores it).
+function encodeTensor(name, type, dims, data) {
+  const [code] = ONNX_TYPES[type];
+  const raw = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const parts = [];
+  for (const d of dims) parts.push(Buffer.from([0x08]), varint(d));  // 1: dims
+  parts.push(Buffer.from([0x10]), varint(code));                       // 2: data_type
+  const nameBytes = Buffer.from(name, 'utf8');
+  parts.push(Buffer.from([0x42]), varint(nameBytes.length), nameBytes); // 8: name
+  parts.push(Buffer.from([0x4a]), varint(raw.length), raw);            // 9: raw_data
+  return Buffer.concat(parts);
+}
+
+// Reads dims, data_type and the values (raw_data or the typed repeated fields) of a TensorProto.
+function decodeTensor(buf) {
+  let pos = 0;
+  const readVarint = () => {
+    let result = 0n, shift = 0n;
+    for (;;) {
+      if (pos >= buf.length) throw new Error('truncated TensorProto');
+      const b = buf[pos++];
+      result |= BigInt(b & 0x7f) << shift;
+      if (!(b & 0x80)) return result;
+      shift += 7n;
+    }
+  };
+  const t = { dims: [], code: 0, raw: null, floats: [], doubles: [], ints: [] };
+  while (pos < buf.length) {
+    const key = Number(readVarint());
+    const field = key >>> 3, wire = key & 7;
+    if (wire === 0) {
+      const v = readVarint();
+      if (field === 1) t.dims.push(Number(v));
+      else if (field === 2) t.code = Number(v);
+      else if (field === 5 || field === 7) t.ints.push(BigInt.asIntN(64, v));
+    } else if (wire === 2) {
+      const len = Number(readVarint());
+      const body = buf.subarray(pos, pos + len);
+      pos += len;
+      if (field === 9) t.raw = body;
+      else if (field === 1 || field === 5 || field === 7) {  // packed varints
+        const save = [buf, pos];
+        buf = body; pos = 0;
+        while (pos < buf.length) {
+          const v = readVarint();
+          if (field === 1) t.dims.push(Number(v)); else t.ints.push(BigInt.asIntN(64, v));
+        }
+        [buf, pos] = save;
+      } else if (field === 4) for (let i = 0; i + 4 <= body.length; i += 4) t.floats.push(body.readFloatLE(i));
+      else if (field === 10) for (let i = 0; i + 8 <= body.length; i += 8) t.doubles.push(body.readDoubleLE(i));
+    } else if (wire === 5) pos += 4;
+    else if (wire === 1) pos += 8;
+    else throw new Error(`unsupported protobuf wire type ${wire}`);
+  }
+  const entry = Object.entries(ONNX_TYPES).find(([, [code]]) => code === t.code);
+  if (!entry) throw new Error(`unsupported TensorProto data_type ${t.code}`);
+  const [type, [, Ctor]] = entry;
+  let data;
+  if (t.raw) {
+    const copy = Buffer.from(t.raw);  // aligned copy
+    data = new Ctor(copy.buffer, copy.byteOffset, copy.byteLength / Ctor.BYTES_PER_ELEMENT);
+  } else if (t.code === 1) data = Float32Array.from(t.floats);
+  else if (t.code === 11) data = Float64Array.from(t.doubles);
+  else if (t.code === 7) data = BigInt64Array.from(t.ints);
+  else data = Ctor.from(t.ints.map(Number));
+  return { type, dims: t.dims, data };
+}
+
+// Runs `bin exec` on the feeds (written as TensorProto files) and returns its outputs by name.
+function runExecutor(bin, model, feeds, outputNames, dir) {
+  const { spawnSync } = require('child_process');
+  const args = ['-q', 'exec', model, '--threads', '1', '--output-dir', dir];
+  let k = 0;
+  for (const [name, t] of Object.entries(feeds)) {
+    const file = path.join(dir, `input_${k++}.pb`);
+    fs.writeFileSync(file, encodeTensor(name, t.type, t.dims, t.data));
+    args.push('--input', `${name}=${file}`);
+  }
+  const r = spawnSync(bin, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${bin} exec failed (exit ${r.status}): ${(r.stderr || '').trim()}`);
+  const out = {};
+  outputNames.forEach((name, i) => { out[name] = decodeTensor(fs.readFileSync(path.join(dir, `output_${i}.pb`))); });
+  return out;
 }
 
 // ---------------------------------------------------------------- comparison
@@ -260,9 +415,12 @@ async function checkLoad(ort, opts) {
 
 async function compare(ort, opts) {
   const start = process.hrtime.bigint();
-  const [fileA, fileB] = opts.models;
+  const [fileA] = opts.models;
+  const fileB = opts.executor ? `compressor exec ${fileA}` : opts.models[1];
   const sessA = await createSession(ort, fileA);
-  const sessB = await createSession(ort, fileB);
+  // With --executor, B is our executor on the same model: ORT's view of the model describes both.
+  const sessB = opts.executor ? sessA : await createSession(ort, fileB);
+  const tmp = opts.executor ? fs.mkdtempSync(path.join(require('os').tmpdir(), 'ort_compare-')) : null;
 
   const fail = (msg) => { console.log(`${TAG} FAIL ${msg}`); return EXIT_FAIL; };
   const { plan, error } = planInputs(sessA, sessB, opts);
@@ -278,7 +436,11 @@ async function compare(ort, opts) {
     const feeds = makeFeeds(ort, plan, rand, opts);
     let outA, outB;
     try { outA = await sessA.run(feeds); } catch (e) { return fail(`ORT cannot run ${fileA}: ${String(e.message).trim()}`); }
-    try { outB = await sessB.run(feeds); } catch (e) { return fail(`ORT cannot run ${fileB}: ${String(e.message).trim()}`); }
+    if (opts.executor) {
+      try { outB = runExecutor(opts.executor, fileA, feeds, sessA.outputNames, tmp); } catch (e) { return fail(String(e.message)); }
+    } else {
+      try { outB = await sessB.run(feeds); } catch (e) { return fail(`ORT cannot run ${fileB}: ${String(e.message).trim()}`); }
+    }
     for (const name of sessA.outputNames) {
       const a = outA[name], b = outB[name], w = worst.get(name);
       w.desc = `${a.type} [${a.dims}]`;
@@ -304,7 +466,8 @@ async function compare(ort, opts) {
     console.log(`output ${name}: ${w.desc} ${detail} ${ok ? 'ok' : 'MISMATCH'}`);
   }
   await sessA.release();
-  await sessB.release();
+  if (!opts.executor) await sessB.release();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   const secs = (Number(process.hrtime.bigint() - start) / 1e9).toFixed(2);
   const summary = `${worst.size} output(s), ${opts.samples} sample(s), rtol ${opts.rtol}, ${secs}s`;
   if (bad.length) return fail(`${bad.length} output(s) differ: ${bad.join(', ')} (${summary})`);
