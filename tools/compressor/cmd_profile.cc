@@ -2,9 +2,13 @@
 // [--threads N] [--top N] [--json]`: runs a model on the reference executor and shows where the
 // time goes: wall time per run, and time, share of the total and MACs per op type and per node,
 // slowest first.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -51,6 +55,21 @@ struct OpRow {
   uint64_t macs = 0;
 };
 
+// Resident bytes of this process now (from /proc/self/statm), 0 when unavailable.
+uint64_t current_rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Peak resident bytes of this process so far.
+uint64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+}
+
 std::string node_label(const ir::Node& n, size_t index) {
   return n.name.empty() ? n.op_type + "#" + std::to_string(index) : n.name;
 }
@@ -81,6 +100,7 @@ Status run_profile(const ProfileOptions& opts) {
   if (opts.threads < 0) return invalid_argument("--threads must be >= 0");
   if (opts.top < 0) return invalid_argument("--top must be >= 0");
   COMPRESSOR_RETURN_IF_ERROR(parse_dims(opts.in.dims).status());
+  const uint64_t startup_rss = current_rss_bytes();
   COMPRESSOR_ASSIGN_OR_RETURN(ir::Model model, io::load_model(opts.model));
   const auto missing = exec::unsupported_ops(model);
   if (!missing.empty()) {
@@ -188,6 +208,8 @@ Status run_profile(const ProfileOptions& opts) {
     j["batch"] = batched ? opts.batch : 1;
     j["run_ms"] = {{"min", mn * 1e3}, {"median", med * 1e3}, {"max", mx * 1e3}};
     j["macs_per_sample"] = total_macs;
+    j["startup_rss_bytes"] = startup_rss;
+    j["peak_rss_bytes"] = peak_rss_bytes();
     json jops = json::array();
     for (const auto& o : ops) {
       jops.push_back({{"op_type", o.op_type},
@@ -219,6 +241,8 @@ Status run_profile(const ProfileOptions& opts) {
               opts.threads == 0 ? "all cores" : std::to_string(opts.threads).c_str());
   std::printf("time     median %.3f ms per run (min %.3f, max %.3f)\n", med * 1e3, mn * 1e3,
               mx * 1e3);
+  std::printf("memory   peak RSS %s (%s at start)\n", human_bytes(peak_rss_bytes()).c_str(),
+              human_bytes(startup_rss).c_str());
   std::printf("MACs     %s per sample (%s GMAC/s)\n\n", with_commas(total_macs).c_str(),
               gmacs_per_s(static_cast<uint64_t>(static_cast<double>(total_macs) * macs_scale), med)
                   .c_str());

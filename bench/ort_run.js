@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Times one model in onnxruntime-node, for bench/exec_bench.js: one warm-up run, then RUNS timed
+// runs on seeded uniform [0, 1) float inputs; prints JSON with the per-run times and peak RSS.
+//
+//   node bench/ort_run.js MODEL --threads N --runs R [--dim NAME=VALUE]...
+//
+// Sessions use all graph optimizations (what users deploy with), N intra-op threads, one
+// inter-op thread, sequential execution.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+function loadOrt() {
+  const dirs = [process.env.COMPRESSOR_DEPS_DIR && path.join(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'),
+                path.join(__dirname, '..', '.deps', 'node_modules', 'onnxruntime-node')].filter(Boolean);
+  for (const d of dirs) if (fs.existsSync(path.join(d, 'package.json'))) return require(d);
+  return require('onnxruntime-node');
+}
+
+function rssBytes() {
+  const statm = fs.readFileSync('/proc/self/statm', 'utf8').split(' ');
+  return Number(statm[1]) * 4096;
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const opts = { model: null, threads: 1, runs: 5, dims: new Map() };
+  for (let i = 0; i < argv.length; ++i) {
+    if (argv[i] === '--threads') opts.threads = Number(argv[++i]);
+    else if (argv[i] === '--runs') opts.runs = Number(argv[++i]);
+    else if (argv[i] === '--dim') { const [k, v] = argv[++i].split('='); opts.dims.set(k, Number(v)); }
+    else opts.model = argv[i];
+  }
+  const ort = loadOrt();
+  const startup = rssBytes();
+  const session = await ort.InferenceSession.create(opts.model, {
+    executionProviders: ['cpu'], intraOpNumThreads: opts.threads, interOpNumThreads: 1,
+    executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
+  });
+  let seed = 1;
+  const rand = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 4294967296; };
+  const feeds = {};
+  for (const m of session.inputMetadata) {
+    const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : opts.dims.get(d) || 1));
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; ++i) data[i] = rand();
+    feeds[m.name] = new ort.Tensor('float32', data, shape);
+  }
+  await session.run(feeds);
+  const times = [];
+  for (let r = 0; r < opts.runs; ++r) {
+    const t = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  const peak = process.resourceUsage().maxRSS * 1024;
+  console.log(JSON.stringify({ times_ms: times, startup_rss_bytes: startup, peak_rss_bytes: peak }));
+}
+
+main().catch((e) => { console.error(`ort_run: ${e.message || e}`); process.exit(1); });
