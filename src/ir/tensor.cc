@@ -1,9 +1,76 @@
 // Tensor storage: shared bytes with copy on write.
 #include "compressor/ir/tensor.h"
 
+#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 namespace compressor::ir {
+namespace {
+
+// Large buffers come from a cache of recently freed ones of the same (page-rounded) size: a
+// model run allocates the same activation sizes over and over, and fresh pages from the
+// operating system cost a page fault each. The cache holds at most kCacheLimit bytes; beyond
+// that, freed buffers go back to the system.
+constexpr size_t kPooledMin = size_t{64} << 10;
+constexpr size_t kCacheLimit = size_t{256} << 20;
+constexpr size_t kAlign = 64;
+
+class BufferCache {
+ public:
+  static BufferCache& instance() {
+    static BufferCache* cache = new BufferCache();  // never destroyed: buffers may outlive main
+    return *cache;
+  }
+  // A buffer of exactly `bytes` (a multiple of 4 KiB), reused when one is cached.
+  void* take(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(bytes);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        cached_ -= bytes;
+        return p;
+      }
+    }
+    return std::aligned_alloc(kAlign, bytes);
+  }
+  void give(void* p, size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_ + bytes <= kCacheLimit) {
+        free_.emplace(bytes, p);
+        cached_ += bytes;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  std::mutex mu_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_ = 0;
+};
+
+// Owned storage of `size` bytes; zero-filled when `zero`.
+std::shared_ptr<const void> allocate(size_t size, bool zero, std::byte** data) {
+  if (size < kPooledMin) {
+    auto bytes = std::make_shared<std::vector<std::byte>>(size);
+    *data = bytes->data();
+    return bytes;
+  }
+  const size_t rounded = (size + 4095) & ~size_t{4095};
+  void* p = BufferCache::instance().take(rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  if (zero) std::memset(p, 0, size);
+  *data = static_cast<std::byte*>(p);
+  return std::shared_ptr<void>(p, [rounded](void* q) { BufferCache::instance().give(q, rounded); });
+}
+
+}  // namespace
 
 int64_t element_count(const Dims& dims) {
   int64_t n = 1;
@@ -19,7 +86,13 @@ std::string dims_to_string(const Dims& dims) {
   return out.str();
 }
 
-Tensor Tensor::zeros(DType dtype, Dims dims) {
+Tensor Tensor::zeros(DType dtype, Dims dims) { return make_owned(dtype, std::move(dims), true); }
+
+Tensor Tensor::uninitialized(DType dtype, Dims dims) {
+  return make_owned(dtype, std::move(dims), false);
+}
+
+Tensor Tensor::make_owned(DType dtype, Dims dims, bool zero) {
   Tensor t;
   t.dtype_ = dtype;
   t.dims_ = std::move(dims);
@@ -28,9 +101,9 @@ Tensor Tensor::zeros(DType dtype, Dims dims) {
     return t;
   }
   t.size_ = storage_bytes(dtype, t.numel());
-  auto bytes = std::make_shared<std::vector<std::byte>>(t.size_);
-  t.data_ = bytes->data();
-  t.owner_ = std::move(bytes);
+  std::byte* data = nullptr;
+  t.owner_ = allocate(t.size_, zero, &data);
+  t.data_ = data;
   t.writable_ = true;
   return t;
 }
@@ -68,9 +141,11 @@ Tensor Tensor::from_strings(Dims dims, std::vector<std::string> strings) {
 
 std::byte* Tensor::mutable_data() {
   if (!writable_ || owner_.use_count() > 1) {
-    auto bytes = std::make_shared<std::vector<std::byte>>(data_, data_ + size_);
-    data_ = bytes->data();
-    owner_ = std::move(bytes);
+    std::byte* data = nullptr;
+    auto owner = allocate(size_, false, &data);
+    if (size_ > 0) std::memcpy(data, data_, size_);
+    data_ = data;
+    owner_ = std::move(owner);
     writable_ = true;
   }
   return const_cast<std::byte*>(data_);

@@ -290,8 +290,11 @@ class ConvKernel final : public Kernel {
       return ctx.error("bias " + ir::dims_to_string(ctx.input(2).dims()) + " does not have " +
                        std::to_string(m) + " values");
     }
-    Tensor y = Tensor::zeros(x.dtype(), with_spatial(n, m, g, nd));
     const int64_t cg = c / group_, mg = m / group_, ks = g.k_size(), kk = cg * ks;
+    // The depthwise path accumulates into zeros; the GEMM path assigns every element.
+    const bool depthwise = cg == 1 && mg == 1;
+    Tensor y = depthwise ? Tensor::zeros(x.dtype(), with_spatial(n, m, g, nd))
+                         : Tensor::uninitialized(x.dtype(), with_spatial(n, m, g, nd));
     const int64_t p_out = g.out_size(), in_size = g.in_size();
     if (y.numel() == 0) {
       ctx.outputs[0] = std::move(y);
@@ -304,7 +307,7 @@ class ConvKernel final : public Kernel {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Strided = Eigen::OuterStride<>;
 
-    if (cg == 1 && mg == 1) {
+    if (depthwise) {
       // Depthwise: one plane per (batch, channel).
       exec::parallel_for(ctx.pool, n * m, 1, [&](int64_t begin, int64_t end) {
         for (int64_t u = begin; u < end; ++u) {

@@ -167,6 +167,42 @@ Taps make_taps(const ResizeParams& p, int64_t in_len, int64_t out_len, double sc
 template <typename T>
 void resize_axis(const T* src, T* dst, int64_t outer, int64_t in_len, int64_t out_len,
                  int64_t inner, const Taps& taps, double extrapolation, exec::ThreadPool* pool) {
+  if (inner == 1) {
+    // The innermost axis: each output element gathers from its own row, so the loop runs over
+    // whole rows with the taps read in order (no per-element index arithmetic).
+    const T fill = T(extrapolation);
+    exec::parallel_for(pool, outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(out_len, 1)),
+                       [&](int64_t begin, int64_t end) {
+                         for (int64_t b = begin; b < end; ++b) {
+                           const T* row = src + b * in_len;
+                           T* out = dst + b * out_len;
+                           const int64_t* idx = taps.index.data();
+                           if (taps.k == 1) {
+                             for (int64_t o = 0; o < out_len; ++o) {
+                               out[o] = taps.outside[o] ? fill : row[idx[o]];
+                             }
+                             continue;
+                           }
+                           if constexpr (std::is_floating_point_v<T>) {
+                             const double* w = taps.weight.data();
+                             const int k = taps.k;
+                             for (int64_t o = 0; o < out_len; ++o) {
+                               if (taps.outside[o]) {
+                                 out[o] = fill;
+                                 continue;
+                               }
+                               T acc = T(w[o * k]) * row[idx[o * k]];
+                               for (int q = 1; q < k; ++q) {
+                                 if (w[o * k + q] == 0) continue;  // as the outer-axis path
+                                 acc += T(w[o * k + q]) * row[idx[o * k + q]];
+                               }
+                               out[o] = acc;
+                             }
+                           }
+                         }
+                       });
+    return;
+  }
   exec::parallel_for(pool, outer * out_len,
                      std::max<int64_t>(1, 4096 / std::max<int64_t>(inner, 1)),
                      [&](int64_t begin, int64_t end) {
@@ -266,7 +302,7 @@ StatusOr<std::unique_ptr<Kernel>> make_resize_kernel(const NodeView& view, Resiz
         if (identity) continue;
         Dims next = dims;
         next[a] = out_dims[a];
-        Tensor out = Tensor::zeros(x.dtype(), next);
+        Tensor out = Tensor::uninitialized(x.dtype(), next);  // every element is written
         if (out.numel() > 0 && cur.numel() > 0) {
           const Taps taps =
               make_taps(p, dims[a], out_dims[a], scales[a], roi.empty() ? 0.0 : roi[a],

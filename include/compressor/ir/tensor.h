@@ -29,8 +29,11 @@ class Tensor {
  public:
   Tensor() = default;
 
-  /// A zero-filled tensor that owns its bytes.
+  /// A zero-filled tensor that owns its bytes (64-byte aligned; large buffers are recycled
+  /// from recently released tensors of the same size).
   static Tensor zeros(DType dtype, Dims dims);
+  /// Like zeros, without filling the bytes: for kernels that write every element.
+  static Tensor uninitialized(DType dtype, Dims dims);
   /// A tensor viewing `size` bytes at `data`, kept alive by `owner` (read-only until written).
   static Tensor borrow(DType dtype, Dims dims, std::shared_ptr<const void> owner,
                        const std::byte* data, size_t size);
@@ -73,6 +76,8 @@ class Tensor {
   Tensor reshaped(Dims dims) const;
 
  private:
+  static Tensor make_owned(DType dtype, Dims dims, bool zero);
+
   DType dtype_ = DType::kUndefined;
   Dims dims_;
   std::shared_ptr<const void> owner_;
