@@ -285,6 +285,7 @@ StatusOr<std::unique_ptr<Kernel>> make_scatter_elements(const NodeView& view) {
     const Tensor& x = ctx.input(0);
     const Tensor& upd = ctx.input(2);
     COMPRESSOR_ASSIGN_OR_RETURN(auto indices, index_input(ctx, 1, "indices"));
+    if (x.rank() == 0) return ctx.error("data must have rank >= 1");
     COMPRESSOR_ASSIGN_OR_RETURN(const int64_t axis, normalize_axis(axis_attr, x.rank(), ctx));
     const Dims& xd = x.dims();
     const Dims& id = ctx.input(1).dims();

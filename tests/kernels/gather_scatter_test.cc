@@ -96,6 +96,28 @@ TEST(GatherND, NoTuplesGiveAnEmptyOutput) {
   EXPECT_EQ(y->dims(), (Dims{0, 3}));
 }
 
+TEST(GatherND, ResultDoesNotDependOnTheThreadCount) {
+  // 3000 tuples of 7-element rows: enough work to be split across threads.
+  const int64_t rows = 500, tuples = 3000;
+  std::vector<int64_t> idx(tuples);
+  for (int64_t g = 0; g < tuples; ++g) idx[g] = (g * 37) % rows - (g % 2 ? rows : 0);
+  const std::string text = header(13) +
+                           "g (float[500,7] X, int64[3000,1] I) => (float Y) {"
+                           " Y = GatherND(X, I) }";
+  const std::vector<exec::NamedTensor> in{{"X", float_tensor({rows, 7}, iota_floats(rows * 7))},
+                                          {"I", make_tensor<int64_t>({tuples, 1}, idx)}};
+  auto y1 = run_text1(text, in, 1);
+  auto y2 = run_text1(text, in, 2);
+  ASSERT_OK(y1);
+  ASSERT_OK(y2);
+  const auto out = values_of<float>(*y1);
+  EXPECT_EQ(out, values_of<float>(*y2));
+  for (int64_t g = 0; g < tuples; ++g) {
+    const int64_t r = (idx[g] + rows) % rows;
+    for (int64_t t = 0; t < 7; ++t) ASSERT_EQ(out[g * 7 + t], r * 7 + t);
+  }
+}
+
 TEST(GatherND, OutOfRangeIndexIsRefused) {
   const std::string text = header(13) +
                            "g (float[2,3] X, int64[1,2] I) => (float Y) {"
@@ -289,6 +311,13 @@ TEST(ScatterElements, RefusesOutOfRangeIndexAndShapeMismatch) {
                  {"I", make_tensor<int64_t>({3, 1}, {0, 0, 0})},
                  {"U", float_tensor({3, 1}, {5, 6, 7})}});
   EXPECT_TRUE(has_text(y, "exceeds data shape"));
+  y = run_text1(header(13) +
+                    "g (float X, int64 I, float U) => (float Y) {"
+                    " Y = ScatterElements(X, I, U) }",
+                {{"X", float_tensor({}, {1})},
+                 {"I", make_tensor<int64_t>({}, {0})},
+                 {"U", float_tensor({}, {2})}});
+  EXPECT_TRUE(has_text(y, "data must have rank >= 1"));
 }
 
 // ---------------------------------------------------------------------------------------------

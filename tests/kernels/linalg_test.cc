@@ -202,6 +202,25 @@ TEST(Einsum, ThreeOperandsAndIntegersUseTheGeneralPath) {
   EXPECT_EQ(values_of<int64_t>(*y), want);
 }
 
+TEST(Einsum, ResultsDoNotDependOnTheThreadCount) {
+  // Batched products (GEMM path, the batch label kept or contracted) and a contraction with a
+  // label summed inside one operand (general path).
+  const auto a = random_floats(16 * 24 * 20, 8), c = random_floats(16 * 20 * 12, 9);
+  for (const std::string eq : {"bij,bjk->bik", "bij,bjk->ik", "bij,bjk->k"}) {
+    const std::string text = header(12) +
+                             "g (float[16,24,20] A, float[16,20,12] C) => (float Y) {"
+                             " Y = Einsum<equation = \"" +
+                             eq + "\">(A, C) }";
+    const std::vector<exec::NamedTensor> in{{"A", float_tensor({16, 24, 20}, a)},
+                                            {"C", float_tensor({16, 20, 12}, c)}};
+    auto y1 = run_text1(text, in, 1);
+    auto y2 = run_text1(text, in, 2);
+    ASSERT_OK(y1);
+    ASSERT_OK(y2);
+    EXPECT_EQ(values_of<float>(*y1), values_of<float>(*y2)) << eq;
+  }
+}
+
 TEST(Einsum, EmptyContractionGivesZeros) {
   auto y = run_text1(header(12) +
                          "g (float[2,0] A, float[0,3] C) => (float Y) {"
