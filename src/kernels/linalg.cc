@@ -6,9 +6,10 @@
 // stride 0), so transposes, diagonals, traces and reductions need no copies. When the equation
 // is a (batched) matrix product of two float or double operands (every label is in both
 // operands and the output, in one operand and the output, or in both operands only), the
-// operands are packed as [batch, m, k] and [batch, k, n] and multiplied with Eigen's GEMM;
-// otherwise each output element sums the product of the operands over the contracted labels,
-// in double for floating types and in wrapping 64-bit arithmetic for integers.
+// operands are read as [batch, m, k] and [batch, k, n] (packed first unless already laid out
+// so) and multiplied with Eigen's GEMM; otherwise each output element sums the product of the
+// operands over the contracted labels, in double for floating types and in wrapping 64-bit
+// arithmetic for integers.
 //
 // Det. The determinant of each trailing M x M matrix from an LU decomposition with partial
 // pivoting: det = sign(P) * prod(diag(U)).
@@ -232,6 +233,28 @@ void pack(const T* src, T* dst, const std::vector<int64_t>& dims,
   }
 }
 
+/// True when reading through `strides` in row-major order over `dims` walks memory in order.
+bool is_contiguous(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides) {
+  int64_t expected = 1;
+  for (size_t k = dims.size(); k-- > 0;) {
+    if (dims[k] != 1 && strides[k] != expected) return false;
+    expected *= dims[k];
+  }
+  return true;
+}
+
+/// `src` read through `strides` over `dims` as a row-major array: `src` itself when that is
+/// its layout already, else a copy packed into `buffer`.
+template <typename T>
+const T* packed(const T* src, const std::vector<int64_t>& dims, const std::vector<int64_t>& strides,
+                std::vector<T>& buffer) {
+  if (is_contiguous(dims, strides)) return src;
+  buffer.resize(static_cast<size_t>(
+      std::accumulate(dims.begin(), dims.end(), int64_t{1}, std::multiplies<>())));
+  pack(src, buffer.data(), dims, strides);
+  return buffer.data();
+}
+
 /// Sums the product of the operands over the contracted labels, for each output element.
 template <typename T>
 void einsum_general(const Bound& b, const std::vector<const T*>& src, T* dst, int64_t out_count,
@@ -325,24 +348,10 @@ void einsum_matmul(const Bound& b, const MatmulPlan& plan, const T* a, const T* 
   std::vector<int64_t> ad, as, cd, cs;
   dims_of({&plan.batch, &plan.m, &plan.k}, 0, ad, as);
   dims_of({&plan.batch, &plan.k, &plan.n}, 1, cd, cs);
-  std::vector<T> pa(static_cast<size_t>(nb * m * k)), pc(static_cast<size_t>(nb * k * n));
-  std::vector<T> prod(static_cast<size_t>(nb * m * n));
-  pack(a, pa.data(), ad, as);
-  pack(c, pc.data(), cd, cs);
-  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  exec::parallel_for(pool, nb, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t i = b0; i < b1; ++i) {
-      Eigen::Map<const Mat> ma(pa.data() + i * m * k, m, k);
-      Eigen::Map<const Mat> mc(pc.data() + i * k * n, k, n);
-      Eigen::Map<Mat> mo(prod.data() + i * m * n, m, n);
-      if (k == 0) {
-        mo.setZero();
-      } else {
-        mo.noalias() = ma * mc;
-      }
-    }
-  });
-  // The product is laid out as [batch, m, n]; read it in the output's label order.
+  std::vector<T> a_buffer, c_buffer, prod_buffer;
+  const T* pa = packed(a, ad, as, a_buffer);
+  const T* pc = packed(c, cd, cs, c_buffer);
+  // The product is laid out as [batch, m, n]; the stride of each output label in it.
   std::vector<int64_t> label_stride(b.size.size(), 0);
   int64_t s = 1;
   for (const auto* g : {&plan.n, &plan.m, &plan.batch}) {
@@ -356,7 +365,23 @@ void einsum_matmul(const Bound& b, const MatmulPlan& plan, const T* a, const T* 
     od.push_back(b.size[l]);
     os.push_back(label_stride[l]);
   }
-  pack(prod.data(), dst, od, os);
+  const bool direct = is_contiguous(od, os);
+  if (!direct) prod_buffer.resize(static_cast<size_t>(nb * m * n));
+  T* prod = direct ? dst : prod_buffer.data();
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  exec::parallel_for(pool, nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0; i < b1; ++i) {
+      Eigen::Map<const Mat> ma(pa + i * m * k, m, k);
+      Eigen::Map<const Mat> mc(pc + i * k * n, k, n);
+      Eigen::Map<Mat> mo(prod + i * m * n, m, n);
+      if (k == 0) {
+        mo.setZero();
+      } else {
+        mo.noalias() = ma * mc;
+      }
+    }
+  });
+  if (!direct) pack(prod_buffer.data(), dst, od, os);
 }
 
 bool einsum_dtype(DType t) {
