@@ -217,31 +217,43 @@ void im2col(const T* x, int64_t channels, const Geom& g, int64_t p0, int64_t p1,
   }
 }
 
-// One output plane of a depthwise conv: y += sum over kernel offsets of w * shifted x.
+// One output plane of a depthwise conv, row by row: each output row accumulates its kernel
+// taps while it stays in L1, reading input rows through contiguous maps. With a stride s along
+// the width, the input row is first split into s phases (elements r, r + s, r + 2s, ...) so that
+// every tap reads one phase contiguously. `scratch` holds the phases.
 template <typename T>
-void depthwise_plane(const T* x, const T* w, const Geom& g, T* y) {
-  const int64_t ow_n = g.out[2];
-  for (int64_t kd = 0; kd < g.k[0]; ++kd) {
-    for (int64_t kh = 0; kh < g.k[1]; ++kh) {
-      for (int64_t kw = 0; kw < g.k[2]; ++kw) {
-        const T wv = w[(kd * g.k[1] + kh) * g.k[2] + kw];
-        const int64_t iw_off = kw * g.d[2] - g.pb[2];
-        int64_t lo = 0, hi = 0;
-        valid_range(iw_off, g.s[2], g.in[2], ow_n, &lo, &hi);
-        if (lo >= hi) continue;
-        for (int64_t od = 0; od < g.out[0]; ++od) {
-          const int64_t id = od * g.s[0] - g.pb[0] + kd * g.d[0];
-          if (id < 0 || id >= g.in[0]) continue;
-          for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-            const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
-            if (ih < 0 || ih >= g.in[1]) continue;
-            const T* xrow = x + (id * g.in[1] + ih) * g.in[2];
-            T* yrow = y + (od * g.out[1] + oh) * ow_n;
-            if (g.s[2] == 1) {
-              for (int64_t o = lo; o < hi; ++o) yrow[o] += wv * xrow[o + iw_off];
-            } else {
-              for (int64_t o = lo; o < hi; ++o) yrow[o] += wv * xrow[o * g.s[2] + iw_off];
+void depthwise_plane(const T* x, const T* w, const Geom& g, T* y, std::vector<T>& scratch) {
+  const int64_t ow_n = g.out[2], iw_n = g.in[2], s = g.s[2];
+  const int64_t phase_len = ceil_div(iw_n, s);
+  if (s > 1 && static_cast<int64_t>(scratch.size()) < s * phase_len) scratch.resize(s * phase_len);
+  for (int64_t od = 0; od < g.out[0]; ++od) {
+    for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+      T* yrow = y + (od * g.out[1] + oh) * ow_n;
+      for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+        const int64_t id = od * g.s[0] - g.pb[0] + kd * g.d[0];
+        if (id < 0 || id >= g.in[0]) continue;
+        for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+          const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+          if (ih < 0 || ih >= g.in[1]) continue;
+          const T* xrow = x + (id * g.in[1] + ih) * iw_n;
+          const T* phases = xrow;
+          if (s > 1) {
+            for (int64_t r = 0; r < s; ++r) {
+              T* ph = scratch.data() + r * phase_len;
+              for (int64_t j = 0, i = r; i < iw_n; ++j, i += s) ph[j] = xrow[i];
             }
+            phases = scratch.data();
+          }
+          for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+            const T wv = w[(kd * g.k[1] + kh) * g.k[2] + kw];
+            const int64_t off = kw * g.d[2] - g.pb[2];
+            int64_t lo = 0, hi = 0;
+            valid_range(off, s, iw_n, ow_n, &lo, &hi);
+            if (lo >= hi) continue;
+            // x[o * s + off] is element o + shift of phase r.
+            const int64_t r = ((off % s) + s) % s, shift = (off - r) / s;
+            const T* src = phases + r * phase_len + shift;
+            ir::VectorMap<T>(yrow + lo, hi - lo) += wv * ir::ConstVectorMap<T>(src + lo, hi - lo);
           }
         }
       }
@@ -310,10 +322,11 @@ class ConvKernel final : public Kernel {
     if (depthwise) {
       // Depthwise: one plane per (batch, channel).
       exec::parallel_for(ctx.pool, n * m, 1, [&](int64_t begin, int64_t end) {
+        std::vector<T> scratch;
         for (int64_t u = begin; u < end; ++u) {
           const int64_t ch = u % m;
           T* yplane = yp + u * p_out;
-          depthwise_plane(xp + u * in_size, wp + ch * ks, g, yplane);
+          depthwise_plane(xp + u * in_size, wp + ch * ks, g, yplane, scratch);
           if (bp != nullptr) ir::VectorMap<T>(yplane, p_out) += bp[ch];
         }
       });

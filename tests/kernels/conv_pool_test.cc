@@ -125,6 +125,44 @@ TEST(Conv, DepthwiseAndMultiplier) {
   expect_near_all(values((*y)[1]), naive_conv(x, w2, {}, 1, 3, 6, 3, g), 1e-5);
 }
 
+// The depthwise path reads strided rows through per-stride phases: every stride, dilation and
+// asymmetric padding must land on the same taps as the definition.
+TEST(Conv, DepthwiseStridesDilationsAndPadsMatchTheDefinition) {
+  struct Case {
+    int64_t s, d, pb, pe;
+  };
+  for (const Case& k : {Case{1, 1, 1, 1}, Case{2, 1, 0, 1}, Case{3, 1, 2, 0}, Case{2, 2, 2, 2},
+                        Case{3, 2, 1, 3}, Case{4, 1, 0, 0}}) {
+    Win g;
+    g.in = {1, 9, 11};
+    g.k = {1, 3, 3};
+    g.s = {1, k.s, k.s};
+    g.d = {1, k.d, k.d};
+    g.pb = {0, k.pb, k.pb};
+    g.pe = {0, k.pe, k.pe};
+    const auto o = g.out();
+    const auto x = random_floats(2 * 4 * 99, 11), w = random_floats(4 * 9, 12),
+               b = random_floats(4, 13);
+    const std::string attrs = "group = 4, strides = [" + std::to_string(k.s) + ", " +
+                              std::to_string(k.s) + "], dilations = [" + std::to_string(k.d) +
+                              ", " + std::to_string(k.d) + "], pads = [" + std::to_string(k.pb) +
+                              ", " + std::to_string(k.pb) + ", " + std::to_string(k.pe) + ", " +
+                              std::to_string(k.pe) + "]";
+    auto y = run_text(R"(
+      <ir_version: 8, opset_import: ["" : 13]>
+      g (float[2, 4, 9, 11] X, float[4, 1, 3, 3] W, float[4] B) => (float[2, 4, ?, ?] Y) {
+        Y = Conv <)" + attrs +
+                          R"(> (X, W, B)
+      })",
+                      {{"X", float_tensor({2, 4, 9, 11}, x)},
+                       {"W", float_tensor({4, 1, 3, 3}, w)},
+                       {"B", float_tensor({4}, b)}});
+    ASSERT_OK(y);
+    EXPECT_EQ((*y)[0].dims(), (ir::Dims{2, 4, o[1], o[2]})) << attrs;
+    expect_near_all(values((*y)[0]), naive_conv(x, w, b, 2, 4, 4, 4, g), 1e-5);
+  }
+}
+
 TEST(Conv, PointwiseWithBias) {
   Win g;
   g.in = {1, 5, 6};
