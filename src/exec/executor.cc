@@ -14,6 +14,7 @@
 #include "compressor/exec/kernel_registry.h"
 #include "compressor/exec/thread_pool.h"
 #include "compressor/io/onnx_io.h"
+#include "cpu_caches.h"
 
 namespace compressor::exec {
 
@@ -58,6 +59,7 @@ StatusOr<std::unique_ptr<Executor>> Executor::create(const ir::Model& model,
 StatusOr<std::unique_ptr<Executor>> Executor::create_for_graph(
     const ir::Graph& source, const ir::Model& model, const std::vector<std::string>& outer_scope,
     const ExecutorOptions& options) {
+  configure_eigen_caches();
   std::unique_ptr<Executor> ex(new Executor());
   ex->plan_ = std::make_unique<Plan>();
   Plan& plan = *ex->plan_;
