@@ -65,12 +65,13 @@ const T* elems(const Tensor& t) {
 template <typename T>
 class Out {
  public:
-  /// Zero-filled (empty strings).
-  Out(DType dtype, Dims dims) : dims_(std::move(dims)) {
+  /// Zero-filled (empty strings); `zero` false leaves the bytes unfilled, for callers that
+  /// write every element.
+  Out(DType dtype, Dims dims, bool zero = true) : dims_(std::move(dims)) {
     if constexpr (std::is_same_v<T, std::string>) {
       strings_.resize(static_cast<size_t>(ir::element_count(dims_)));
     } else {
-      t_ = Tensor::zeros(dtype, dims_);
+      t_ = zero ? Tensor::zeros(dtype, dims_) : Tensor::uninitialized(dtype, dims_);
     }
   }
   /// Starts from the elements of `src` (the bytes are copied on the first write).

@@ -67,7 +67,9 @@ std::vector<int64_t> to_int64_vector(const Tensor& t) {
 
 Tensor copy_with_dims(const Tensor& t, Dims dims) {
   if (t.dtype() == DType::kString) return Tensor::from_strings(std::move(dims), t.strings());
-  Tensor out = Tensor::zeros(t.dtype(), std::move(dims));
+  const bool same_size = ir::element_count(dims) == t.numel();
+  Tensor out = same_size ? Tensor::uninitialized(t.dtype(), std::move(dims))
+                         : Tensor::zeros(t.dtype(), std::move(dims));
   if (t.nbytes() > 0) std::memcpy(out.mutable_data(), t.data(), std::min(t.nbytes(), out.nbytes()));
   return out;
 }

@@ -78,7 +78,9 @@ Status matmul_typed(KernelContext& ctx) {
   Dims out_dims = batch;
   if (!a_vec) out_dims.push_back(m);
   if (!b_vec) out_dims.push_back(n);
-  Tensor y = Tensor::zeros(a.dtype(), out_dims);
+  // Every element is assigned by a product below unless k is 0 (then Y is all zeros).
+  Tensor y =
+      k == 0 ? Tensor::zeros(a.dtype(), out_dims) : Tensor::uninitialized(a.dtype(), out_dims);
   const int64_t nb = ir::element_count(batch);
   if (y.numel() == 0 || k == 0) {
     ctx.outputs[0] = std::move(y);

@@ -110,7 +110,7 @@ StatusOr<Tensor> gather_strided(const Tensor& in, const Dims& dims,
   Tensor result;
   COMPRESSOR_RETURN_IF_ERROR(dispatch_storage(in.dtype(), ctx, [&](auto tag) -> Status {
     using T = decltype(tag);
-    Out<T> out(in.dtype(), dims);
+    Out<T> out(in.dtype(), dims, /*zero=*/false);  // every element is copied
     strided_copy<T>(elems<T>(in), out.data(), dims, strides, base, ctx.pool);
     result = out.finish();
     return Status::ok_status();
@@ -409,7 +409,7 @@ StatusOr<std::unique_ptr<Kernel>> make_concat(const NodeView& view) {
     const int64_t row = dims[axis] * inner;
     return dispatch_storage(first.dtype(), ctx, [&](auto tag) -> Status {
       using T = decltype(tag);
-      Out<T> out(first.dtype(), dims);
+      Out<T> out(first.dtype(), dims, /*zero=*/false);  // the inputs tile the output
       T* dst = out.data();
       int64_t offset = 0;
       for (size_t i = 0; i < ctx.inputs.size(); ++i) {
