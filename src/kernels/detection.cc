@@ -223,7 +223,11 @@ struct Sample {
 struct RoiSamples {
   std::vector<Sample> samples;
   int64_t per_bin = 0;
+  bool too_large = false;  ///< more than kMaxSamples samples: refused
 };
+
+/// The most bilinear samples one RoI may take.
+constexpr double kMaxSamples = double(int64_t{1} << 26);
 
 RoiSamples roi_samples(const RoiAlignParams& p, const double* roi, int64_t height, int64_t width) {
   const double offset = p.half_pixel ? 0.5 : 0.0;
@@ -240,11 +244,16 @@ RoiSamples roi_samples(const RoiAlignParams& p, const double* roi, int64_t heigh
   auto grid = [&](double extent, int64_t bins) -> int64_t {
     if (p.sampling_ratio > 0) return p.sampling_ratio;
     const double g = std::ceil(extent / double(bins));
-    return g > 0 && std::isfinite(g) ? static_cast<int64_t>(g) : 0;
+    // Cap before converting; RoIs this large are refused through the sample count below.
+    return g > 0 && std::isfinite(g) ? static_cast<int64_t>(std::min(g, 0x1p20)) : 0;
   };
   const int64_t grid_h = grid(roi_h, p.out_h), grid_w = grid(roi_w, p.out_w);
   RoiSamples rs;
   rs.per_bin = grid_h * grid_w;
+  if (double(rs.per_bin) * double(p.out_h * p.out_w) > kMaxSamples) {
+    rs.too_large = true;
+    return rs;
+  }
   rs.samples.reserve(static_cast<size_t>(p.out_h * p.out_w * rs.per_bin));
   for (int64_t ph = 0; ph < p.out_h; ++ph) {
     for (int64_t pw = 0; pw < p.out_w; ++pw) {
@@ -255,8 +264,9 @@ RoiSamples roi_samples(const RoiAlignParams& p, const double* roi, int64_t heigh
           const double xx =
               start_w + double(pw) * bin_w + (double(ix) + 0.5) * bin_w / double(grid_w);
           Sample s{{0, 0, 0, 0}, {0, 0, 0, 0}};
-          if (yy < -1.0 || yy > double(height) || xx < -1.0 || xx > double(width) || height == 0 ||
-              width == 0) {
+          // Outside the map (or NaN): no contribution.
+          if (!(yy >= -1.0 && yy <= double(height) && xx >= -1.0 && xx <= double(width)) ||
+              height == 0 || width == 0) {
             rs.samples.push_back(s);
             continue;
           }
@@ -323,6 +333,9 @@ Status roi_align_typed(KernelContext& ctx, const RoiAlignParams& p) {
     const double roi[4] = {double(roi_data[4 * r]), double(roi_data[4 * r + 1]),
                            double(roi_data[4 * r + 2]), double(roi_data[4 * r + 3])};
     samples[r] = roi_samples(p, roi, height, width);
+    if (samples[r].too_large) {
+      return ctx.error("RoI " + std::to_string(r) + " needs more than 2^26 samples");
+    }
   }
   Tensor y = Tensor::zeros(x.dtype(), {num_rois, channels, p.out_h, p.out_w});
   const T* xd = x.span<T>().data();

@@ -427,8 +427,8 @@ StatusOr<std::unique_ptr<Kernel>> make_mel_weight_matrix(const NodeView& view) {
       return ctx.error("the mel weight matrix would have more than 2^30 elements");
     }
     if (sample_rate < 1) return ctx.error("sample_rate must be >= 1");
-    if (!(lower >= 0 && lower <= upper)) {
-      return ctx.error("need 0 <= lower_edge_hertz <= upper_edge_hertz");
+    if (!(lower >= 0 && lower <= upper && std::isfinite(upper))) {
+      return ctx.error("need 0 <= lower_edge_hertz <= upper_edge_hertz < infinity");
     }
     const int64_t spectrum_bins = dft_length / 2 + 1;
     auto mel = [](double hz) { return 2595.0 * std::log10(1.0 + hz / 700.0); };
@@ -438,7 +438,8 @@ StatusOr<std::unique_ptr<Kernel>> make_mel_weight_matrix(const NodeView& view) {
     std::vector<int64_t> edge(static_cast<size_t>(mel_bins + 2));
     for (int64_t i = 0; i < mel_bins + 2; ++i) {
       const double hz = 700.0 * (std::pow(10.0, (double(i) * mel_step + low_mel) / 2595.0) - 1);
-      edge[i] = static_cast<int64_t>(std::floor(double(dft_length + 1) * hz / double(sample_rate)));
+      const double bin = std::floor(double(dft_length + 1) * hz / double(sample_rate));
+      edge[i] = static_cast<int64_t>(std::min(bin, 0x1p52));  // far past the last bin either way
     }
     std::vector<double> m(static_cast<size_t>(spectrum_bins * mel_bins), 0.0);
     auto set = [&](int64_t bin, int64_t band, double v) {
@@ -450,12 +451,12 @@ StatusOr<std::unique_ptr<Kernel>> make_mel_weight_matrix(const NodeView& view) {
       if (center == left) {
         set(center, i, 1.0);
       } else {
-        for (int64_t j = left; j <= center; ++j) {
+        for (int64_t j = left; j <= std::min(center, spectrum_bins - 1); ++j) {
           set(j, i, double(j - left) / double(center - left));
         }
       }
       if (right > center) {
-        for (int64_t j = center; j < right; ++j) {
+        for (int64_t j = center; j < std::min(right, spectrum_bins); ++j) {
           set(j, i, double(right - j) / double(right - center));
         }
       }

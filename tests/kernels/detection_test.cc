@@ -284,6 +284,29 @@ TEST(RoiAlign, MaxModeTakesTheLargestWeightedCorner) {
   EXPECT_FLOAT_EQ(values_of<float>(*y)[0], 8.0f / 4);
 }
 
+TEST(RoiAlign, NonFiniteRoiReadsZeroAndHugeAdaptiveGridIsRefused) {
+  const std::string text = R"(
+    <ir_version: 8, opset_import: ["" : 16]>
+    g (float[1, 1, 2, 2] X, float[1, 4] rois, int64[1] bi) => (float[1, 1, 1, 1] Y)
+    { Y = RoiAlign<sampling_ratio = 2>(X, rois, bi) })";
+  auto y = run_text1(text, {{"X", make_tensor<float>({1, 1, 2, 2}, {1, 2, 3, 4})},
+                            {"rois", make_tensor<float>({1, 4}, {NAN, 0, 1, 1})},
+                            {"bi", make_tensor<int64_t>({1}, {0})}});
+  ASSERT_OK(y);
+  EXPECT_EQ(values_of<float>(*y)[0], 0.0f);
+  // sampling_ratio 0 on a RoI of 1e9 pixels would take ~1e18 samples.
+  y = run_text1(R"(
+    <ir_version: 8, opset_import: ["" : 16]>
+    g (float[1, 1, 2, 2] X, float[1, 4] rois, int64[1] bi) => (float[1, 1, 1, 1] Y)
+    { Y = RoiAlign(X, rois, bi) })",
+                {{"X", make_tensor<float>({1, 1, 2, 2}, {1, 2, 3, 4})},
+                 {"rois", make_tensor<float>({1, 4}, {0, 0, 1e9f, 1e9f})},
+                 {"bi", make_tensor<int64_t>({1}, {0})}});
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(y.status().message().find("needs more than 2^26 samples"), std::string::npos)
+      << y.status().message();
+}
+
 TEST(RoiAlign, RefusesBadModeAndBatchIndex) {
   Status s = plan_status(R"(
     <ir_version: 8, opset_import: ["" : 16]>

@@ -138,6 +138,21 @@ TEST(GridSample, EveryChannelAndBatchUsesItsOwnGrid) {
   EXPECT_EQ(values_of<float>(*y), (std::vector<float>{1, 5, 10, 14}));
 }
 
+TEST(GridSample, NonFiniteGridValuesReadZeroOrTheBorder) {
+  const Tensor x = make_tensor<float>({1, 1, kH, kW}, kPlane);
+  const float inf = INFINITY;
+  for (const char* attrs : {"", "mode = \"bicubic\"", "mode = \"nearest\""}) {
+    auto got = sample(attrs, x, {NAN, 0.0f, inf, 0.0f, -inf, 1e30f});
+    ASSERT_OK(got);
+    EXPECT_EQ(*got, (std::vector<float>{0, 0, 0})) << attrs;
+  }
+  // Border padding clamps +-inf to the last and first pixels; NaN still reads zero.
+  auto got =
+      sample("padding_mode = \"border\", mode = \"nearest\"", x, {inf, -inf, -inf, inf, NAN, 0.0f});
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, (std::vector<float>{float(at(0, kW - 1)), float(at(kH - 1, 0)), 0.0f}));
+}
+
 TEST(GridSample, RefusesUnsupportedAttributes) {
   for (const char* attrs : {"mode = \"area\"", "padding_mode = \"wrap\"", "align_corners = 2"}) {
     Status s = plan_status(grid_sample_model(attrs));

@@ -289,6 +289,27 @@ TEST(Windows, RefuseIntegerOutputType) {
       << s.message();
 }
 
+TEST(MelWeightMatrix, EdgesPastTheSpectrumAndInfiniteUpperEdge) {
+  const std::string text = R"(
+    <ir_version: 8, opset_import: ["" : 17]>
+    g (int64 nb, int64 dl, int64 sr, float lo, float hi) => (float[S, M] y)
+    { y = MelWeightMatrix(nb, dl, sr, lo, hi) })";
+  auto run = [&](float hi) {
+    return run_text1(text, {{"nb", make_tensor<int64_t>({}, {3})},
+                            {"dl", make_tensor<int64_t>({}, {8})},
+                            {"sr", make_tensor<int64_t>({}, {100})},
+                            {"lo", make_tensor<float>({}, {0.0f})},
+                            {"hi", make_tensor<float>({}, {hi})}});
+  };
+  // An upper edge far above the sample rate puts most band edges past the last bin.
+  auto y = run(3e38f);
+  ASSERT_OK(y);
+  EXPECT_EQ(y->dims(), (ir::Dims{5, 3}));
+  auto bad = run(INFINITY);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("upper_edge_hertz"), std::string::npos);
+}
+
 TEST(MelWeightMatrix, TrianglesBetweenMelSpacedBinEdges) {
   const int64_t bins = 5, dft = 64, rate = 16000;
   const float lo = 100, hi = 7000;
