@@ -26,11 +26,14 @@ struct Executor::Plan {
     std::vector<int> outputs;    // slot per output, -1 when unnamed
     std::vector<int> release;    // slots whose last reader is this step
     bool has_subgraphs = false;  // gets KernelContext::lookup for outer-scope reads
+    bool takes_values = false;   // reads and writes ir::Value (sequences, optionals)
   };
   ir::Graph graph;  // own copy: kernels keep pointers to its nodes and initializers
   std::vector<std::string> slot_names;
   std::unordered_map<std::string, int> slot_of;
   std::vector<const ir::Tensor*> constants;  // per slot: initializer value or null
+  std::vector<ir::Value> constant_values;    // per slot: the initializer as a value, for
+                                             // kernels that take values
   std::vector<int> input_slots;
   std::vector<int> outer_slots;
   std::vector<std::string> outer_names;
@@ -143,6 +146,7 @@ StatusOr<std::unique_ptr<Executor>> Executor::create_for_graph(
     NodeView view(node, opset, std::move(consts), std::move(in_types), &model);
     if (factory == nullptr) return view.error("no kernel for this op in the executor");
     COMPRESSOR_ASSIGN_OR_RETURN(step.kernel, (*factory)(view));
+    step.takes_values = step.kernel->takes_values();
     for (const auto& out : node.outputs) step.outputs.push_back(out.empty() ? -1 : slot(out));
     plan.steps.push_back(std::move(step));
   }
@@ -172,6 +176,10 @@ StatusOr<std::unique_ptr<Executor>> Executor::create_for_graph(
     if (last[s] < 0 || keep.count(static_cast<int>(s)) || plan.constants[s] != nullptr) continue;
     plan.steps[last[s]].release.push_back(static_cast<int>(s));
   }
+  plan.constant_values.resize(plan.slot_names.size());
+  for (size_t s = 0; s < plan.constants.size(); ++s) {
+    if (plan.constants[s] != nullptr) plan.constant_values[s] = *plan.constants[s];
+  }
   const int threads = resolve_threads(options.threads);
   if (threads > 1) plan.pool = std::make_unique<ThreadPool>(threads);
   return ex;
@@ -181,15 +189,35 @@ StatusOr<std::vector<ir::Tensor>> Executor::run(const std::vector<NamedTensor>& 
                                                 const CaptureHook& capture,
                                                 const std::vector<std::string>& capture_names,
                                                 const NodeTimeHook& on_node) const {
+  std::vector<NamedValue> values;
+  values.reserve(inputs.size());
+  for (const auto& in : inputs) values.push_back({in.name, in.tensor});
+  COMPRESSOR_ASSIGN_OR_RETURN(auto outs, run_values(values, capture, capture_names, on_node));
+  std::vector<ir::Tensor> result;
+  result.reserve(outs.size());
+  for (size_t k = 0; k < outs.size(); ++k) {
+    if (!outs[k].is_tensor()) {
+      return invalid_argument("output '" + output_names_[k] + "' is a " + outs[k].kind_string() +
+                              ", not a tensor");
+    }
+    result.push_back(std::move(outs[k].tensor()));
+  }
+  return result;
+}
+
+StatusOr<std::vector<ir::Value>> Executor::run_values(const std::vector<NamedValue>& inputs,
+                                                      const CaptureHook& capture,
+                                                      const std::vector<std::string>& capture_names,
+                                                      const NodeTimeHook& on_node) const {
   const Plan& plan = *plan_;
-  std::vector<ir::Tensor> values(plan.slot_names.size());
+  std::vector<ir::Value> values(plan.slot_names.size());
   std::vector<bool> fed(plan.slot_names.size(), false);
   for (const auto& in : inputs) {
     auto it = plan.slot_of.find(in.name);
     if (it == plan.slot_of.end()) {
       return invalid_argument("input '" + in.name + "' is not an input of the model");
     }
-    values[it->second] = in.tensor;
+    values[it->second] = in.value;
     fed[it->second] = true;
   }
   for (size_t k = 0; k < plan.input_slots.size(); ++k) {
@@ -198,23 +226,49 @@ StatusOr<std::vector<ir::Tensor>> Executor::run(const std::vector<NamedTensor>& 
     }
   }
   std::set<std::string> wanted(capture_names.begin(), capture_names.end());
-  auto value_ptr = [&](int s) -> const ir::Tensor* {
+  auto value_ptr = [&](int s) -> const ir::Value* {
     if (fed[s] || plan.constants[s] == nullptr) return &values[s];
+    return &plan.constant_values[s];
+  };
+  auto tensor_ptr = [&](int s) -> const ir::Tensor* {
+    if (fed[s] || plan.constants[s] == nullptr) return &values[s].tensor();
     return plan.constants[s];
   };
 
   std::vector<const ir::Tensor*> in_ptrs;
+  std::vector<const ir::Value*> value_in_ptrs;
   for (const auto& step : plan.steps) {
     in_ptrs.clear();
-    for (int s : step.inputs) in_ptrs.push_back(s < 0 ? nullptr : value_ptr(s));
-    std::vector<ir::Tensor> outs(step.outputs.size());
+    if (!step.takes_values) {
+      for (int s : step.inputs) {
+        if (s >= 0 && (values[s].kind() == ir::Value::Kind::kSequence || values[s].is_optional())) {
+          return invalid_argument(step.node->label() + ": input '" + plan.slot_names[s] +
+                                  "' is a " + values[s].kind_string() + ", the op takes tensors");
+        }
+        in_ptrs.push_back(s < 0 ? nullptr : tensor_ptr(s));
+      }
+    }
+    std::vector<ir::Tensor> outs(step.takes_values ? 0 : step.outputs.size());
     KernelContext ctx{in_ptrs, outs, plan.pool.get(), step.node};
+    std::vector<ir::Value> value_outs;
+    if (step.takes_values) {
+      value_in_ptrs.clear();
+      for (int s : step.inputs) {
+        const ir::Value* v = s < 0 ? nullptr : value_ptr(s);
+        value_in_ptrs.push_back(v);
+        in_ptrs.push_back(v != nullptr && v->is_tensor() ? &v->tensor() : nullptr);
+      }
+      value_outs.resize(step.outputs.size());
+      ctx.inputs = in_ptrs;
+      ctx.value_inputs = value_in_ptrs;
+      ctx.value_outputs = value_outs;
+    }
     if (step.has_subgraphs) {
-      ctx.lookup = [&](const std::string& name) -> const ir::Tensor* {
+      ctx.lookup = [&](const std::string& name) -> const ir::Value* {
         auto it = plan.slot_of.find(name);
         if (it == plan.slot_of.end()) return nullptr;
-        const ir::Tensor* t = value_ptr(it->second);
-        return t->dtype() == ir::DType::kUndefined ? nullptr : t;
+        const ir::Value* v = value_ptr(it->second);
+        return v->is_unset() ? nullptr : v;
       };
     }
     const auto start =
@@ -227,28 +281,33 @@ StatusOr<std::vector<ir::Tensor>> Executor::run(const std::vector<NamedTensor>& 
     for (size_t k = 0; k < step.outputs.size(); ++k) {
       const int s = step.outputs[k];
       if (s < 0) continue;
-      values[s] = std::move(outs[k]);
-      if (capture && (wanted.empty() || wanted.count(plan.slot_names[s]))) {
-        capture(plan.slot_names[s], values[s]);
+      if (step.takes_values) {
+        values[s] = std::move(value_outs[k]);
+      } else {
+        values[s] = ir::Value(std::move(outs[k]));
+      }
+      if (capture && values[s].is_tensor() &&
+          (wanted.empty() || wanted.count(plan.slot_names[s]))) {
+        capture(plan.slot_names[s], values[s].tensor());
       }
     }
-    for (int s : step.release) values[s] = ir::Tensor();
+    for (int s : step.release) values[s] = ir::Value();
   }
-  std::vector<ir::Tensor> result;
+  std::vector<ir::Value> result;
   result.reserve(plan.output_slots.size());
   for (int s : plan.output_slots) result.push_back(*value_ptr(s));
   return result;
 }
 
-StatusOr<std::vector<ir::Tensor>> Executor::run_with_scope(
-    const std::vector<NamedTensor>& inputs,
-    const std::map<std::string, const ir::Tensor*>& outer_scope) const {
-  std::vector<NamedTensor> all = inputs;
+StatusOr<std::vector<ir::Value>> Executor::run_with_scope(
+    const std::vector<NamedValue>& inputs,
+    const std::map<std::string, const ir::Value*>& outer_scope) const {
+  std::vector<NamedValue> all = inputs;
   for (const auto& name : plan_->outer_names) {
     auto it = outer_scope.find(name);
     if (it != outer_scope.end() && it->second != nullptr) all.push_back({name, *it->second});
   }
-  return run(all);
+  return run_values(all);
 }
 
 namespace {

@@ -1031,7 +1031,7 @@ void register_shape_ops_kernels(exec::KernelRegistry& r) {
   r.add("Flatten", make_flatten);
   r.add("Squeeze", make_squeeze);
   r.add("Unsqueeze", make_unsqueeze);
-  r.add("Identity", make_identity);
+  r.add("", "Identity", 1, 13, make_identity);  // 14+: sequence.cc (sequences, optionals)
   r.add("Transpose", make_transpose);
   r.add("DepthToSpace", make_depth_to_space);
   r.add("SpaceToDepth", make_space_to_depth);

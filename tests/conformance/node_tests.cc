@@ -71,38 +71,61 @@ std::string compare(const ir::Tensor& got, const ir::Tensor& want) {
   }
 }
 
+// Compares values of every kind: tensors, sequences element by element, optionals by presence
+// and content.
+std::string compare(const ir::Value& got, const ir::Value& want) {
+  if (got.is_optional() != want.is_optional() || got.kind() != want.kind()) {
+    return got.kind_string() + " vs " + want.kind_string();
+  }
+  if (want.kind() == ir::Value::Kind::kTensor) return compare(got.tensor(), want.tensor());
+  if (want.kind() != ir::Value::Kind::kSequence) return {};
+  if (got.elements().size() != want.elements().size()) {
+    return "sequence of " + std::to_string(got.elements().size()) + " vs " +
+           std::to_string(want.elements().size()) + " tensors";
+  }
+  for (size_t i = 0; i < want.elements().size(); ++i) {
+    const std::string d = compare(got.elements()[i], want.elements()[i]);
+    if (!d.empty()) return "element " + std::to_string(i) + ": " + d;
+  }
+  return {};
+}
+
 // Why the test fails, or "" when it passes.
 std::string run_case(const fs::path& dir, const ir::Model& model) {
   auto ex = exec::Executor::create(model, {.threads = 1});
   if (!ex.ok()) return "plan: " + ex.status().message();
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().filename().string().rfind("test_data_set_", 0) != 0) continue;
-    auto inputs = io::read_tensor_set(entry.path().string(), "input");
-    auto outputs = io::read_tensor_set(entry.path().string(), "output");
-    if (!inputs.ok() || !outputs.ok()) return "cannot read test data";
-    std::vector<exec::NamedTensor> feed;
-    const auto& names = model.graph.inputs;
-    size_t k = 0;
-    for (const auto& v : names) {
-      if (model.graph.find_initializer(v.name())) continue;
-      if (k < inputs->size()) feed.push_back({v.name(), (*inputs)[k++].tensor});
+    std::vector<ir::ValueInfo> fed_inputs;
+    for (const auto& v : model.graph.inputs) {
+      if (!model.graph.find_initializer(v.name())) fed_inputs.push_back(v);
     }
-    auto got = (*ex)->run(feed);
+    auto inputs = io::read_value_set(entry.path().string(), "input", fed_inputs);
+    auto outputs = io::read_value_set(entry.path().string(), "output", model.graph.outputs);
+    if (!inputs.ok()) return "cannot read test data: " + inputs.status().message();
+    if (!outputs.ok()) return "cannot read test data: " + outputs.status().message();
+    std::vector<exec::NamedValue> feed;
+    for (size_t k = 0; k < fed_inputs.size() && k < inputs->size(); ++k) {
+      feed.push_back({fed_inputs[k].name(), (*inputs)[k].value});
+    }
+    auto got = (*ex)->run_values(feed);
     if (!got.ok()) return "run: " + got.status().message();
     if (got->size() != outputs->size()) return "output count differs";
     for (size_t i = 0; i < got->size(); ++i) {
-      const std::string d = compare((*got)[i], (*outputs)[i].tensor);
+      const std::string d = compare((*got)[i], (*outputs)[i].value);
       if (!d.empty()) return "output " + std::to_string(i) + ": " + d;
     }
   }
   return {};
 }
 
-// True when every node's op has a kernel and every graph input and output is a tensor.
+// True when every node's op has a kernel and every graph input and output is a tensor, a
+// sequence or an optional (not a map or a sparse tensor).
 bool claimed(const ir::Model& model) {
   for (const auto* list : {&model.graph.inputs, &model.graph.outputs}) {
     for (const auto& v : *list) {
-      if (!v.is_tensor()) return false;
+      const std::string kind = v.type_string();
+      if (!v.is_tensor() && kind != "sequence" && kind != "optional") return false;
     }
   }
   return exec::unsupported_ops(model).empty();

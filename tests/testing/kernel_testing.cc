@@ -17,6 +17,14 @@ StatusOr<ir::Tensor> run_text1(const std::string& text,
   return std::move(outs[0]);
 }
 
+StatusOr<std::vector<ir::Value>> run_text_values(const std::string& text,
+                                                 const std::vector<exec::NamedValue>& inputs,
+                                                 int threads) {
+  COMPRESSOR_ASSIGN_OR_RETURN(ir::Model m, model_from_text(text));
+  COMPRESSOR_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(m, {.threads = threads}));
+  return ex->run_values(inputs);
+}
+
 Status plan_status(const std::string& text) {
   COMPRESSOR_ASSIGN_OR_RETURN(ir::Model m, model_from_text(text));
   COMPRESSOR_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(m));

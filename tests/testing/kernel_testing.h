@@ -23,6 +23,11 @@ StatusOr<std::vector<ir::Tensor>> run_text(const std::string& text,
 StatusOr<ir::Tensor> run_text1(const std::string& text,
                                const std::vector<exec::NamedTensor>& inputs, int threads = 1);
 
+/// Same as run_text for models whose inputs or outputs may be sequences or optionals.
+StatusOr<std::vector<ir::Value>> run_text_values(const std::string& text,
+                                                 const std::vector<exec::NamedValue>& inputs,
+                                                 int threads = 1);
+
 /// Parses and plans `text`; the planning error, or OK.
 Status plan_status(const std::string& text);
 

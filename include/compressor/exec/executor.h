@@ -10,6 +10,7 @@
 #include "compressor/core/status.h"
 #include "compressor/ir/model.h"
 #include "compressor/ir/tensor.h"
+#include "compressor/ir/value.h"
 
 namespace compressor::exec {
 
@@ -21,7 +22,8 @@ struct ExecutorOptions {
   int threads = 0;
 };
 
-/// Called with a value as soon as it is produced; the executor keeps nothing for it.
+/// Called with a value as soon as it is produced; the executor keeps nothing for it. Only
+/// tensor values are captured (sequences and optionals are not).
 using CaptureHook = std::function<void(const std::string& name, const ir::Tensor& value)>;
 
 /// Called after each node of the graph has run, with the wall time its kernel took.
@@ -31,6 +33,12 @@ using NodeTimeHook = std::function<void(const ir::Node& node, double seconds)>;
 struct NamedTensor {
   std::string name;
   ir::Tensor tensor;
+};
+
+/// A named value (tensor, sequence or optional) fed to or read from a model.
+struct NamedValue {
+  std::string name;
+  ir::Value value;
 };
 
 /// Runs one graph. Creating it plans every node (an unsupported op, dtype or attribute fails
@@ -53,14 +61,21 @@ class Executor {
   /// Runs the graph. `capture`, when given, sees every value named in `capture_names` (all
   /// values when that is empty) as it is produced. `on_node`, when given, is told how long
   /// each node took (nodes inside subgraphs count toward the node that owns the subgraph).
+  /// Every output must be a tensor (use run_values for graphs with sequence or optional
+  /// outputs).
   StatusOr<std::vector<ir::Tensor>> run(const std::vector<NamedTensor>& inputs,
                                         const CaptureHook& capture = {},
                                         const std::vector<std::string>& capture_names = {},
                                         const NodeTimeHook& on_node = {}) const;
-  /// Same, with values of an enclosing graph visible (for If/Loop bodies).
-  StatusOr<std::vector<ir::Tensor>> run_with_scope(
-      const std::vector<NamedTensor>& inputs,
-      const std::map<std::string, const ir::Tensor*>& outer_scope) const;
+  /// Same, for graphs whose inputs or outputs may be sequences or optionals.
+  StatusOr<std::vector<ir::Value>> run_values(const std::vector<NamedValue>& inputs,
+                                              const CaptureHook& capture = {},
+                                              const std::vector<std::string>& capture_names = {},
+                                              const NodeTimeHook& on_node = {}) const;
+  /// Same, with values of an enclosing graph visible (for If/Loop/Scan/SequenceMap bodies).
+  StatusOr<std::vector<ir::Value>> run_with_scope(
+      const std::vector<NamedValue>& inputs,
+      const std::map<std::string, const ir::Value*>& outer_scope) const;
 
  private:
   Executor();

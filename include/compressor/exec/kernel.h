@@ -11,6 +11,7 @@
 #include "compressor/ir/graph.h"
 #include "compressor/ir/model.h"
 #include "compressor/ir/tensor.h"
+#include "compressor/ir/value.h"
 
 namespace compressor::exec {
 
@@ -58,14 +59,21 @@ class NodeView {
 /// Inputs and outputs of one kernel call. Omitted optional inputs are null. The kernel assigns
 /// every output it produces (outputs beyond what the node names may be left empty).
 struct KernelContext {
+  /// Tensor inputs. For kernels that take values (Kernel::takes_values), the inputs that are
+  /// plain tensors; null for the others.
   std::span<const ir::Tensor* const> inputs;
+  /// Tensor outputs; empty for kernels that take values.
   std::span<ir::Tensor> outputs;
   ThreadPool* pool = nullptr;
   /// The node, for error messages.
   const ir::Node* node = nullptr;
   /// For nodes with subgraphs: the value of a name of the enclosing scope (null when not
   /// defined or not alive), for the values the subgraphs read.
-  std::function<const ir::Tensor*(const std::string&)> lookup = {};
+  std::function<const ir::Value*(const std::string&)> lookup = {};
+  /// Only for kernels that take values: every input as a value (null when omitted), and the
+  /// outputs to assign (tensors, sequences or optionals).
+  std::span<const ir::Value* const> value_inputs = {};
+  std::span<ir::Value> value_outputs = {};
 
   const ir::Tensor& input(size_t i) const { return *inputs[i]; }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
@@ -79,6 +87,9 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual Status compute(KernelContext& ctx) const = 0;
+  /// True for kernels that take or give sequences or optionals: they read
+  /// KernelContext::value_inputs and assign value_outputs. Other kernels only ever see tensors.
+  virtual bool takes_values() const { return false; }
 };
 
 using KernelFactory = std::function<StatusOr<std::unique_ptr<Kernel>>(const NodeView&)>;
