@@ -1,5 +1,5 @@
 // Kernel family 'elementwise': numpy-broadcast binary arithmetic, the variadic Sum/Mean/Min/Max,
-// Pow, Mod, comparisons and logic, Where and Clip. Unary math and activations are the
+// Pow, Mod, BitShift, comparisons and logic, Where and Clip. Unary math and activations are the
 // 'activation' family; the broadcast plan and dtype machinery both use is elementwise_util.h,
 // whose non-template parts are defined here.
 #include <cmath>
@@ -319,6 +319,33 @@ struct ModOp {
   }
 };
 
+// BitShift over unsigned types; a shift by the bit width or more gives 0 (as numpy), never UB.
+struct BitShiftOp {
+  bool left = true;
+  template <typename T>
+  using Out = T;
+  template <typename A, typename B>
+  auto operator()(const A& a, const B& b) const {
+    using T = typename A::Scalar;
+    const bool l = left;
+    return a.binaryExpr(b, [l](T x, T s) {
+      if (s >= T(sizeof(T) * 8)) return T(0);
+      return l ? T(x << s) : T(x >> s);
+    });
+  }
+};
+
+StatusOr<std::unique_ptr<Kernel>> make_bit_shift(const NodeView& view) {
+  const ir::Attribute* a = view.node().attribute("direction");
+  const std::string dir = a ? a->s() : "";
+  if (dir != "LEFT" && dir != "RIGHT") {
+    return view.error("direction must be \"LEFT\" or \"RIGHT\", got \"" + dir + "\"");
+  }
+  COMPRESSOR_RETURN_IF_ERROR(check_types(view, kUnsigned, 0, 2));
+  COMPRESSOR_RETURN_IF_ERROR(check_same_types(view, 0, 2));
+  return make_kernel<BinaryKernel<kUnsigned, BitShiftOp>>(BitShiftOp{dir == "LEFT"}, false, false);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pow: base T, exponent of any numeric type, output T (numpy power cast back to T). An exponent
 // of another dtype than the base is read as double (float exponents) or int64 (integer
@@ -571,6 +598,7 @@ void register_elementwise_kernels(exec::KernelRegistry& r) {
   r.add("", "Div", 7, kMax, binary<kNumeric, DivOp>());
   r.add("", "Pow", 7, kMax, make_pow);
   r.add("", "Mod", 10, kMax, make_mod);
+  r.add("", "BitShift", 11, kMax, make_bit_shift);
   r.add("", "PRelu", 7, kMax, binary<kFloats | kI32 | kI64 | kU32 | kU64, PReluOp>());
   // Variadic (opset 6 requires equal shapes, a subset of the broadcasting forms). Sum and Mean
   // are float-only in every opset; Max and Min take every numeric type from opset 12.

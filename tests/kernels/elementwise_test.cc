@@ -366,6 +366,49 @@ TEST(Elementwise, UnsupportedTypesAreRefusedAtPlanTime) {
       << ex2.status().message();
 }
 
+TEST(Elementwise, BitShiftBothDirectionsOverUnsignedTypes) {
+  const std::vector<uint8_t> a{1, 0x81, 0xFF, 16, 7};
+  const std::vector<uint8_t> b{3, 1, 4, 8, 0};
+  for (const bool left : {true, false}) {
+    const std::string attrs = left ? "<direction = \"LEFT\">" : "<direction = \"RIGHT\">";
+    auto y = run_text1(binary_model("BitShift", "uint8[5]", "uint8[5]", "uint8[5]", 11, attrs),
+                       {{"A", make_tensor<uint8_t>({5}, a)}, {"B", make_tensor<uint8_t>({5}, b)}});
+    ASSERT_OK(y);
+    const auto got = values_of<uint8_t>(*y);
+    for (size_t i = 0; i < a.size(); ++i) {
+      // A shift by the bit width or more gives 0.
+      const unsigned want = b[i] >= 8 ? 0u : left ? unsigned(a[i]) << b[i] : unsigned(a[i]) >> b[i];
+      EXPECT_EQ(got[i], uint8_t(want)) << (left ? "LEFT " : "RIGHT ") << i;
+    }
+  }
+  // uint64 with a broadcast scalar shift, including the top bit.
+  const std::vector<uint64_t> x{1, uint64_t{1} << 63, 12345};
+  auto y = run_text1(
+      binary_model("BitShift", "uint64[3]", "uint64[]", "uint64[3]", 11, "<direction = \"RIGHT\">"),
+      {{"A", make_tensor<uint64_t>({3}, x)}, {"B", make_tensor<uint64_t>({}, {63})}});
+  ASSERT_OK(y);
+  EXPECT_EQ(values_of<uint64_t>(*y), (std::vector<uint64_t>{x[0] >> 63, x[1] >> 63, x[2] >> 63}));
+}
+
+TEST(Elementwise, BitShiftRefusals) {
+  const Status dir = plan_status(
+      binary_model("BitShift", "uint8[1]", "uint8[1]", "uint8[1]", 11, "<direction = \"UP\">"));
+  ASSERT_FALSE(dir.ok());
+  EXPECT_NE(dir.message().find("direction must be \"LEFT\" or \"RIGHT\", got \"UP\""),
+            std::string::npos)
+      << dir.message();
+  const Status missing =
+      plan_status(binary_model("BitShift", "uint8[1]", "uint8[1]", "uint8[1]", 11));
+  EXPECT_FALSE(missing.ok());
+  const Status signed_type = plan_status(
+      binary_model("BitShift", "int32[1]", "int32[1]", "int32[1]", 11, "<direction = \"LEFT\">"));
+  ASSERT_FALSE(signed_type.ok());
+  EXPECT_NE(signed_type.message().find(
+                "unsupported data type int32; expected uint8, uint16, uint32, uint64"),
+            std::string::npos)
+      << signed_type.message();
+}
+
 TEST(Elementwise, PowExponentOfAnotherTypeIsReadAsDoubleOrInt64) {
   // float base, double exponent: computed in double, as numpy, and cast back.
   const std::vector<float> base{1.5f, 2.0f, 9.0f};
