@@ -360,13 +360,15 @@ T int_pow(T base, int64_t e) {
     }
     return T(0);
   }
-  T r = T(1);
+  // Products wrap as numpy's do: multiply in the unsigned type (signed overflow would be UB).
+  using U = std::make_unsigned_t<T>;
+  U r = 1, b = static_cast<U>(base);
   while (e > 0) {
-    if (e & 1) r = T(r * base);
-    base = T(base * base);
+    if (e & 1) r = static_cast<U>(r * b);
+    b = static_cast<U>(b * b);
     e >>= 1;
   }
-  return r;
+  return static_cast<T>(r);
 }
 
 struct PowOp {

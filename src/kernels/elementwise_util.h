@@ -16,6 +16,8 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>

@@ -1,10 +1,12 @@
-// Kernels of the 'activation' family: trigonometric and hyperbolic functions and their inverses,
-// Softsign, ThresholdedRelu, Celu, Shrink, IsInf and IsNaN against their definitions computed
-// here, in float and double, with edge cases (domain limits, infinities, NaN, empty tensors,
+// Kernels of the 'activation' family: unary math and activations (Round, Sign, the older
+// activations, trigonometric and hyperbolic functions and their inverses, Softsign,
+// ThresholdedRelu, Celu, Shrink, IsInf and IsNaN) against their definitions computed here, in
+// float and double, with edge cases (domain limits, infinities, NaN, empty tensors,
 // integer Shrink) and plan-time refusals.
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -66,6 +68,58 @@ std::vector<double> samples(double lo, double hi) {
   std::vector<double> v(41);
   for (size_t i = 0; i < v.size(); ++i) v[i] = lo + (hi - lo) * double(i) / double(v.size() - 1);
   return v;
+}
+
+TEST(Activation, RoundHalfToEvenAndSign) {
+  auto r = run_text1(unary_model("Round", "float[6]", "float[6]", 14),
+                     {{"X", make_tensor<float>({6}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 2.4f})}});
+  ASSERT_OK(r);
+  EXPECT_EQ(values_of<float>(*r), (std::vector<float>{0, 2, 2, -0.0f, -2, 2}));
+  auto s = run_text1(unary_model("Sign", "int32[3]", "int32[3]", 14),
+                     {{"X", make_tensor<int32_t>({3}, {-7, 0, 9})}});
+  ASSERT_OK(s);
+  EXPECT_EQ(values_of<int32_t>(*s), (std::vector<int32_t>{-1, 0, 1}));
+}
+
+TEST(Activation, OlderActivationsMatchTheirDefinitions) {
+  std::vector<float> x(17);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = -4.0f + 0.5f * float(i);
+  struct Case {
+    std::string op, attrs;
+    double (*ref)(double);
+  };
+  const std::vector<Case> cases = {
+      {"LeakyRelu", "<alpha = 0.1>", [](double v) { return v >= 0 ? v : 0.1 * v; }},
+      {"Elu", "<alpha = 2.0>", [](double v) { return v > 0 ? v : 2.0 * (std::exp(v) - 1); }},
+      {"Selu", "",
+       [](double v) {
+         const double a = 1.67326319217681884765625, g = 1.05070102214813232421875;
+         return v > 0 ? g * v : g * (a * std::exp(v) - a);
+       }},
+      {"HardSigmoid", "", [](double v) { return std::clamp(0.2 * v + 0.5, 0.0, 1.0); }},
+      {"HardSwish", "", [](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); }},
+      {"Softplus", "", [](double v) { return std::log(std::exp(v) + 1); }},
+      {"Sigmoid", "", [](double v) { return 1 / (1 + std::exp(-v)); }},
+      {"Tanh", "", [](double v) { return std::tanh(v); }},
+      {"Erf", "", [](double v) { return std::erf(v); }},
+      {"Relu", "", [](double v) { return std::max(v, 0.0); }},
+      {"Abs", "", [](double v) { return std::fabs(v); }},
+      {"Neg", "", [](double v) { return -v; }},
+      {"Floor", "", [](double v) { return std::floor(v); }},
+      {"Ceil", "", [](double v) { return std::ceil(v); }},
+      {"Sin", "", [](double v) { return std::sin(v); }},
+      {"Cos", "", [](double v) { return std::cos(v); }},
+  };
+  for (const auto& c : cases) {
+    auto y = run_text1(unary_model(c.op, "float[17]", "float[17]", 14, c.attrs),
+                       {{"X", make_tensor<float>({17}, x)}});
+    ASSERT_OK(y);
+    auto v = values_of<float>(*y);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = c.ref(x[i]);
+      EXPECT_NEAR(v[i], want, 1e-6 + 1e-5 * std::fabs(want)) << c.op << " at " << x[i];
+    }
+  }
 }
 
 TEST(Activation, FloatMatchesDefinitions) {
