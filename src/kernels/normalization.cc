@@ -150,15 +150,21 @@ StatusOr<std::unique_ptr<Kernel>> make_batch_norm(const NodeView& view) {
       using T = decltype(tag);
       const T* src = x.span<T>().data();
       if (training) {
-        std::vector<double> batch_mean(c), batch_var(c);
+        std::vector<double> batch_mean(c), batch_var(c), running_mean(c), running_var(c);
         channel_stats<T>(src, n, c, inner, ctx.pool, batch_mean, batch_var);
         for (int64_t k = 0; k < c; ++k) {
-          mean[k] = mean[k] * momentum + batch_mean[k] * (1 - momentum);
-          var[k] = var[k] * momentum + batch_var[k] * (1 - momentum);
+          running_mean[k] = mean[k] * momentum + batch_mean[k] * (1 - momentum);
+          running_var[k] = var[k] * momentum + batch_var[k] * (1 - momentum);
         }
-        const DType stat_type = ctx.input(3).dtype();
-        if (ctx.outputs.size() > 1) ctx.outputs[1] = channel_tensor(mean, stat_type, {c});
-        if (ctx.outputs.size() > 2) ctx.outputs[2] = channel_tensor(var, stat_type, {c});
+        // Same dtype and shape as the input mean and var.
+        const Tensor& m_in = ctx.input(3);
+        const Tensor& v_in = ctx.input(4);
+        if (ctx.outputs.size() > 1) {
+          ctx.outputs[1] = channel_tensor(running_mean, m_in.dtype(), m_in.dims());
+        }
+        if (ctx.outputs.size() > 2) {
+          ctx.outputs[2] = channel_tensor(running_var, v_in.dtype(), v_in.dims());
+        }
         mean = std::move(batch_mean);
         var = std::move(batch_var);
       }
