@@ -192,6 +192,8 @@ class BinaryKernel final : public Kernel {
       }
       Tensor acc;
       if (swapped_) {
+        // Checked in the node's operand order first, so a mismatch names the shapes as given.
+        COMPRESSOR_RETURN_IF_ERROR(broadcast_shape(a.dims(), ctx.input(1).dims(), ctx).status());
         return binary_apply<T, T, TO>(ctx, ctx.input(1), a, op_, ctx.outputs[0]);
       }
       COMPRESSOR_RETURN_IF_ERROR((binary_apply<T, T, TO>(ctx, a, ctx.input(1), op_, acc)));

@@ -115,6 +115,15 @@ TEST(Elementwise, ShapesThatDoNotBroadcastFailNamingThem) {
       << y.status().message();
 }
 
+TEST(Elementwise, SwappedComparisonsNameShapesInNodeOrder) {
+  auto y = run_text1(
+      binary_model("Greater", "float[2]", "float[3]", "bool[2]"),
+      {{"A", make_tensor<float>({2}, {1, 2})}, {"B", make_tensor<float>({3}, {1, 2, 3})}});
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(y.status().message().find("[2] and [3] do not broadcast"), std::string::npos)
+      << y.status().message();
+}
+
 TEST(Elementwise, IntegerDivTruncatesTowardZero) {
   const std::vector<int32_t> a{7, -7, 7, -7, 5, INT32_MIN};
   const std::vector<int32_t> b{2, 2, -2, -2, 0, -1};
