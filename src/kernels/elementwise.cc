@@ -1,73 +1,20 @@
-// Kernel family 'elementwise': unary math and activations, numpy-broadcast binary arithmetic,
-// comparisons and logic, the variadic Sum/Mean/Min/Max, Clip, Where and Mod.
-//
-// Every multi-input op goes through one broadcast plan: the output shape is coalesced so that
-// each input is either contiguous or constant along every remaining axis. Same-shape inputs
-// become a single row (one Eigen array expression over contiguous maps, split into fixed
-// chunks), a scalar input becomes an Eigen constant over that row, and the general case walks
-// the outer rows with strides while the innermost axis stays an Eigen expression. Chunk
-// boundaries depend only on shapes, so results never depend on the thread count.
-#include <Eigen/Core>
+// Kernel family 'elementwise': numpy-broadcast binary arithmetic, the variadic Sum/Mean/Min/Max,
+// Pow, Mod, BitShift, comparisons and logic, Where and Clip. Unary math and activations are the
+// 'activation' family; the broadcast plan and dtype machinery both use is elementwise_util.h,
+// whose non-template parts are defined here.
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <type_traits>
-#include <unsupported/Eigen/SpecialFunctions>
 
-#include "kernel_util.h"
+#include "elementwise_util.h"
 
 namespace compressor::kernels {
-namespace {
-
-constexpr int kMax = 1 << 20;
-// Elements per independent chunk of work.
-constexpr int64_t kChunk = int64_t{1} << 14;
-
-template <typename T>
-using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
-template <typename T>
-using CMap = ir::ConstVectorMap<T>;
-template <typename T>
-using Map = ir::VectorMap<T>;
 
 // ---------------------------------------------------------------------------------------------
-// Dtype sets and dispatch.
+// Shared machinery declared in elementwise_util.h.
 
-enum TypeBit : unsigned {
-  kF32 = 1u << 0,
-  kF64 = 1u << 1,
-  kI64 = 1u << 2,
-  kI32 = 1u << 3,
-  kI16 = 1u << 4,
-  kI8 = 1u << 5,
-  kU8 = 1u << 6,
-  kU16 = 1u << 7,
-  kU32 = 1u << 8,
-  kU64 = 1u << 9,
-  kBool = 1u << 10,
-  kF16 = 1u << 11,  // computed in float32 and rounded back
-};
-constexpr unsigned kFloats = kF32 | kF64 | kF16;
-constexpr unsigned kSigned = kI64 | kI32 | kI16 | kI8;
-constexpr unsigned kUnsigned = kU64 | kU32 | kU16 | kU8;
-constexpr unsigned kNumeric = kFloats | kSigned | kUnsigned;
-
-struct TypeEntry {
-  DType dtype;
-  unsigned bit;
-};
-constexpr TypeEntry kTypeTable[] = {
-    {DType::kFloat, kF32},  {DType::kDouble, kF64}, {DType::kInt64, kI64}, {DType::kInt32, kI32},
-    {DType::kInt16, kI16},  {DType::kInt8, kI8},    {DType::kUInt8, kU8},  {DType::kUInt16, kU16},
-    {DType::kUInt32, kU32}, {DType::kUInt64, kU64}, {DType::kBool, kBool}, {DType::kFloat16, kF16},
-};
-static_assert(std::size(kTypeTable) == 12, "one entry per TypeBit");
-
-unsigned bit_of(DType t) {
-  for (const auto& e : kTypeTable) {
-    if (e.dtype == t) return e.bit;
-  }
-  return 0;
-}
+namespace elementwise {
 
 std::string type_names(unsigned set) {
   std::string out;
@@ -84,53 +31,7 @@ std::string unsupported_type(DType t, unsigned set) {
          type_names(set);
 }
 
-// Calls fn(T{}) with T the C++ type of `dtype` when its bit is in Set (float16 excluded: the
-// kernels convert it to float32 before dispatching).
-template <unsigned Set, typename Fn>
-Status dispatch(DType dtype, const KernelContext& ctx, Fn&& fn) {
-  switch (dtype) {
-    case DType::kFloat:
-      if constexpr ((Set & kF32) != 0) return fn(float{});
-      break;
-    case DType::kDouble:
-      if constexpr ((Set & kF64) != 0) return fn(double{});
-      break;
-    case DType::kInt64:
-      if constexpr ((Set & kI64) != 0) return fn(int64_t{});
-      break;
-    case DType::kInt32:
-      if constexpr ((Set & kI32) != 0) return fn(int32_t{});
-      break;
-    case DType::kInt16:
-      if constexpr ((Set & kI16) != 0) return fn(int16_t{});
-      break;
-    case DType::kInt8:
-      if constexpr ((Set & kI8) != 0) return fn(int8_t{});
-      break;
-    case DType::kUInt8:
-      if constexpr ((Set & kU8) != 0) return fn(uint8_t{});
-      break;
-    case DType::kUInt16:
-      if constexpr ((Set & kU16) != 0) return fn(uint16_t{});
-      break;
-    case DType::kUInt32:
-      if constexpr ((Set & kU32) != 0) return fn(uint32_t{});
-      break;
-    case DType::kUInt64:
-      if constexpr ((Set & kU64) != 0) return fn(uint64_t{});
-      break;
-    case DType::kBool:
-      if constexpr ((Set & kBool) != 0) return fn(bool{});
-      break;
-    default:
-      break;
-  }
-  return ctx.error(unsupported_type(dtype, Set));
-}
-
-// Plan-time check of the known dtypes of inputs [first, last).
-Status check_types(const NodeView& view, unsigned set, size_t first = 0,
-                   size_t last = static_cast<size_t>(-1)) {
+Status check_types(const NodeView& view, unsigned set, size_t first, size_t last) {
   for (size_t i = first; i < std::min(last, view.input_count()); ++i) {
     if (!view.has_input(i)) continue;
     const DType t = view.input_dtype(i);
@@ -141,9 +42,7 @@ Status check_types(const NodeView& view, unsigned set, size_t first = 0,
   return ok_status();
 }
 
-// Plan-time check that inputs [first, last) share one dtype when it is known.
-Status check_same_types(const NodeView& view, size_t first = 0,
-                        size_t last = static_cast<size_t>(-1)) {
+Status check_same_types(const NodeView& view, size_t first, size_t last) {
   DType seen = DType::kUndefined;
   for (size_t i = first; i < std::min(last, view.input_count()); ++i) {
     const DType t = view.has_input(i) ? view.input_dtype(i) : DType::kUndefined;
@@ -157,8 +56,7 @@ Status check_same_types(const NodeView& view, size_t first = 0,
   return ok_status();
 }
 
-// ---------------------------------------------------------------------------------------------
-// float16: converted to float32 on the way in and rounded to nearest even on the way out.
+namespace {
 
 Tensor half_to_float(const Tensor& t) {
   Tensor out = Tensor::zeros(DType::kFloat, t.dims());
@@ -176,9 +74,16 @@ Tensor float_to_half(const Tensor& t) {
   return out;
 }
 
-// Runs `fn` over float32 copies of float16 inputs and rounds float32 outputs back to float16.
-template <typename Fn>
-Status via_float(KernelContext& ctx, Fn&& fn) {
+}  // namespace
+
+bool any_half(const KernelContext& ctx) {
+  for (const Tensor* t : ctx.inputs) {
+    if (t && t->dtype() == DType::kFloat16) return true;
+  }
+  return false;
+}
+
+Status via_float(KernelContext& ctx, const std::function<Status(KernelContext&)>& fn) {
   std::vector<Tensor> copies(ctx.inputs.size());
   std::vector<const Tensor*> ptrs(ctx.inputs.size());
   for (size_t i = 0; i < ctx.inputs.size(); ++i) {
@@ -191,7 +96,6 @@ Status via_float(KernelContext& ctx, Fn&& fn) {
   KernelContext inner = ctx;
   inner.inputs = ptrs;
   COMPRESSOR_RETURN_IF_ERROR(fn(inner));
-  // The output type follows input 0 (Pow's exponent may be float16 over a float32 base).
   if (ctx.inputs[0]->dtype() == DType::kFloat16) {
     for (auto& out : ctx.outputs) {
       if (out.dtype() == DType::kFloat) out = float_to_half(out);
@@ -199,27 +103,6 @@ Status via_float(KernelContext& ctx, Fn&& fn) {
   }
   return ok_status();
 }
-
-bool any_half(const KernelContext& ctx) {
-  for (const Tensor* t : ctx.inputs) {
-    if (t && t->dtype() == DType::kFloat16) return true;
-  }
-  return false;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Broadcasting.
-
-constexpr size_t kMaxInputs = 3;
-
-// The output shape coalesced so that every input is contiguous (stride 1 on the innermost axis)
-// or constant (stride 0) along each axis.
-struct BroadcastPlan {
-  Dims out;
-  Dims shape;  // coalesced, rank >= 1
-  std::vector<int64_t> strides[kMaxInputs];
-  size_t inputs = 0;
-};
 
 StatusOr<BroadcastPlan> plan_broadcast(std::span<const Tensor* const> ins,
                                        const KernelContext& ctx) {
@@ -263,198 +146,24 @@ StatusOr<BroadcastPlan> plan_broadcast(std::span<const Tensor* const> ins,
   return p;
 }
 
-// Calls fn(out_offset, in_offsets, len) over pieces of the output. Rows of the innermost
-// coalesced axis are independent; a single long row is split into fixed chunks.
-template <typename Fn>
-void for_each_piece(const BroadcastPlan& p, exec::ThreadPool* pool, Fn&& fn) {
-  const int64_t inner = p.shape.back();
-  const int64_t n = ir::element_count(p.out);
-  if (n == 0) return;
-  const int64_t rows = n / inner;
-  if (rows == 1) {
-    const int64_t chunks = (inner + kChunk - 1) / kChunk;
-    exec::parallel_for(pool, chunks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t c = begin; c < end; ++c) {
-        const int64_t start = c * kChunk, len = std::min(kChunk, inner - start);
-        int64_t offs[kMaxInputs] = {};
-        for (size_t i = 0; i < p.inputs; ++i) offs[i] = start * p.strides[i].back();
-        fn(start, offs, len);
-      }
-    });
-    return;
-  }
-  const size_t outer = p.shape.size() - 1;
-  exec::parallel_for(pool, rows, std::max<int64_t>(1, kChunk / inner), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      int64_t offs[kMaxInputs] = {};
-      int64_t rest = r;
-      for (size_t d = outer; d-- > 0;) {
-        const int64_t idx = rest % p.shape[d];
-        rest /= p.shape[d];
-        for (size_t i = 0; i < p.inputs; ++i) offs[i] += idx * p.strides[i][d];
-      }
-      fn(r * inner, offs, inner);
-    }
-  });
-}
+}  // namespace elementwise
 
-// out = op(a, b) with numpy broadcasting; `op` maps two Eigen array expressions (contiguous
-// maps or constants) to an expression of TO.
-template <typename TA, typename TB, typename TO, typename Op>
-Status binary_apply(const KernelContext& ctx, const Tensor& a, const Tensor& b, const Op& op,
-                    Tensor& out) {
-  const Tensor* ins[2] = {&a, &b};
-  COMPRESSOR_ASSIGN_OR_RETURN(BroadcastPlan p, plan_broadcast(ins, ctx));
-  Tensor y = Tensor::zeros(ir::DTypeOf<TO>::value, p.out);
-  const TA* ap = a.span<TA>().data();
-  const TB* bp = b.span<TB>().data();
-  TO* yp = y.numel() > 0 ? y.mutable_span<TO>().data() : nullptr;
-  const bool a_full = p.strides[0].back() != 0, b_full = p.strides[1].back() != 0;
-  for_each_piece(p, ctx.pool, [&](int64_t o, const int64_t* offs, int64_t len) {
-    Map<TO> ym(yp + o, len);
-    if (a_full && b_full) {
-      ym = op(CMap<TA>(ap + offs[0], len), CMap<TB>(bp + offs[1], len));
-    } else if (b_full) {
-      ym = op(Arr<TA>::Constant(len, ap[offs[0]]), CMap<TB>(bp + offs[1], len));
-    } else if (a_full) {
-      ym = op(CMap<TA>(ap + offs[0], len), Arr<TB>::Constant(len, bp[offs[1]]));
-    } else {
-      ym = op(Arr<TA>::Constant(len, ap[offs[0]]), Arr<TB>::Constant(len, bp[offs[1]]));
-    }
-  });
-  out = std::move(y);
-  return ok_status();
-}
+namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Unary ops: Op is a functor from an Eigen array expression to an expression of the same type.
-
-template <unsigned Set, typename Op>
-class UnaryKernel final : public Kernel {
- public:
-  explicit UnaryKernel(Op op) : op_(op) {}
-  Status compute(KernelContext& ctx) const override {
-    if constexpr ((Set & kF16) != 0) {
-      if (any_half(ctx)) return via_float(ctx, [&](KernelContext& c) { return run(c); });
-    }
-    return run(ctx);
-  }
-
- private:
-  Status run(KernelContext& ctx) const {
-    const Tensor& x = ctx.input(0);
-    return dispatch<Set>(x.dtype(), ctx, [&](auto tag) -> Status {
-      using T = decltype(tag);
-      Tensor y = Tensor::zeros(x.dtype(), x.dims());
-      const int64_t n = y.numel();
-      if (n > 0) {
-        const T* xp = x.span<T>().data();
-        T* yp = y.mutable_span<T>().data();
-        const int64_t chunks = (n + kChunk - 1) / kChunk;
-        exec::parallel_for(ctx.pool, chunks, 1, [&](int64_t b, int64_t e) {
-          for (int64_t c = b; c < e; ++c) {
-            const int64_t s = c * kChunk, len = std::min(kChunk, n - s);
-            Map<T>(yp + s, len) = op_(CMap<T>(xp + s, len));
-          }
-        });
-      }
-      ctx.outputs[0] = std::move(y);
-      return ok_status();
-    });
-  }
-  Op op_;
-};
-
-template <unsigned Set, typename Op>
-exec::KernelFactory unary(Op op = Op{}) {
-  return [op](const NodeView& view) -> StatusOr<std::unique_ptr<Kernel>> {
-    COMPRESSOR_RETURN_IF_ERROR(check_types(view, Set, 0, 1));
-    return make_kernel<UnaryKernel<Set, Op>>(op);
-  };
-}
-
-// Unary ops whose parameters come from float attributes.
-template <unsigned Set, typename Op>
-exec::KernelFactory unary_attrs(std::vector<std::pair<const char*, float>> attrs) {
-  return [attrs](const NodeView& view) -> StatusOr<std::unique_ptr<Kernel>> {
-    COMPRESSOR_RETURN_IF_ERROR(check_types(view, Set, 0, 1));
-    Op op;
-    for (size_t i = 0; i < attrs.size(); ++i) {
-      op.p[i] = view.node().attr_float(attrs[i].first, attrs[i].second);
-    }
-    return make_kernel<UnaryKernel<Set, Op>>(op);
-  };
-}
-
-#define COMPRESSOR_UNARY(Name, expr)    \
-  struct Name {                         \
-    template <typename A>               \
-    auto operator()(const A& x) const { \
-      using T = typename A::Scalar;     \
-      (void)sizeof(T);                  \
-      return expr;                      \
-    }                                   \
-  }
-#define COMPRESSOR_UNARY_P(Name, expr)    \
-  struct Name {                           \
-    float p[2] = {0, 0};                  \
-    template <typename A>                 \
-    auto operator()(const A& x) const {   \
-      using T = typename A::Scalar;       \
-      const T p0 = T(p[0]), p1 = T(p[1]); \
-      (void)p0;                           \
-      (void)p1;                           \
-      return expr;                        \
-    }                                     \
-  }
-
-template <typename T>
-T sign_of(T v) {
-  if constexpr (std::is_unsigned_v<T>) {
-    return T(v > 0);
-  } else {
-    return T((v > T(0)) - (v < T(0)));
-  }
-}
-
-COMPRESSOR_UNARY(SqrtOp, x.sqrt());
-COMPRESSOR_UNARY(ReciprocalOp, x.inverse());
-COMPRESSOR_UNARY(NegOp, x.unaryExpr([](T v) { return T(-v); }));
-COMPRESSOR_UNARY(AbsOp, x.unaryExpr([](T v) {
-  if constexpr (std::is_unsigned_v<T>) {
-    return v;
-  } else {
-    return T(v < T(0) ? T(-v) : v);
-  }
-}));
-COMPRESSOR_UNARY(ExpOp, x.exp());
-COMPRESSOR_UNARY(LogOp, x.log());
-COMPRESSOR_UNARY(ErfOp, x.erf());
-COMPRESSOR_UNARY(TanhOp, x.tanh());
-COMPRESSOR_UNARY(SigmoidOp, x.logistic());
-COMPRESSOR_UNARY(ReluOp, x.max(T(0)));
-COMPRESSOR_UNARY(HardSwishOp, x*((x * T(1.0 / 6) + T(0.5)).max(T(0)).min(T(1))));
-COMPRESSOR_UNARY(SoftplusOp, x.max(T(0)) + (-x.abs()).exp().log1p());
-COMPRESSOR_UNARY(FloorOp, x.floor());
-COMPRESSOR_UNARY(CeilOp, x.ceil());
-COMPRESSOR_UNARY(RoundOp, x.rint());
-COMPRESSOR_UNARY(SignOp, x.unaryExpr([](T v) { return sign_of(v); }));
-COMPRESSOR_UNARY(SinOp, x.sin());
-COMPRESSOR_UNARY(CosOp, x.cos());
-COMPRESSOR_UNARY(NotOp, !x);
-COMPRESSOR_UNARY_P(LeakyReluOp, (x >= T(0)).select(x, x* p0));
-COMPRESSOR_UNARY_P(EluOp, (x > T(0)).select(x, x.expm1() * p0));
-COMPRESSOR_UNARY_P(SeluOp, (x > T(0)).select(x* p1, (x.exp() * p0 - p0) * p1));
-COMPRESSOR_UNARY_P(HardSigmoidOp, (x * p0 + p1).max(T(0)).min(T(1)));
+using namespace elementwise;  // NOLINT: the family is written in terms of the shared machinery
 
 // ---------------------------------------------------------------------------------------------
 // Binary and variadic ops over one dtype. Op::Out<T> is the output element type.
 
+COMPRESSOR_UNARY(NotOp, !x);
+
 template <unsigned Set, typename Op>
 class BinaryKernel final : public Kernel {
  public:
-  explicit BinaryKernel(Op op, bool variadic, bool mean)
-      : op_(op), variadic_(variadic), mean_(mean) {}
+  /// `variadic`: any number of inputs folded left to right; `mean`: divide the sum by the
+  /// count; `swapped`: op(b, a) (Greater as Less with its operands swapped).
+  BinaryKernel(Op op, bool variadic, bool mean, bool swapped = false)
+      : op_(op), variadic_(variadic), mean_(mean), swapped_(swapped) {}
   Status compute(KernelContext& ctx) const override {
     if constexpr ((Set & kF16) != 0) {
       if (any_half(ctx)) return via_float(ctx, [&](KernelContext& c) { return run(c); });
@@ -482,6 +191,11 @@ class BinaryKernel final : public Kernel {
         return ok_status();
       }
       Tensor acc;
+      if (swapped_) {
+        // Checked in the node's operand order first, so a mismatch names the shapes as given.
+        COMPRESSOR_RETURN_IF_ERROR(broadcast_shape(a.dims(), ctx.input(1).dims(), ctx).status());
+        return binary_apply<T, T, TO>(ctx, ctx.input(1), a, op_, ctx.outputs[0]);
+      }
       COMPRESSOR_RETURN_IF_ERROR((binary_apply<T, T, TO>(ctx, a, ctx.input(1), op_, acc)));
       if constexpr (std::is_same_v<T, TO>) {
         for (size_t i = 2; i < n; ++i) {
@@ -500,14 +214,15 @@ class BinaryKernel final : public Kernel {
   Op op_;
   bool variadic_;
   bool mean_;
+  bool swapped_;
 };
 
 template <unsigned Set, typename Op>
-exec::KernelFactory binary(Op op = Op{}) {
-  return [op](const NodeView& view) -> StatusOr<std::unique_ptr<Kernel>> {
+exec::KernelFactory binary(Op op = Op{}, bool swapped = false) {
+  return [op, swapped](const NodeView& view) -> StatusOr<std::unique_ptr<Kernel>> {
     COMPRESSOR_RETURN_IF_ERROR(check_types(view, Set, 0, 2));
     COMPRESSOR_RETURN_IF_ERROR(check_same_types(view, 0, 2));
-    return make_kernel<BinaryKernel<Set, Op>>(op, false, false);
+    return make_kernel<BinaryKernel<Set, Op>>(op, false, false, swapped);
   };
 }
 
@@ -554,8 +269,6 @@ COMPRESSOR_BINARY(MaxOp, T, a.max(b));
 COMPRESSOR_BINARY(MinOp, T, a.min(b));
 COMPRESSOR_BINARY(EqualOp, bool, a == b);
 COMPRESSOR_BINARY(LessOp, bool, a < b);
-COMPRESSOR_BINARY(LessEqualOp, bool, a <= b);
-COMPRESSOR_BINARY(GreaterOp, bool, a > b);
 COMPRESSOR_BINARY(GreaterEqualOp, bool, a >= b);
 COMPRESSOR_BINARY(AndOp, bool, a&& b);
 COMPRESSOR_BINARY(OrOp, bool, a || b);
@@ -608,8 +321,37 @@ struct ModOp {
   }
 };
 
+// BitShift over unsigned types; a shift by the bit width or more gives 0 (as numpy), never UB.
+struct BitShiftOp {
+  bool left = true;
+  template <typename T>
+  using Out = T;
+  template <typename A, typename B>
+  auto operator()(const A& a, const B& b) const {
+    using T = typename A::Scalar;
+    const bool l = left;
+    return a.binaryExpr(b, [l](T x, T s) {
+      if (s >= T(sizeof(T) * 8)) return T(0);
+      return l ? T(x << s) : T(x >> s);
+    });
+  }
+};
+
+StatusOr<std::unique_ptr<Kernel>> make_bit_shift(const NodeView& view) {
+  const ir::Attribute* a = view.node().attribute("direction");
+  const std::string dir = a ? a->s() : "";
+  if (dir != "LEFT" && dir != "RIGHT") {
+    return view.error("direction must be \"LEFT\" or \"RIGHT\", got \"" + dir + "\"");
+  }
+  COMPRESSOR_RETURN_IF_ERROR(check_types(view, kUnsigned, 0, 2));
+  COMPRESSOR_RETURN_IF_ERROR(check_same_types(view, 0, 2));
+  return make_kernel<BinaryKernel<kUnsigned, BitShiftOp>>(BitShiftOp{dir == "LEFT"}, false, false);
+}
+
 // ---------------------------------------------------------------------------------------------
-// Pow: base T, exponent of any numeric type, output T (numpy power cast back to T).
+// Pow: base T, exponent of any numeric type, output T (numpy power cast back to T). An exponent
+// of another dtype than the base is read as double (float exponents) or int64 (integer
+// exponents), so each base type has three exponent forms instead of ten.
 
 template <typename T>
 T int_pow(T base, int64_t e) {
@@ -620,13 +362,15 @@ T int_pow(T base, int64_t e) {
     }
     return T(0);
   }
-  T r = T(1);
+  // Products wrap as numpy's do: multiply in the unsigned type (signed overflow would be UB).
+  using U = std::make_unsigned_t<T>;
+  U r = 1, b = static_cast<U>(base);
   while (e > 0) {
-    if (e & 1) r = T(r * base);
-    base = T(base * base);
+    if (e & 1) r = static_cast<U>(r * b);
+    b = static_cast<U>(b * b);
     e >>= 1;
   }
-  return r;
+  return static_cast<T>(r);
 }
 
 struct PowOp {
@@ -634,11 +378,15 @@ struct PowOp {
   auto operator()(const A& a, const B& b) const {
     using T = typename A::Scalar;
     using E = typename B::Scalar;
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (std::is_floating_point_v<T> && std::is_same_v<T, E>) {
+      return a.pow(b);
+    } else if constexpr (std::is_floating_point_v<T> && std::is_integral_v<E>) {
       return a.pow(b.template cast<T>());
     } else if constexpr (std::is_integral_v<E>) {
-      return a.binaryExpr(b.template cast<T>(),
-                          [](T x, T y) { return int_pow(x, static_cast<int64_t>(y)); });
+      // Eigen's binaryExpr takes one scalar type: widen both to int64, the base narrows back.
+      return a.template cast<int64_t>().binaryExpr(
+          b.template cast<int64_t>(),
+          [](int64_t x, int64_t y) { return int_pow(static_cast<T>(x), y); });
     } else {
       return a.template cast<double>().pow(b.template cast<double>()).template cast<T>();
     }
@@ -647,6 +395,21 @@ struct PowOp {
 
 constexpr unsigned kPowBase = kF32 | kF64 | kI32 | kI64 | kF16;
 constexpr unsigned kPowExp = kF32 | kF64 | kSigned | kUnsigned | kF16;
+
+/// The exponent converted to E (double or int64).
+template <typename E>
+StatusOr<Tensor> exponent_as(const Tensor& b, const KernelContext& ctx) {
+  Tensor out = Tensor::zeros(ir::DTypeOf<E>::value, b.dims());
+  COMPRESSOR_RETURN_IF_ERROR(dispatch<kPowExp & ~kF16>(b.dtype(), ctx, [&](auto tag) -> Status {
+    using S = decltype(tag);
+    if (out.numel() == 0) return ok_status();
+    auto src = b.span<S>();
+    auto dst = out.mutable_span<E>();
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] = static_cast<E>(src[i]);
+    return ok_status();
+  }));
+  return out;
+}
 
 class PowKernel final : public Kernel {
  public:
@@ -661,10 +424,23 @@ class PowKernel final : public Kernel {
     const Tensor& b = ctx.input(1);
     return dispatch<kPowBase & ~kF16>(a.dtype(), ctx, [&](auto ta) -> Status {
       using T = decltype(ta);
-      return dispatch<kPowExp & ~kF16>(b.dtype(), ctx, [&](auto tb) -> Status {
-        using E = decltype(tb);
-        return binary_apply<T, E, T>(ctx, a, b, PowOp{}, ctx.outputs[0]);
-      });
+      if (b.dtype() == a.dtype()) return binary_apply<T, T, T>(ctx, a, b, PowOp{}, ctx.outputs[0]);
+      Tensor converted;
+      if (b.dtype() == DType::kFloat || b.dtype() == DType::kDouble) {
+        if (b.dtype() != DType::kDouble) {
+          COMPRESSOR_ASSIGN_OR_RETURN(converted, exponent_as<double>(b, ctx));
+        }
+        const Tensor& e = b.dtype() == DType::kDouble ? b : converted;
+        return binary_apply<T, double, T>(ctx, a, e, PowOp{}, ctx.outputs[0]);
+      }
+      if (bit_of(b.dtype()) & (kSigned | kUnsigned)) {
+        if (b.dtype() != DType::kInt64) {
+          COMPRESSOR_ASSIGN_OR_RETURN(converted, exponent_as<int64_t>(b, ctx));
+        }
+        const Tensor& e = b.dtype() == DType::kInt64 ? b : converted;
+        return binary_apply<T, int64_t, T>(ctx, a, e, PowOp{}, ctx.outputs[0]);
+      }
+      return ctx.error(unsupported_type(b.dtype(), kPowExp));
     });
   }
 };
@@ -816,64 +592,37 @@ StatusOr<std::unique_ptr<Kernel>> make_where(const NodeView& view) {
   return make_kernel<WhereKernel>();
 }
 
-constexpr unsigned kArith = kNumeric;
-constexpr unsigned kCompare = kNumeric;
-
 }  // namespace
 
 void register_elementwise_kernels(exec::KernelRegistry& r) {
   // Binary arithmetic (opset 7+: numpy broadcasting; older forms had broadcast/axis attributes).
-  r.add("", "Add", 7, kMax, binary<kArith, AddOp>());
-  r.add("", "Sub", 7, kMax, binary<kArith, SubOp>());
-  r.add("", "Mul", 7, kMax, binary<kArith, MulOp>());
-  r.add("", "Div", 7, kMax, binary<kArith, DivOp>());
+  r.add("", "Add", 7, kMax, binary<kNumeric, AddOp>());
+  r.add("", "Sub", 7, kMax, binary<kNumeric, SubOp>());
+  r.add("", "Mul", 7, kMax, binary<kNumeric, MulOp>());
+  r.add("", "Div", 7, kMax, binary<kNumeric, DivOp>());
   r.add("", "Pow", 7, kMax, make_pow);
   r.add("", "Mod", 10, kMax, make_mod);
-  r.add("", "PRelu", 7, kMax, binary<kFloats | kSigned, PReluOp>());
-  // Variadic (opset 6 requires equal shapes, a subset of the broadcasting forms).
-  r.add("", "Sum", 6, kMax, variadic<kArith, AddOp>(false));
+  r.add("", "BitShift", 11, kMax, make_bit_shift);
+  r.add("", "PRelu", 7, kMax, binary<kFloats | kI32 | kI64 | kU32 | kU64, PReluOp>());
+  // Variadic (opset 6 requires equal shapes, a subset of the broadcasting forms). Sum and Mean
+  // are float-only in every opset; Max and Min take every numeric type from opset 12.
+  r.add("", "Sum", 6, kMax, variadic<kFloats, AddOp>(false));
   r.add("", "Mean", 6, kMax, variadic<kFloats, AddOp>(true));
-  r.add("", "Max", 6, kMax, variadic<kArith, MaxOp>(false));
-  r.add("", "Min", 6, kMax, variadic<kArith, MinOp>(false));
-  // Comparisons and logic.
-  r.add("", "Equal", 7, kMax, binary<kCompare | kBool, EqualOp>());
-  r.add("", "Less", 7, kMax, binary<kCompare, LessOp>());
-  r.add("", "LessOrEqual", 12, kMax, binary<kCompare, LessEqualOp>());
-  r.add("", "Greater", 7, kMax, binary<kCompare, GreaterOp>());
-  r.add("", "GreaterOrEqual", 12, kMax, binary<kCompare, GreaterEqualOp>());
+  r.add("", "Max", 6, kMax, variadic<kNumeric, MaxOp>(false));
+  r.add("", "Min", 6, kMax, variadic<kNumeric, MinOp>(false));
+  // Comparisons and logic; Greater is Less and LessOrEqual is GreaterOrEqual with the operands
+  // swapped (one instantiation per pair).
+  r.add("", "Equal", 7, kMax, binary<kNumeric | kBool, EqualOp>());
+  r.add("", "Less", 7, kMax, binary<kNumeric, LessOp>());
+  r.add("", "LessOrEqual", 12, kMax, binary<kNumeric, GreaterEqualOp>({}, true));
+  r.add("", "Greater", 7, kMax, binary<kNumeric, LessOp>({}, true));
+  r.add("", "GreaterOrEqual", 12, kMax, binary<kNumeric, GreaterEqualOp>());
   r.add("", "And", 7, kMax, binary<kBool, AndOp>());
   r.add("", "Or", 7, kMax, binary<kBool, OrOp>());
   r.add("", "Xor", 7, kMax, binary<kBool, XorOp>());
   r.add("Not", unary<kBool, NotOp>());
   r.add("", "Where", 9, kMax, make_where);
   r.add("", "Clip", 6, kMax, make_clip);
-  // Unary math (opset 6+: no consumed_inputs attribute).
-  r.add("", "Sqrt", 6, kMax, unary<kFloats, SqrtOp>());
-  r.add("", "Reciprocal", 6, kMax, unary<kFloats, ReciprocalOp>());
-  r.add("", "Neg", 6, kMax, unary<kFloats | kSigned, NegOp>());
-  r.add("", "Abs", 6, kMax, unary<kNumeric, AbsOp>());
-  r.add("", "Exp", 6, kMax, unary<kFloats, ExpOp>());
-  r.add("", "Log", 6, kMax, unary<kFloats, LogOp>());
-  r.add("", "Erf", 9, kMax, unary<kFloats, ErfOp>());
-  r.add("", "Tanh", 6, kMax, unary<kFloats, TanhOp>());
-  r.add("", "Sigmoid", 6, kMax, unary<kFloats, SigmoidOp>());
-  r.add("", "Floor", 6, kMax, unary<kFloats, FloorOp>());
-  r.add("", "Ceil", 6, kMax, unary<kFloats, CeilOp>());
-  r.add("", "Round", 11, kMax, unary<kFloats, RoundOp>());
-  r.add("", "Sign", 9, kMax, unary<kNumeric, SignOp>());
-  r.add("", "Sin", 7, kMax, unary<kFloats, SinOp>());
-  r.add("", "Cos", 7, kMax, unary<kFloats, CosOp>());
-  // Activations.
-  r.add("", "Relu", 6, kMax, unary<kFloats | kSigned, ReluOp>());
-  r.add("", "LeakyRelu", 6, kMax, unary_attrs<kFloats, LeakyReluOp>({{"alpha", 0.01f}}));
-  r.add("", "Elu", 6, kMax, unary_attrs<kFloats, EluOp>({{"alpha", 1.0f}}));
-  r.add("", "Selu", 6, kMax,
-        unary_attrs<kFloats, SeluOp>(
-            {{"alpha", 1.67326319217681884765625f}, {"gamma", 1.05070102214813232421875f}}));
-  r.add("", "HardSigmoid", 6, kMax,
-        unary_attrs<kFloats, HardSigmoidOp>({{"alpha", 0.2f}, {"beta", 0.5f}}));
-  r.add("", "HardSwish", 14, kMax, unary<kFloats, HardSwishOp>());
-  r.add("", "Softplus", 1, kMax, unary<kFloats, SoftplusOp>());
 }
 
 }  // namespace compressor::kernels

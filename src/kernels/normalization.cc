@@ -1,9 +1,11 @@
-// Kernel family 'normalization': BatchNormalization (inference), InstanceNormalization,
-// LayerNormalization, LRN, Softmax, LogSoftmax and Dropout (inference).
+// Kernel family 'normalization': BatchNormalization (inference, and training statistics from
+// opset 14), InstanceNormalization, LayerNormalization, MeanVarianceNormalization, LRN, Softmax,
+// LogSoftmax, Hardmax and Dropout (inference).
 //
 // Every kernel works in (outer, axis, inner) blocks over contiguous row-major buffers: the
 // factory parses attributes once, compute maps each block with Eigen and splits independent
 // blocks over the thread pool.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -56,12 +58,54 @@ std::vector<double> as_doubles(const Tensor& t) {
 bool is_float_type(DType dt) { return dt == DType::kFloat || dt == DType::kDouble; }
 
 // ---------------------------------------------------------------------------------------------
-// BatchNormalization (inference): y = (x - mean) / sqrt(var + eps) * scale + B per channel.
+// BatchNormalization: y = (x - mean) / sqrt(var + eps) * scale + B per channel (axis 1).
+// Inference uses the given mean and var. Training (opset 14+, training_mode=1) uses the batch
+// statistics over every axis but 1 (population variance) and outputs the running statistics
+// running = input * momentum + batch * (1 - momentum), in the dtype of the input mean.
+
+/// Per-channel mean and population variance of x[N, C, inner], in double, one channel per task.
+template <typename T>
+void channel_stats(const T* src, int64_t n, int64_t c, int64_t inner, exec::ThreadPool* pool,
+                   std::vector<double>& mean, std::vector<double>& var) {
+  const double count = double(n) * double(inner);
+  exec::parallel_for(pool, c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      double sum = 0;
+      for (int64_t b = 0; b < n; ++b) {
+        sum +=
+            ir::ConstVectorMap<T>(src + (b * c + k) * inner, inner).template cast<double>().sum();
+      }
+      const double m = sum / count;
+      double sq = 0;
+      for (int64_t b = 0; b < n; ++b) {
+        sq += (ir::ConstVectorMap<T>(src + (b * c + k) * inner, inner).template cast<double>() - m)
+                  .square()
+                  .sum();
+      }
+      mean[k] = m;
+      var[k] = sq / count;
+    }
+  });
+}
+
+/// `values` (one per channel) as a tensor of dtype `dt` (float or double).
+Tensor channel_tensor(const std::vector<double>& values, DType dt, const Dims& dims) {
+  Tensor t = Tensor::zeros(dt, dims);
+  if (dt == DType::kFloat) {
+    auto d = t.mutable_span<float>();
+    for (size_t i = 0; i < d.size(); ++i) d[i] = static_cast<float>(values[i]);
+  } else {
+    auto d = t.mutable_span<double>();
+    for (size_t i = 0; i < d.size(); ++i) d[i] = values[i];
+  }
+  return t;
+}
 
 StatusOr<std::unique_ptr<Kernel>> make_batch_norm(const NodeView& view) {
   const ir::Node& node = view.node();
-  if (node.attr_int("training_mode", 0) != 0) {
-    return view.error("training_mode=1 is not supported (inference only)");
+  const bool training = node.attr_int("training_mode", 0) != 0;
+  if (training && view.opset() < 14) {
+    return view.error("training_mode exists from opset 14 on");
   }
   if (view.opset() < 7 && node.attr_int("is_test", 0) == 0) {
     return view.error("is_test=0 (training) is not supported");
@@ -69,15 +113,22 @@ StatusOr<std::unique_ptr<Kernel>> make_batch_norm(const NodeView& view) {
   if (node.attr_int("spatial", 1) != 1) {
     return view.error("spatial=0 is not supported");
   }
-  for (size_t i = 1; i < node.outputs.size(); ++i) {
-    if (!node.outputs[i].empty()) {
-      return view.error("training outputs (mean, var, saved statistics) are not supported");
+  if (training) {
+    if (node.outputs.size() > 3) {
+      return view.error("training_mode=1 has at most 3 outputs (Y, running_mean, running_var)");
+    }
+  } else {
+    for (size_t i = 1; i < node.outputs.size(); ++i) {
+      if (!node.outputs[i].empty()) {
+        return view.error("outputs beyond Y (running or saved statistics) need training_mode=1");
+      }
     }
   }
   if (view.input_count() < 5) return view.error("expects 5 inputs");
-  COMPRESSOR_RETURN_IF_ERROR(check_float_input(view, 0));
+  for (size_t i = 0; i < 5; ++i) COMPRESSOR_RETURN_IF_ERROR(check_float_input(view, i));
   const double eps = node.attr_float("epsilon", 1e-5f);
-  return make_kernel<exec::LambdaKernel>([eps](KernelContext& ctx) -> Status {
+  const double momentum = node.attr_float("momentum", 0.9f);
+  return make_kernel<exec::LambdaKernel>([eps, momentum, training](KernelContext& ctx) -> Status {
     const Tensor& x = ctx.input(0);
     if (x.rank() < 2)
       return ctx.error("input must have rank >= 2, got " + ir::dims_to_string(x.dims()));
@@ -89,18 +140,41 @@ StatusOr<std::unique_ptr<Kernel>> make_batch_norm(const NodeView& view) {
                          " float values, got " + ir::dims_to_string(ctx.input(i).dims()));
       }
     }
-    const auto scale = as_doubles(ctx.input(1)), bias = as_doubles(ctx.input(2)),
-               mean = as_doubles(ctx.input(3)), var = as_doubles(ctx.input(4));
-    std::vector<double> a(c), b(c);
-    for (int64_t k = 0; k < c; ++k) {
-      a[k] = scale[k] / std::sqrt(var[k] + eps);
-      b[k] = bias[k] - mean[k] * a[k];
+    if (training && n * inner == 0) {
+      return ctx.error("training_mode=1 needs at least one element per channel, got " +
+                       ir::dims_to_string(x.dims()));
     }
+    const auto scale = as_doubles(ctx.input(1)), bias = as_doubles(ctx.input(2));
+    auto mean = as_doubles(ctx.input(3)), var = as_doubles(ctx.input(4));
     return dispatch_float(x.dtype(), ctx, [&](auto tag) -> Status {
       using T = decltype(tag);
-      Tensor y = Tensor::zeros(x.dtype(), x.dims());
       const T* src = x.span<T>().data();
-      T* dst = y.mutable_span<T>().data();
+      if (training) {
+        std::vector<double> batch_mean(c), batch_var(c), running_mean(c), running_var(c);
+        channel_stats<T>(src, n, c, inner, ctx.pool, batch_mean, batch_var);
+        for (int64_t k = 0; k < c; ++k) {
+          running_mean[k] = mean[k] * momentum + batch_mean[k] * (1 - momentum);
+          running_var[k] = var[k] * momentum + batch_var[k] * (1 - momentum);
+        }
+        // Same dtype and shape as the input mean and var.
+        const Tensor& m_in = ctx.input(3);
+        const Tensor& v_in = ctx.input(4);
+        if (ctx.outputs.size() > 1) {
+          ctx.outputs[1] = channel_tensor(running_mean, m_in.dtype(), m_in.dims());
+        }
+        if (ctx.outputs.size() > 2) {
+          ctx.outputs[2] = channel_tensor(running_var, v_in.dtype(), v_in.dims());
+        }
+        mean = std::move(batch_mean);
+        var = std::move(batch_var);
+      }
+      std::vector<double> a(c), b(c);
+      for (int64_t k = 0; k < c; ++k) {
+        a[k] = scale[k] / std::sqrt(var[k] + eps);
+        b[k] = bias[k] - mean[k] * a[k];
+      }
+      Tensor y = Tensor::zeros(x.dtype(), x.dims());
+      T* dst = y.numel() > 0 ? y.mutable_span<T>().data() : nullptr;
       exec::parallel_for(ctx.pool, n * c, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)),
                          [&](int64_t begin, int64_t end) {
                            for (int64_t i = begin; i < end; ++i) {
@@ -293,11 +367,28 @@ StatusOr<std::unique_ptr<Kernel>> make_lrn(const NodeView& view) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Softmax / LogSoftmax. Opset < 13: the input is coerced to 2-D at `axis` (default 1) and each
-// row is normalized. Opset >= 13: normalized along `axis` (default -1).
+// Softmax / LogSoftmax / Hardmax. Opset < 13: the input is coerced to 2-D at `axis` (default 1)
+// and each row is normalized. Opset >= 13: normalized along `axis` (default -1).
+
+enum class SoftmaxKind { kSoftmax, kLogSoftmax, kHardmax };
+
+/// Hardmax of a block [n, inner] along n: 1 at the first maximum of each column, else 0.
+template <typename T>
+void hardmax_block(const T* src, T* dst, int64_t n, int64_t inner) {
+  std::fill(dst, dst + n * inner, T(0));
+  for (int64_t j = 0; j < inner; ++j) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; ++i) {
+      if (src[i * inner + j] > src[best * inner + j]) best = i;
+    }
+    if (n > 0) dst[best * inner + j] = T(1);
+  }
+}
 
 template <typename T>
-void softmax_block(const T* src, T* dst, int64_t n, int64_t inner, bool log) {
+void softmax_block(const T* src, T* dst, int64_t n, int64_t inner, SoftmaxKind kind) {
+  if (kind == SoftmaxKind::kHardmax) return hardmax_block(src, dst, n, inner);
+  const bool log = kind == SoftmaxKind::kLogSoftmax;
   using Mat = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const Mat> in(src, n, inner);
   Eigen::Map<Mat> out(dst, n, inner);
@@ -323,7 +414,7 @@ void softmax_block(const T* src, T* dst, int64_t n, int64_t inner, bool log) {
   }
 }
 
-StatusOr<std::unique_ptr<Kernel>> make_softmax(const NodeView& view, bool log) {
+StatusOr<std::unique_ptr<Kernel>> make_softmax(const NodeView& view, SoftmaxKind kind) {
   COMPRESSOR_RETURN_IF_ERROR(check_float_input(view, 0));
   const bool coerce = view.opset() < 13;
   const int64_t axis_attr = view.node().attr_int("axis", coerce ? 1 : -1);
@@ -357,10 +448,85 @@ StatusOr<std::unique_ptr<Kernel>> make_softmax(const NodeView& view, bool log) {
                            std::max<int64_t>(1, 16384 / std::max<int64_t>(block, 1)),
                            [&](int64_t begin, int64_t end) {
                              for (int64_t i = begin; i < end; ++i) {
-                               softmax_block<T>(src + i * block, dst + i * block, n, inner, log);
+                               softmax_block<T>(src + i * block, dst + i * block, n, inner, kind);
                              }
                            });
       }
+      ctx.outputs[0] = std::move(y);
+      return {};
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// MeanVarianceNormalization: y = (x - E[x]) / (sqrt(E[(x - E[x])^2]) + 1e-9), the expectations
+// taken over `axes` (default [0, 2, 3]); the 1e-9 is the Epsilon of the op's function body.
+
+/// Calls fn(i, g) for every element i of a row-major tensor of `dims`, with g = the sum of its
+/// index times `gstrides` over the axes (the group of the element).
+template <typename Fn>
+void for_each_group(const Dims& dims, const std::vector<int64_t>& gstrides, Fn&& fn) {
+  const int64_t count = ir::element_count(dims);
+  if (count == 0) return;
+  const size_t rank = dims.size();
+  if (rank == 0) return fn(int64_t{0}, int64_t{0});
+  const int64_t inner = dims[rank - 1], gs = gstrides[rank - 1];
+  std::vector<int64_t> idx(rank, 0);
+  int64_t g = 0;
+  for (int64_t i = 0; i < count; i += inner) {
+    for (int64_t j = 0; j < inner; ++j) fn(i + j, g + j * gs);
+    for (size_t d = rank - 1; d-- > 0;) {
+      g += gstrides[d];
+      if (++idx[d] < dims[d]) break;
+      g -= gstrides[d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+StatusOr<std::unique_ptr<Kernel>> make_mvn(const NodeView& view) {
+  COMPRESSOR_RETURN_IF_ERROR(check_float_input(view, 0));
+  const ir::Attribute* a = view.node().attribute("axes");
+  const std::vector<int64_t> axes_attr =
+      a ? view.node().attr_ints("axes") : std::vector<int64_t>{0, 2, 3};
+  return make_kernel<exec::LambdaKernel>([axes_attr](KernelContext& ctx) -> Status {
+    const Tensor& x = ctx.input(0);
+    const Dims& d = x.dims();
+    std::vector<bool> reduced(d.size(), false);
+    for (int64_t axis : axes_attr) {
+      COMPRESSOR_ASSIGN_OR_RETURN(const int64_t k, normalize_axis(axis, x.rank(), ctx));
+      if (reduced[k]) return ctx.error("axis " + std::to_string(axis) + " is repeated in axes");
+      reduced[k] = true;
+    }
+    // Groups are indexed row-major over the kept axes.
+    std::vector<int64_t> gstrides(d.size(), 0);
+    int64_t groups = 1;
+    for (size_t k = d.size(); k-- > 0;) {
+      if (reduced[k]) continue;
+      gstrides[k] = groups;
+      groups *= d[k];
+    }
+    const int64_t per_group = groups > 0 ? x.numel() / groups : 0;
+    return dispatch_float(x.dtype(), ctx, [&](auto tag) -> Status {
+      using T = decltype(tag);
+      Tensor y = Tensor::zeros(x.dtype(), d);
+      if (x.numel() == 0) {
+        ctx.outputs[0] = std::move(y);
+        return {};
+      }
+      const T* src = x.span<T>().data();
+      T* dst = y.mutable_span<T>().data();
+      std::vector<double> mean(groups, 0.0), dev(groups, 0.0);
+      for_each_group(d, gstrides, [&](int64_t i, int64_t g) { mean[g] += double(src[i]); });
+      for (double& m : mean) m /= double(per_group);
+      for_each_group(d, gstrides, [&](int64_t i, int64_t g) {
+        const double v = double(src[i]) - mean[g];
+        dev[g] += v * v;
+      });
+      for (double& s : dev) s = std::sqrt(s / double(per_group)) + 1e-9;
+      for_each_group(d, gstrides, [&](int64_t i, int64_t g) {
+        dst[i] = T((double(src[i]) - mean[g]) / dev[g]);
+      });
       ctx.outputs[0] = std::move(y);
       return {};
     });
@@ -446,8 +612,13 @@ void register_normalization_kernels(exec::KernelRegistry& r) {
   r.add("", "InstanceNormalization", 6, 1 << 20, make_instance_norm);
   r.add("", "LayerNormalization", 17, 1 << 20, make_layer_norm);
   r.add("", "LRN", 1, 1 << 20, make_lrn);
-  r.add("", "Softmax", 1, 1 << 20, [](const NodeView& v) { return make_softmax(v, false); });
-  r.add("", "LogSoftmax", 1, 1 << 20, [](const NodeView& v) { return make_softmax(v, true); });
+  r.add("", "Softmax", 1, 1 << 20,
+        [](const NodeView& v) { return make_softmax(v, SoftmaxKind::kSoftmax); });
+  r.add("", "LogSoftmax", 1, 1 << 20,
+        [](const NodeView& v) { return make_softmax(v, SoftmaxKind::kLogSoftmax); });
+  r.add("", "Hardmax", 1, 1 << 20,
+        [](const NodeView& v) { return make_softmax(v, SoftmaxKind::kHardmax); });
+  r.add("", "MeanVarianceNormalization", 9, 1 << 20, make_mvn);
   r.add("", "Dropout", 1, 1 << 20, make_dropout);
 }
 

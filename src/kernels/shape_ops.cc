@@ -818,13 +818,26 @@ StatusOr<std::unique_ptr<Kernel>> make_range(const NodeView&) {
 template <typename T>
 constexpr bool kIsHalf = std::is_same_v<T, Eigen::half> || std::is_same_v<T, Eigen::bfloat16>;
 
-/// C++ conversion semantics (float to int truncates); half types go through float.
+/// float32 to bfloat16 as ONNX 1.12's Cast conformance data expects: the upper 16 bits of the
+/// float32 (rounding toward zero), with NaN kept a quiet NaN of the same sign.
+Eigen::bfloat16 truncate_to_bfloat16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  uint16_t upper = static_cast<uint16_t>(bits >> 16);
+  if (std::isnan(f)) upper |= 0x0040;  // a payload only in the dropped bits would read as inf
+  return Eigen::numext::bit_cast<Eigen::bfloat16>(upper);
+}
+
+/// C++ conversion semantics (float to int truncates); half types go through float, and float
+/// to bfloat16 truncates (see truncate_to_bfloat16).
 template <typename D, typename S>
 D convert(S s) {
   if constexpr (kIsHalf<S>) {
     return convert<D>(static_cast<float>(s));
   } else if constexpr (std::is_same_v<D, bool>) {
     return s != S(0);
+  } else if constexpr (std::is_same_v<D, Eigen::bfloat16>) {
+    return truncate_to_bfloat16(static_cast<float>(s));
   } else if constexpr (kIsHalf<D>) {
     return D(static_cast<float>(s));
   } else {

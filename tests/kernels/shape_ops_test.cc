@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "compressor/exec/executor.h"
@@ -223,6 +224,40 @@ TEST(ShapeOps, CastTruncatesTowardZeroAndMapsToBool) {
   ASSERT_OK(y);
   EXPECT_EQ(values<int32_t>((*y)[0]), (std::vector<int32_t>{-1, 0, 2, 0}));
   EXPECT_EQ(values<uint8_t>((*y)[1]), (std::vector<uint8_t>{1, 0, 1, 0}));
+}
+
+TEST(ShapeOps, CastToBFloat16KeepsTheUpper16BitsAndBackIsExact) {
+  // The float32 bit pattern's upper half, as ONNX 1.12's Cast conformance data expects (no
+  // rounding to nearest); NaN stays a NaN even when its payload is only in the dropped bits.
+  auto upper = [](float f) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    return static_cast<uint16_t>(bits >> 16);
+  };
+  float payload_nan;
+  const uint32_t nan_bits = 0x7F800001;
+  std::memcpy(&payload_nan, &nan_bits, 4);
+  const std::vector<float> x{0.48033667f, -0.81910545f, 1.0f, 3.0e38f, -INFINITY, payload_nan};
+  auto y = run_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[6] X) => (bfloat16[6] B, float[6] F) {
+      B = Cast<to = 16>(X)
+      F = Cast<to = 1>(B) })",
+                     {{"X", float_tensor({6}, x)}});
+  ASSERT_OK(y);
+  ASSERT_EQ((*y)[0].dtype(), ir::DType::kBFloat16);
+  const auto b = values<uint16_t>((*y)[0]);
+  const auto f = values<float>((*y)[1]);
+  for (size_t i = 0; i + 1 < x.size(); ++i) {
+    EXPECT_EQ(b[i], upper(x[i])) << i;
+    // Back to float: the same upper half, zero lower half.
+    const uint32_t bits = uint32_t{b[i]} << 16;
+    float want;
+    std::memcpy(&want, &bits, 4);
+    EXPECT_EQ(f[i], want) << i;
+  }
+  EXPECT_EQ(b[5] & 0x7F80, 0x7F80);
+  EXPECT_NE(b[5] & 0x007F, 0);
+  EXPECT_TRUE(std::isnan(f[5]));
 }
 
 TEST(ShapeOps, CastToStringAndBackRoundTrips) {
