@@ -639,45 +639,24 @@ StatusOr<std::unique_ptr<Kernel>> make_reverse_sequence(const NodeView& view) {
 // ---------------------------------------------------------------------------------------------
 // EyeLike.
 
-bool eye_dtype(DType t) {
-  switch (t) {
-    case DType::kFloat:
-    case DType::kDouble:
-    case DType::kFloat16:
-    case DType::kBFloat16:
-    case DType::kInt8:
-    case DType::kInt16:
-    case DType::kInt32:
-    case DType::kInt64:
-    case DType::kUInt8:
-    case DType::kUInt16:
-    case DType::kUInt32:
-    case DType::kUInt64:
-    case DType::kBool:
-      return true;
-    default:
-      return false;
-  }
-}
-
 StatusOr<std::unique_ptr<Kernel>> make_eye_like(const NodeView& view) {
   const int64_t k = view.node().attr_int("k", 0);
   DType to = DType::kUndefined;  // the input's dtype
   if (const auto* a = view.node().attribute("dtype")) {
     const auto t = ir::dtype_from_onnx(static_cast<int32_t>(a->i()));
-    if (!t || !eye_dtype(*t)) {
+    if (!t || !is_real_or_bool(*t)) {
       return view.error("unsupported dtype " +
                         (t ? std::string(ir::dtype_name(*t)) : std::to_string(a->i())));
     }
     to = *t;
-  } else if (view.input_dtype(0) != DType::kUndefined && !eye_dtype(view.input_dtype(0))) {
+  } else if (view.input_dtype(0) != DType::kUndefined && !is_real_or_bool(view.input_dtype(0))) {
     return view.error("unsupported data type " + std::string(ir::dtype_name(view.input_dtype(0))));
   }
   return lambda([k, to](KernelContext& ctx) -> Status {
     const Tensor& x = ctx.input(0);
     if (x.rank() != 2) return ctx.error("input must have rank 2, got " + str(x.rank()));
     const DType dt = to == DType::kUndefined ? x.dtype() : to;
-    if (!eye_dtype(dt)) {
+    if (!is_real_or_bool(dt)) {
       return ctx.error("unsupported data type " + std::string(ir::dtype_name(dt)));
     }
     return dispatch_value(dt, ctx, [&](auto tag) -> Status {

@@ -65,6 +65,27 @@ std::vector<int64_t> to_int64_vector(const Tensor& t) {
   return out;
 }
 
+bool is_real_or_bool(DType t) {
+  switch (t) {
+    case DType::kFloat:
+    case DType::kDouble:
+    case DType::kFloat16:
+    case DType::kBFloat16:
+    case DType::kInt8:
+    case DType::kInt16:
+    case DType::kInt32:
+    case DType::kInt64:
+    case DType::kUInt8:
+    case DType::kUInt16:
+    case DType::kUInt32:
+    case DType::kUInt64:
+    case DType::kBool:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Tensor copy_with_dims(const Tensor& t, Dims dims) {
   if (t.dtype() == DType::kString) return Tensor::from_strings(std::move(dims), t.strings());
   const bool same_size = ir::element_count(dims) == t.numel();

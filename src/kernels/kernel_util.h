@@ -42,6 +42,10 @@ std::vector<int64_t> broadcast_strides(const Dims& dims, const Dims& out);
 /// Row-major strides of a shape.
 std::vector<int64_t> strides_of(const Dims& dims);
 
+/// Every real number type (float, double, float16, bfloat16, the signed and unsigned integers)
+/// and bool; not string, complex or undefined.
+bool is_real_or_bool(DType t);
+
 /// Reads an int64 or int32 tensor as int64 values (shape, axes, indices inputs).
 std::vector<int64_t> to_int64_vector(const Tensor& t);
 

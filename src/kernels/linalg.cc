@@ -384,22 +384,9 @@ void einsum_matmul(const Bound& b, const MatmulPlan& plan, const T* a, const T* 
   if (!direct) pack(prod_buffer.data(), dst, od, os);
 }
 
-bool einsum_dtype(DType t) {
-  switch (t) {
-    case DType::kFloat:
-    case DType::kDouble:
-    case DType::kInt8:
-    case DType::kInt16:
-    case DType::kInt32:
-    case DType::kInt64:
-    case DType::kUInt8:
-    case DType::kUInt16:
-    case DType::kUInt32:
-    case DType::kUInt64:
-      return true;
-    default:
-      return false;
-  }
+// Real numbers without float16/bfloat16 (no node test uses them) and without bool.
+bool is_einsum_dtype(DType t) {
+  return is_real_or_bool(t) && t != DType::kBool && t != DType::kFloat16 && t != DType::kBFloat16;
 }
 
 StatusOr<std::unique_ptr<Kernel>> make_einsum(const NodeView& view) {
@@ -412,7 +399,7 @@ StatusOr<std::unique_ptr<Kernel>> make_einsum(const NodeView& view) {
   }
   for (size_t i = 0; i < view.input_count(); ++i) {
     const DType t = view.input_dtype(i);
-    if (t != DType::kUndefined && !einsum_dtype(t)) {
+    if (t != DType::kUndefined && !is_einsum_dtype(t)) {
       return view.error("input " + str(static_cast<int64_t>(i)) + " has unsupported data type " +
                         std::string(ir::dtype_name(t)));
     }
@@ -422,7 +409,7 @@ StatusOr<std::unique_ptr<Kernel>> make_einsum(const NodeView& view) {
     for (size_t i = 1; i < ctx.inputs.size(); ++i) {
       if (ctx.input(i).dtype() != dt) return ctx.error("inputs differ in data type");
     }
-    if (!einsum_dtype(dt)) {
+    if (!is_einsum_dtype(dt)) {
       return ctx.error("unsupported data type " + std::string(ir::dtype_name(dt)));
     }
     COMPRESSOR_ASSIGN_OR_RETURN(const Bound b, bind(eq, ctx));

@@ -845,27 +845,8 @@ D convert(S s) {
   }
 }
 
-bool castable(DType t) {
-  switch (t) {
-    case DType::kFloat:
-    case DType::kDouble:
-    case DType::kInt8:
-    case DType::kInt16:
-    case DType::kInt32:
-    case DType::kInt64:
-    case DType::kUInt8:
-    case DType::kUInt16:
-    case DType::kUInt32:
-    case DType::kUInt64:
-    case DType::kBool:
-    case DType::kFloat16:
-    case DType::kBFloat16:
-    case DType::kString:
-      return true;
-    default:
-      return false;
-  }
-}
+// Cast and CastLike convert between real numbers, bool and strings.
+bool is_castable(DType t) { return is_real_or_bool(t) || t == DType::kString; }
 
 /// Shortest round-trip text of a number (as numpy's str of a scalar).
 template <typename S>
@@ -902,7 +883,7 @@ Status cast_to(const Tensor& x, DType to, KernelContext& ctx) {
     ctx.outputs[0] = x;
     return Status::ok_status();
   }
-  if (!castable(x.dtype())) {
+  if (!is_castable(x.dtype())) {
     return ctx.error("cast from " + std::string(ir::dtype_name(x.dtype())) + " is not supported");
   }
   if (to == DType::kString) {
@@ -946,13 +927,13 @@ StatusOr<std::unique_ptr<Kernel>> make_cast(const NodeView& view) {
   const auto* a = view.node().attribute("to");
   if (a == nullptr) return view.error("missing the 'to' attribute");
   const auto to = ir::dtype_from_onnx(static_cast<int32_t>(a->i()));
-  if (!to || !castable(*to)) {
+  if (!to || !is_castable(*to)) {
     return view.error("cast to " +
                       (to ? std::string(ir::dtype_name(*to)) : std::to_string(a->i())) +
                       " is not supported");
   }
   const DType in = view.input_dtype(0);
-  if (in != DType::kUndefined && !castable(in)) {
+  if (in != DType::kUndefined && !is_castable(in)) {
     return view.error("cast from " + std::string(ir::dtype_name(in)) + " is not supported");
   }
   const DType target = *to;
@@ -962,14 +943,14 @@ StatusOr<std::unique_ptr<Kernel>> make_cast(const NodeView& view) {
 StatusOr<std::unique_ptr<Kernel>> make_cast_like(const NodeView& view) {
   for (size_t i = 0; i < 2; ++i) {
     const DType t = view.input_dtype(i);
-    if (t != DType::kUndefined && !castable(t)) {
+    if (t != DType::kUndefined && !is_castable(t)) {
       return view.error("cast " + std::string(i == 0 ? "from " : "to ") +
                         std::string(ir::dtype_name(t)) + " is not supported");
     }
   }
   return lambda([](KernelContext& ctx) -> Status {
     const DType to = ctx.input(1).dtype();
-    if (!castable(to)) {
+    if (!is_castable(to)) {
       return ctx.error("cast to " + std::string(ir::dtype_name(to)) + " is not supported");
     }
     return cast_to(ctx.input(0), to, ctx);
