@@ -92,9 +92,11 @@ fi
 # `compressor profile`: tables and JSON that account for every node, batching, bad options.
 run "profile prints op types and nodes" 0 "slowest of 17 nodes" -- \
   profile "$CNN/model.onnx" --runs 2 --threads 1 --dim batch=1
+run "profile --json, one sample" 0 "" -- \
+  profile "$CNN/model.onnx" --runs 1 --dim batch=1 --json && cp "$TMP/out" "$TMP/one.json"
 if run "profile --json" 0 "" -- \
   profile "$CNN/model.onnx" --runs 2 --samples 4 --batch 4 --dim batch=1 --json; then
-  if /usr/bin/python3 - "$TMP/out" <<'PY'; then ok "profile JSON accounts for every node"; else fail "profile JSON" "$(head -c 300 "$TMP/out")"; fi
+  if /usr/bin/python3 - "$TMP/out" "$TMP/one.json" <<'PY'; then ok "profile JSON accounts for every node"; else fail "profile JSON" "$(head -c 300 "$TMP/out")"; fi
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["batch"] == 4 and j["samples"] == 4, j
@@ -102,8 +104,10 @@ assert len(j["nodes"]) == 17, len(j["nodes"])
 assert sum(o["nodes"] for o in j["op_types"]) == 17
 assert abs(sum(n["share"] for n in j["nodes"]) - 1) < 1e-6
 conv = [o for o in j["op_types"] if o["op_type"] == "Conv"][0]
-assert conv["macs_per_sample"] == sum(n["macs_per_sample"] for n in j["nodes"] if n["op_type"] == "Conv")
-assert j["macs_per_sample"] > 0
+assert conv["macs_per_run"] == sum(n["macs_per_run"] for n in j["nodes"] if n["op_type"] == "Conv")
+# Four samples of batch 1 per run: four times the MACs of one sample.
+one = json.load(open(sys.argv[2]))
+assert j["macs_per_run"] == 4 * one["macs_per_run"] > 0, (j["macs_per_run"], one["macs_per_run"])
 PY
 fi
 run "profile --runs 0 is a usage error" 2 "--runs" -- profile "$CNN/model.onnx" --runs 0

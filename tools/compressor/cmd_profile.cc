@@ -167,6 +167,10 @@ Status run_profile(const ProfileOptions& opts) {
     if (!r.ok()) return r.status().with_context(opts.model);
   }
 
+  // The shapes above are of sample 0 alone; a run goes through every sample.
+  for (auto& r : rows) {
+    if (r.macs) *r.macs *= static_cast<uint64_t>(opts.samples);
+  }
   const double runs = opts.runs;
   double node_total = 0;
   for (const auto& r : rows) node_total += r.seconds;
@@ -195,8 +199,6 @@ Status run_profile(const ProfileOptions& opts) {
   const double mn = *std::min_element(run_seconds.begin(), run_seconds.end());
   const double mx = *std::max_element(run_seconds.begin(), run_seconds.end());
   const bool batched = opts.batch > 1 && axis.stackable;
-  // MACs are of one run over all samples: the shapes above are of sample 0 alone.
-  const double macs_scale = static_cast<double>(opts.samples);
 
   if (opts.json) {
     json j;
@@ -207,7 +209,7 @@ Status run_profile(const ProfileOptions& opts) {
     j["samples"] = opts.samples;
     j["batch"] = batched ? opts.batch : 1;
     j["run_ms"] = {{"min", mn * 1e3}, {"median", med * 1e3}, {"max", mx * 1e3}};
-    j["macs_per_sample"] = total_macs;
+    j["macs_per_run"] = total_macs;
     j["startup_rss_bytes"] = startup_rss;
     j["peak_rss_bytes"] = peak_rss_bytes();
     json jops = json::array();
@@ -216,7 +218,7 @@ Status run_profile(const ProfileOptions& opts) {
                       {"nodes", o.nodes},
                       {"ms", o.seconds / runs * 1e3},
                       {"share", share(o.seconds)},
-                      {"macs_per_sample", o.macs}});
+                      {"macs_per_run", o.macs}});
     }
     j["op_types"] = std::move(jops);
     json jnodes = json::array();
@@ -226,7 +228,7 @@ Status run_profile(const ProfileOptions& opts) {
                 {"ms", r->seconds / runs * 1e3},
                 {"share", share(r->seconds)},
                 {"output_shape", r->output_shape}};
-      n["macs_per_sample"] = r->macs ? json(*r->macs) : json(nullptr);
+      n["macs_per_run"] = r->macs ? json(*r->macs) : json(nullptr);
       jnodes.push_back(std::move(n));
     }
     j["nodes"] = std::move(jnodes);
@@ -243,30 +245,26 @@ Status run_profile(const ProfileOptions& opts) {
               mx * 1e3);
   std::printf("memory   peak RSS %s (%s at start)\n", human_bytes(peak_rss_bytes()).c_str(),
               human_bytes(startup_rss).c_str());
-  std::printf("MACs     %s per sample (%s GMAC/s)\n\n", with_commas(total_macs).c_str(),
-              gmacs_per_s(static_cast<uint64_t>(static_cast<double>(total_macs) * macs_scale), med)
-                  .c_str());
-  std::printf("%-24s %6s %11s %7s %16s %8s\n", "op type", "nodes", "ms/run", "share", "MACs/sample",
+  std::printf("MACs     %s per run (%s GMAC/s)\n\n", with_commas(total_macs).c_str(),
+              gmacs_per_s(total_macs, med).c_str());
+  std::printf("%-24s %6s %11s %7s %16s %8s\n", "op type", "nodes", "ms/run", "share", "MACs/run",
               "GMAC/s");
   for (const auto& o : ops) {
     const double sec = o.seconds / runs;
-    std::printf(
-        "%-24s %6zu %11.3f %6.1f%% %16s %8s\n", o.op_type.c_str(), o.nodes, sec * 1e3,
-        100 * share(o.seconds), o.macs ? with_commas(o.macs).c_str() : "-",
-        gmacs_per_s(static_cast<uint64_t>(static_cast<double>(o.macs) * macs_scale), sec).c_str());
+    std::printf("%-24s %6zu %11.3f %6.1f%% %16s %8s\n", o.op_type.c_str(), o.nodes, sec * 1e3,
+                100 * share(o.seconds), o.macs ? with_commas(o.macs).c_str() : "-",
+                gmacs_per_s(o.macs, sec).c_str());
   }
   const size_t shown = std::min(slowest.size(), static_cast<size_t>(opts.top));
   std::printf("\n%zu slowest of %zu nodes\n", shown, slowest.size());
   std::printf("%-32s %-20s %11s %7s %16s %8s  %s\n", "node", "op type", "ms/run", "share",
-              "MACs/sample", "GMAC/s", "output shape");
+              "MACs/run", "GMAC/s", "output shape");
   for (size_t i = 0; i < shown; ++i) {
     const NodeRow& r = *slowest[i];
     const double sec = r.seconds / runs;
-    std::optional<uint64_t> all_macs;
-    if (r.macs) all_macs = static_cast<uint64_t>(static_cast<double>(*r.macs) * macs_scale);
     std::printf("%-32s %-20s %11.3f %6.1f%% %16s %8s  %s\n", r.label.c_str(),
                 r.node->op_type.c_str(), sec * 1e3, 100 * share(r.seconds),
-                r.macs ? with_commas(*r.macs).c_str() : "-", gmacs_per_s(all_macs, sec).c_str(),
+                r.macs ? with_commas(*r.macs).c_str() : "-", gmacs_per_s(r.macs, sec).c_str(),
                 r.output_shape.c_str());
   }
   return ok_status();
