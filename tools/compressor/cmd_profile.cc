@@ -43,7 +43,8 @@ struct ProfileOptions {
 struct NodeRow {
   const ir::Node* node = nullptr;
   std::string label;
-  double seconds = 0;  // summed over the timed runs
+  std::vector<double> per_run;  // time in each timed run (all samples of the run)
+  double seconds = 0;           // the median of per_run
   std::optional<uint64_t> macs;
   std::string output_shape;
 };
@@ -133,7 +134,7 @@ Status run_profile(const ProfileOptions& opts) {
 
   std::vector<NodeRow> rows;
   std::unordered_map<const ir::Node*, size_t> row_of;
-  bool timing = false;
+  int timed_run = -1;  // index of the timed run in progress, -1 while warming up
   auto on_node = [&](const ir::Node& n, double seconds) {
     auto [it, inserted] = row_of.emplace(&n, rows.size());
     if (inserted) {
@@ -150,16 +151,20 @@ Status run_profile(const ProfileOptions& opts) {
       }
       rows.push_back(std::move(row));
     }
-    if (timing) rows[it->second].seconds += seconds;
+    if (timed_run >= 0) {
+      auto& per_run = rows[it->second].per_run;
+      per_run.resize(static_cast<size_t>(opts.runs), 0.0);
+      per_run[static_cast<size_t>(timed_run)] += seconds;
+    }
   };
   const size_t max_batch = static_cast<size_t>(opts.batch);
   for (int w = 0; w < opts.warmup; ++w) {
     auto r = exec::run_samples(**ex, model, samples, max_batch, on_node);
     if (!r.ok()) return r.status().with_context(opts.model);
   }
-  timing = true;
   std::vector<double> run_seconds;
   for (int k = 0; k < opts.runs; ++k) {
+    timed_run = k;
     const auto start = std::chrono::steady_clock::now();
     auto r = exec::run_samples(**ex, model, samples, max_batch, on_node);
     run_seconds.push_back(
@@ -171,7 +176,11 @@ Status run_profile(const ProfileOptions& opts) {
   for (auto& r : rows) {
     if (r.macs) *r.macs *= static_cast<uint64_t>(opts.samples);
   }
-  const double runs = opts.runs;
+  // Medians, so that one run disturbed by another process does not skew a node's figure.
+  for (auto& r : rows) {
+    r.per_run.resize(static_cast<size_t>(opts.runs), 0.0);
+    r.seconds = median(r.per_run);
+  }
   double node_total = 0;
   for (const auto& r : rows) node_total += r.seconds;
   std::map<std::string, OpRow> by_op;
@@ -216,7 +225,7 @@ Status run_profile(const ProfileOptions& opts) {
     for (const auto& o : ops) {
       jops.push_back({{"op_type", o.op_type},
                       {"nodes", o.nodes},
-                      {"ms", o.seconds / runs * 1e3},
+                      {"ms", o.seconds * 1e3},
                       {"share", share(o.seconds)},
                       {"macs_per_run", o.macs}});
     }
@@ -225,7 +234,7 @@ Status run_profile(const ProfileOptions& opts) {
     for (const NodeRow* r : slowest) {
       json n = {{"node", r->label},
                 {"op_type", r->node->op_type},
-                {"ms", r->seconds / runs * 1e3},
+                {"ms", r->seconds * 1e3},
                 {"share", share(r->seconds)},
                 {"output_shape", r->output_shape}};
       n["macs_per_run"] = r->macs ? json(*r->macs) : json(nullptr);
@@ -250,7 +259,7 @@ Status run_profile(const ProfileOptions& opts) {
   std::printf("%-24s %6s %11s %7s %16s %8s\n", "op type", "nodes", "ms/run", "share", "MACs/run",
               "GMAC/s");
   for (const auto& o : ops) {
-    const double sec = o.seconds / runs;
+    const double sec = o.seconds;
     std::printf("%-24s %6zu %11.3f %6.1f%% %16s %8s\n", o.op_type.c_str(), o.nodes, sec * 1e3,
                 100 * share(o.seconds), o.macs ? with_commas(o.macs).c_str() : "-",
                 gmacs_per_s(o.macs, sec).c_str());
@@ -261,7 +270,7 @@ Status run_profile(const ProfileOptions& opts) {
               "MACs/run", "GMAC/s", "output shape");
   for (size_t i = 0; i < shown; ++i) {
     const NodeRow& r = *slowest[i];
-    const double sec = r.seconds / runs;
+    const double sec = r.seconds;
     std::printf("%-32s %-20s %11.3f %6.1f%% %16s %8s  %s\n", r.label.c_str(),
                 r.node->op_type.c_str(), sec * 1e3, 100 * share(r.seconds),
                 r.macs ? with_commas(*r.macs).c_str() : "-", gmacs_per_s(r.macs, sec).c_str(),
