@@ -23,6 +23,8 @@ namespace {
 // Elements of the per-thread im2col buffer a Conv tile aims for (1 MiB of float).
 constexpr int64_t kColBudget = int64_t{1} << 18;
 constexpr int64_t kMinTile = 64;
+// Independent (batch, group, tile) units a Conv aims for when its planes are small.
+constexpr int64_t kMinUnits = 4;
 
 enum class AutoPad { kNotSet, kValid, kSameUpper, kSameLower };
 
@@ -337,7 +339,12 @@ class ConvKernel final : public Kernel {
     bool pointwise = ks == 1;
     for (int a = 0; a < 3; ++a)
       pointwise = pointwise && g.s[a] == 1 && g.pb[a] == 0 && g.pe[a] == 0;
-    const int64_t tile = std::min(p_out, std::max(kMinTile, kColBudget / std::max<int64_t>(kk, 1)));
+    int64_t tile = std::min(p_out, std::max(kMinTile, kColBudget / std::max<int64_t>(kk, 1)));
+    // Small planes (late layers, text-line models) still get a few independent tiles, so that
+    // threads have work; the split depends on shapes only.
+    if (n * group_ * ceil_div(p_out, tile) < kMinUnits) {
+      tile = std::min(tile, std::max(kMinTile, ceil_div(p_out, kMinUnits)));
+    }
     const int64_t tiles = ceil_div(p_out, tile);
     exec::parallel_for(ctx.pool, n * group_ * tiles, 1, [&](int64_t begin, int64_t end) {
       thread_local std::vector<T> col;

@@ -15,6 +15,13 @@ constexpr int64_t kTile = 128;
 // Multiply-adds below which a product is not split at all.
 constexpr int64_t kSplitWork = int64_t{1} << 18;
 
+// Rows (or columns) per tile of a split product: kTile, or fewer so that even a product of a
+// few hundred rows gives the threads several tiles (at least 32 rows each). Shapes only.
+int64_t split_tile(int64_t rows) {
+  if (rows >= 4 * kTile) return kTile;
+  return std::max<int64_t>(32, (rows + 3) / 4);
+}
+
 bool gemm_dtype(DType t) {
   return t == DType::kFloat || t == DType::kDouble || t == DType::kInt32 || t == DType::kInt64 ||
          t == DType::kUInt32 || t == DType::kUInt64;
@@ -97,7 +104,7 @@ Status matmul_typed(KernelContext& ctx) {
     const int64_t rows = nb * m;
     const ConstMap bm(bp, k, n);
     const bool split = rows * n * k >= kSplitWork;
-    const int64_t tile = split ? kTile : rows;
+    const int64_t tile = split ? split_tile(rows) : rows;
     const int64_t tiles = (rows + tile - 1) / tile;
     exec::parallel_for(ctx.pool, tiles, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
@@ -211,7 +218,7 @@ class GemmKernel final : public Kernel {
     const auto bm = ir::matrix<T>(b, b.dims()[0], b.dims()[1]);
     const T alpha = static_cast<T>(alpha_);
     // Output columns in fixed tiles; each tile is one GEMM into a block of Y.
-    const int64_t tile = m * n * k >= kSplitWork ? kTile : n;
+    const int64_t tile = m * n * k >= kSplitWork ? split_tile(n) : n;
     const int64_t tiles = (n + tile - 1) / tile;
     auto run = [&](const auto& lhs, const auto& rhs) {
       exec::parallel_for(ctx.pool, tiles, 1, [&](int64_t begin, int64_t end) {
