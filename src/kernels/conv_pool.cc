@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "kernel_util.h"
+#include "sgemm.h"
 
 namespace compressor::kernels {
 namespace {
@@ -355,12 +356,20 @@ class ConvKernel final : public Kernel {
         Eigen::Map<const Mat> wg(wp + gi * mg * kk, mg, kk);
         Eigen::Map<Mat, 0, Strided> yb(yp + (ni * m + gi * mg) * p_out + p0, mg, len,
                                        Strided(p_out));
-        if (pointwise) {
-          yb.noalias() = wg * Eigen::Map<const Mat, 0, Strided>(xg + p0, cg, len, Strided(p_out));
-        } else {
+        // Y block [mg, len] = W [mg, kk] x (input rows or im2col columns) [kk, len].
+        const T* rhs = xg + p0;
+        int64_t rhs_stride = p_out;
+        if (!pointwise) {
           if (static_cast<int64_t>(col.size()) < kk * len) col.resize(kk * len);
           im2col(xg, cg, g, p0, p0 + len, col.data());
-          yb.noalias() = wg * Eigen::Map<const Mat>(col.data(), kk, len);
+          rhs = col.data();
+          rhs_stride = len;
+        }
+        if constexpr (std::is_same_v<T, float>) {
+          sgemm(mg, len, kk, wp + gi * mg * kk, kk, 1, rhs, rhs_stride, 1,
+                yp + (ni * m + gi * mg) * p_out + p0, p_out, false);
+        } else {
+          yb.noalias() = wg * Eigen::Map<const Mat, 0, Strided>(rhs, kk, len, Strided(rhs_stride));
         }
         if (bp != nullptr) {
           yb.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bp + gi * mg, mg);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "kernel_util.h"
+#include "sgemm.h"
 
 namespace compressor::kernels {
 namespace {
@@ -109,7 +110,11 @@ Status matmul_typed(KernelContext& ctx) {
     exec::parallel_for(ctx.pool, tiles, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t r0 = t * tile, len = std::min(tile, rows - r0);
-        Map(yp + r0 * n, len, n).noalias() = ConstMap(ap + r0 * k, len, k) * bm;
+        if constexpr (std::is_same_v<T, float>) {
+          sgemm(len, n, k, ap + r0 * k, k, 1, bp, n, 1, yp + r0 * n, n, false);
+        } else {
+          Map(yp + r0 * n, len, n).noalias() = ConstMap(ap + r0 * k, len, k) * bm;
+        }
       }
     });
   } else {
@@ -126,8 +131,12 @@ Status matmul_typed(KernelContext& ctx) {
           ao += idx * a_str[d];
           bo += idx * b_str[d];
         }
-        Map(yp + i * m * n, m, n).noalias() =
-            ConstMap(ap + ao * m * k, m, k) * ConstMap(bp + bo * k * n, k, n);
+        if constexpr (std::is_same_v<T, float>) {
+          sgemm(m, n, k, ap + ao * m * k, k, 1, bp + bo * k * n, n, 1, yp + i * m * n, n, false);
+        } else {
+          Map(yp + i * m * n, m, n).noalias() =
+              ConstMap(ap + ao * m * k, m, k) * ConstMap(bp + bo * k * n, k, n);
+        }
       }
     });
   }
