@@ -10,7 +10,7 @@
 // fresh process that loads the model, warms up once and times RUNS runs; the ratio of the two
 // medians is taken per pair and the median ratio is reported with its range. Peak memory is the
 // process's peak RSS minus its RSS before the model was loaded (the runtime's own start-up
-// footprint: ~8 MiB for compressor, ~60 MiB for node with onnxruntime), so the figure is what the
+// footprint: about 8 MiB for compressor, 51 MiB for node with onnxruntime), so the figure is what the
 // model costs in each runtime. ORT runs with all graph optimizations; ours runs the file as is.
 'use strict';
 const fs = require('fs');
