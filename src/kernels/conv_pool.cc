@@ -161,6 +161,20 @@ Status forward_geom(const WindowAttrs& w, const Dims& x_dims, const std::vector<
   return ok_status();
 }
 
+// The spatial kernel size of a Conv or ConvTranspose weight [*, *, k...] (1-D to 3-D), checked
+// against the kernel_shape attribute when one is given.
+StatusOr<std::vector<int64_t>> weight_kernel(const Tensor& w, const std::vector<int64_t>& attr,
+                                             const KernelContext& ctx) {
+  if (w.rank() < 3 || w.rank() > 5) {
+    return ctx.error("weight " + ir::dims_to_string(w.dims()) + " is not a 1-D, 2-D or 3-D kernel");
+  }
+  std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
+  if (!attr.empty() && attr != kernel) {
+    return ctx.error("kernel_shape does not match the weight " + ir::dims_to_string(w.dims()));
+  }
+  return kernel;
+}
+
 Dims with_spatial(int64_t n, int64_t c, const Geom& g, size_t nd) {
   Dims out{n, c};
   for (size_t i = 0; i < nd; ++i) out.push_back(g.out[3 - nd + i]);
@@ -284,15 +298,9 @@ class ConvKernel final : public Kernel {
   Status typed(KernelContext& ctx) const {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
-    if (w.rank() < 3 || w.rank() > 5) {
-      return ctx.error("weight " + ir::dims_to_string(w.dims()) +
-                       " is not a 1-D, 2-D or 3-D kernel");
-    }
-    const size_t nd = static_cast<size_t>(w.rank() - 2);
-    const std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-    if (!w_.kernel.empty() && w_.kernel != kernel) {
-      return ctx.error("kernel_shape does not match the weight " + ir::dims_to_string(w.dims()));
-    }
+    COMPRESSOR_ASSIGN_OR_RETURN(const std::vector<int64_t> kernel,
+                                weight_kernel(w, w_.kernel, ctx));
+    const size_t nd = kernel.size();
     Geom g;
     COMPRESSOR_RETURN_IF_ERROR(forward_geom(w_, x.dims(), kernel, ctx, &g));
     const int64_t n = x.dims()[0], c = x.dims()[1], m = w.dims()[0];
@@ -527,15 +535,9 @@ class ConvTransposeKernel final : public Kernel {
   Status typed(KernelContext& ctx) const {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
-    if (w.rank() < 3 || w.rank() > 5) {
-      return ctx.error("weight " + ir::dims_to_string(w.dims()) +
-                       " is not a 1-D, 2-D or 3-D kernel");
-    }
-    const size_t nd = static_cast<size_t>(w.rank() - 2);
-    const std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
-    if (!w_.kernel.empty() && w_.kernel != kernel) {
-      return ctx.error("kernel_shape does not match the weight " + ir::dims_to_string(w.dims()));
-    }
+    COMPRESSOR_ASSIGN_OR_RETURN(const std::vector<int64_t> kernel,
+                                weight_kernel(w, w_.kernel, ctx));
+    const size_t nd = kernel.size();
     Geom g;
     COMPRESSOR_RETURN_IF_ERROR(geometry(x.dims(), kernel, ctx, &g));
     const int64_t n = x.dims()[0], c = x.dims()[1];

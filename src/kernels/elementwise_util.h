@@ -209,7 +209,7 @@ Status binary_apply(const KernelContext& ctx, const Tensor& a, const Tensor& b, 
                     Tensor& out) {
   const Tensor* ins[2] = {&a, &b};
   COMPRESSOR_ASSIGN_OR_RETURN(BroadcastPlan p, plan_broadcast(ins, ctx));
-  Tensor y = Tensor::zeros(ir::DTypeOf<TO>::value, p.out);
+  Tensor y = Tensor::uninitialized(ir::DTypeOf<TO>::value, p.out);  // every piece is assigned
   const TA* ap = a.span<TA>().data();
   const TB* bp = b.span<TB>().data();
   TO* yp = y.numel() > 0 ? y.mutable_span<TO>().data() : nullptr;
@@ -249,7 +249,7 @@ class UnaryKernel final : public Kernel {
     const Tensor& x = ctx.input(0);
     return dispatch<Set>(x.dtype(), ctx, [&](auto tag) -> Status {
       using T = decltype(tag);
-      Tensor y = Tensor::zeros(x.dtype(), x.dims());
+      Tensor y = Tensor::uninitialized(x.dtype(), x.dims());  // every chunk is assigned
       const int64_t n = y.numel();
       if (n > 0) {
         const T* xp = x.span<T>().data();

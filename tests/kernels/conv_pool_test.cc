@@ -8,21 +8,12 @@
 #include <limits>
 
 #include "compressor/exec/executor.h"
+#include "testing/kernel_testing.h"
 #include "testing/test_models.h"
 
 namespace compressor {
 namespace {
 using namespace testing;
-
-StatusOr<std::vector<ir::Tensor>> run_text(const std::string& text,
-                                           const std::vector<exec::NamedTensor>& inputs,
-                                           int threads = 1) {
-  auto m = model_from_text(text);
-  if (!m.ok()) return m.status();
-  auto ex = exec::Executor::create(*m, {.threads = threads});
-  if (!ex.ok()) return ex.status();
-  return (*ex)->run(inputs);
-}
 
 std::vector<float> values(const ir::Tensor& t) {
   return {t.span<float>().begin(), t.span<float>().end()};

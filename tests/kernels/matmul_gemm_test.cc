@@ -3,21 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "compressor/exec/executor.h"
+#include "testing/kernel_testing.h"
 #include "testing/test_models.h"
 
 namespace compressor {
 namespace {
 using namespace testing;
-
-StatusOr<std::vector<ir::Tensor>> run_text(const std::string& text,
-                                           const std::vector<exec::NamedTensor>& inputs,
-                                           int threads = 1) {
-  auto m = model_from_text(text);
-  if (!m.ok()) return m.status();
-  auto ex = exec::Executor::create(*m, {.threads = threads});
-  if (!ex.ok()) return ex.status();
-  return (*ex)->run(inputs);
-}
 
 // Row-major [rows, cols] element (r, c), optionally transposed storage.
 float at(const std::vector<float>& v, int64_t cols, int64_t r, int64_t c) {

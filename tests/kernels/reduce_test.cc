@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "compressor/exec/executor.h"
+#include "testing/kernel_testing.h"
 #include "testing/test_models.h"
 
 namespace compressor {
@@ -16,14 +17,6 @@ namespace {
 using namespace testing;
 using ir::Dims;
 using ir::Tensor;
-
-StatusOr<std::vector<Tensor>> run_model(const std::string& text,
-                                        const std::vector<exec::NamedTensor>& inputs,
-                                        int threads = 1) {
-  COMPRESSOR_ASSIGN_OR_RETURN(auto model, model_from_text(text));
-  COMPRESSOR_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = threads}));
-  return ex->run(inputs);
-}
 
 template <typename T>
 std::vector<T> values(const Tensor& t) {
@@ -96,7 +89,7 @@ TEST(Reduce, EveryOpMatchesReferenceOverEveryAxisSubset) {
           full.replace(full.find("float[3,4,5] X)"), 15,
                        "float[3,4,5] X, int64[" + std::to_string(axis_list.size()) + "] A)");
         }
-        auto y = run_model(full, in);
+        auto y = run_text(full, in);
         ASSERT_OK(y);
         Dims od;
         for (int k = 0; k < 3; ++k) {
@@ -140,7 +133,7 @@ TEST(Reduce, DefaultAxesReduceAllAndNoopKeepsInput) {
     g (float[2,2] X, int64[0] A) => (float Y, float Z) {
       Y = ReduceSum<keepdims = 0>(X)
       Z = ReduceSum<noop_with_empty_axes = 1>(X, A) })";
-  auto y = run_model(text, {{"X", float_tensor({2, 2}, {1, 2, 3, 4})}, {"A", ints({0}, {})}});
+  auto y = run_text(text, {{"X", float_tensor({2, 2}, {1, 2, 3, 4})}, {"A", ints({0}, {})}});
   ASSERT_OK(y);
   EXPECT_EQ((*y)[0].dims(), Dims{});
   EXPECT_EQ(values<float>((*y)[0]), std::vector<float>{10});
@@ -148,12 +141,12 @@ TEST(Reduce, DefaultAxesReduceAllAndNoopKeepsInput) {
 }
 
 TEST(Reduce, EmptyReductionGivesIdentityValues) {
-  auto y = run_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+  auto y = run_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[2,0] X) => (float S, float P, float M) {
       S = ReduceSumSquare<axes = [1]>(X)
       P = ReduceProd<axes = [1]>(X)
       M = ReduceMax<axes = [1], keepdims = 0>(X) })",
-                     {{"X", float_tensor({2, 0}, {})}});
+                    {{"X", float_tensor({2, 0}, {})}});
   ASSERT_OK(y);
   EXPECT_EQ(values<float>((*y)[0]), (std::vector<float>{0, 0}));
   EXPECT_EQ(values<float>((*y)[1]), (std::vector<float>{1, 1}));
@@ -162,9 +155,9 @@ TEST(Reduce, EmptyReductionGivesIdentityValues) {
 }
 
 TEST(Reduce, Opset18ReadsAxesInputAndRefusesAxesAttribute) {
-  auto y = run_model(R"(<ir_version: 8, opset_import: ["" : 18]>
+  auto y = run_text(R"(<ir_version: 8, opset_import: ["" : 18]>
     g (float[2,3] X, int64[1] A) => (float Y) { Y = ReduceMean<keepdims = 0>(X, A) })",
-                     {{"X", float_tensor({2, 3}, {1, 2, 3, 4, 5, 6})}, {"A", ints({1}, {-1})}});
+                    {{"X", float_tensor({2, 3}, {1, 2, 3, 4, 5, 6})}, {"A", ints({1}, {-1})}});
   ASSERT_OK(y);
   EXPECT_EQ(values<float>((*y)[0]), (std::vector<float>{2, 5}));
 
@@ -195,8 +188,8 @@ TEST(Reduce, LargeRowsAndColumnsAgreeAcrossThreadCounts) {
     g (float[300,257] X) => (float R, float C) {
       R = ReduceLogSumExp<axes = [1]>(X)
       C = ReduceMean<axes = [0]>(X) })";
-  auto one = run_model(text, {{"X", float_tensor({rows, cols}, x)}}, 1);
-  auto two = run_model(text, {{"X", float_tensor({rows, cols}, x)}}, 2);
+  auto one = run_text(text, {{"X", float_tensor({rows, cols}, x)}}, 1);
+  auto two = run_text(text, {{"X", float_tensor({rows, cols}, x)}}, 2);
   ASSERT_OK(one);
   ASSERT_OK(two);
   EXPECT_TRUE((*one)[0].bitwise_equal((*two)[0]));
@@ -207,12 +200,12 @@ TEST(Reduce, LargeRowsAndColumnsAgreeAcrossThreadCounts) {
 }
 
 TEST(Reduce, ArgMaxArgMinTiesPickFirstOrLast) {
-  auto y = run_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+  auto y = run_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[2,3] X) => (int64 A, int64 B, int64 C) {
       A = ArgMax<axis = 1>(X)
       B = ArgMax<axis = 1, select_last_index = 1, keepdims = 0>(X)
       C = ArgMin<axis = 0, keepdims = 0>(X) })",
-                     {{"X", float_tensor({2, 3}, {1, 5, 5, 2, 0, 2})}});
+                    {{"X", float_tensor({2, 3}, {1, 5, 5, 2, 0, 2})}});
   ASSERT_OK(y);
   EXPECT_EQ((*y)[0].dims(), (Dims{2, 1}));
   EXPECT_EQ(values<int64_t>((*y)[0]), (std::vector<int64_t>{1, 0}));
@@ -221,12 +214,11 @@ TEST(Reduce, ArgMaxArgMinTiesPickFirstOrLast) {
 }
 
 TEST(Reduce, TopKLargestAndSmallestWithTies) {
-  auto y =
-      run_model(R"(<ir_version: 8, opset_import: ["" : 11]>
+  auto y = run_text(R"(<ir_version: 8, opset_import: ["" : 11]>
     g (float[2,4] X, int64[1] K) => (float V, int64 I, float W, int64 J) {
       V, I = TopK(X, K)
       W, J = TopK<largest = 0, axis = 0>(X, K) })",
-                {{"X", float_tensor({2, 4}, {3, 1, 3, 2, 0, 4, 4, 1})}, {"K", ints({1}, {2})}});
+                    {{"X", float_tensor({2, 4}, {3, 1, 3, 2, 0, 4, 4, 1})}, {"K", ints({1}, {2})}});
   ASSERT_OK(y);
   EXPECT_EQ(values<float>((*y)[0]), (std::vector<float>{3, 3, 4, 4}));
   EXPECT_EQ(values<int64_t>((*y)[1]), (std::vector<int64_t>{0, 2, 1, 2}));
@@ -235,7 +227,7 @@ TEST(Reduce, TopKLargestAndSmallestWithTies) {
 }
 
 TEST(Reduce, CumSumExclusiveReverseOnInt32) {
-  auto y = run_model(
+  auto y = run_text(
       R"(<ir_version: 8, opset_import: ["" : 14]>
     g (int32[2,3] X, int64 A) => (int32 Y, int32 Z) {
       Y = CumSum<exclusive = 1, reverse = 1>(X, A)
