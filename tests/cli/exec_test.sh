@@ -111,6 +111,9 @@ assert j["macs_per_run"] == 4 * one["macs_per_run"] > 0, (j["macs_per_run"], one
 PY
 fi
 run "profile --runs 0 is a usage error" 2 "--runs" -- profile "$CNN/model.onnx" --runs 0
+run "profile --samples 0 is a usage error" 2 "--samples" -- profile "$CNN/model.onnx" --samples 0
+run "profile --batch 0 is a usage error" 2 "--batch" -- profile "$CNN/model.onnx" --batch 0
+run "profile --threads -1 is a usage error" 2 "--threads" -- profile "$CNN/model.onnx" --threads -1
 run "profile on a missing model fails naming it" 1 "nope.onnx" -- profile "$TMP/nope.onnx"
 
 if [[ ${#UNSUPPORTED[@]} -gt 0 ]]; then
