@@ -50,3 +50,15 @@ const PassRegistry& PassRegistry::builtin() {
 }
 
 }  // namespace compressor::pass
+
+namespace compressor::pass {
+
+std::string node_label(const ir::Node& node) {
+  if (!node.name.empty()) return node.name;
+  for (const auto& out : node.outputs) {
+    if (!out.empty()) return out;
+  }
+  return node.op_type;
+}
+
+}  // namespace compressor::pass

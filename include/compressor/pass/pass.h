@@ -53,7 +53,15 @@ class Pass {
   virtual const PassInfo& info() const = 0;
   virtual StatusOr<PassResult> run(ir::Model& model, PassContext& ctx) = 0;
   const std::string& name() const { return info().name; }
+  /// The layers this pass would rewrite in `model`, by node label (see node_label), in graph
+  /// order; empty for passes that do not work layer by layer. A pass that lists layers accepts
+  /// the option `nodes` ('|'-separated labels) restricting it to those layers, which is how
+  /// per-layer sensitivity applies it to one layer at a time.
+  virtual std::vector<std::string> eligible_nodes(const ir::Model& /*model*/) const { return {}; }
 };
+
+/// How passes and reports name a node: its name, or its first output when it has none.
+std::string node_label(const ir::Node& node);
 
 /// Creates a pass from validated options.
 using PassFactory = StatusOr<std::unique_ptr<Pass>> (*)(const PassOptions& options);
