@@ -629,6 +629,39 @@ std::unique_ptr<onnx::ModelProto> to_analysis_proto(const ir::Model& model,
   return proto;
 }
 
+namespace {
+size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+}  // namespace
+
+uint64_t serialized_size(const ir::Model& model) {
+  // The skeleton holds every tensor's header; each raw_data field (field 9: one tag byte, the
+  // length, the bytes) then grows its TensorProto, whose length prefix in the graph grows too,
+  // as does the graph's prefix in the model.
+  auto proto = model_skeleton(model);
+  auto* g = proto->mutable_graph();
+  for (const auto& init : model.graph.initializers()) fill_tensor_header(init, g->add_initializer());
+  const uint64_t skeleton = proto->ByteSizeLong();
+  const uint64_t graph_before = g->ByteSizeLong();
+  uint64_t graph_after = graph_before;
+  for (int i = 0; i < g->initializer_size(); ++i) {
+    const auto& init = model.graph.initializers()[static_cast<size_t>(i)];
+    if (init.tensor.dtype() == ir::DType::kString) continue;
+    const uint64_t h = g->initializer(i).ByteSizeLong();
+    const uint64_t n = init.tensor.nbytes();
+    const uint64_t h2 = h + 1 + varint_size(n) + n;
+    graph_after += (varint_size(h2) + h2) - (varint_size(h) + h);
+  }
+  return skeleton + (varint_size(graph_after) + graph_after) -
+         (varint_size(graph_before) + graph_before);
+}
+
 Status check_model(const ir::Model& model, bool* checked) {
   if (checked) *checked = false;
   const int64_t opset = model.opset_version("");

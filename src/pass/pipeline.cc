@@ -6,15 +6,24 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <optional>
 
 #include "compressor/core/logging.h"
+#include "compressor/eval/model_info.h"
 #include "compressor/io/onnx_io.h"
 #include "compressor/version.h"
 
 namespace compressor::pass {
 
-ModelStats model_stats(const ir::Model& model) {
+ModelStats model_stats(const ir::Model& model, const std::map<std::string, int64_t>& dims) {
   ModelStats s;
+  s.file_bytes = io::serialized_size(model);
+  auto macs = eval::estimate_macs(model, dims);
+  if (macs.ok()) {
+    s.macs = macs->total;
+    s.macs_known = macs->unknown_nodes == 0;
+  }
   s.nodes = model.graph.node_count();
   for (const auto& init : model.graph.initializers()) {
     s.params += static_cast<uint64_t>(init.tensor.numel());
@@ -60,6 +69,62 @@ Status DumpInstrumentation::after_pass(const Pass& pass, const ir::Model& model,
   options.check = false;  // the verify instrumentation owns checking
   auto saved = io::save_model(model, dir_ + "/" + prefix + pass.name() + ".onnx", options);
   return saved.ok() ? ok_status() : saved.status();
+}
+
+namespace {
+
+/// The drift between a model and itself, shaped like `current` (a pass that changed nothing).
+std::vector<eval::OutputDrift> zero_delta(const std::vector<eval::OutputDrift>& current) {
+  std::vector<eval::OutputDrift> out;
+  for (const auto& d : current) {
+    eval::DriftMetrics m;
+    m.samples = d.metrics.samples;
+    m.elements = d.metrics.elements;
+    m.snr_db = std::numeric_limits<double>::infinity();
+    if (d.metrics.top1_agreement) m.top1_agreement = 1.0;
+    if (d.metrics.top5_agreement) m.top5_agreement = 1.0;
+    if (d.metrics.accuracy) {
+      m.reference_accuracy = d.metrics.accuracy;
+      m.accuracy = d.metrics.accuracy;
+      m.accuracy_drop = 0.0;
+    }
+    out.push_back({d.output, m});
+  }
+  return out;
+}
+
+}  // namespace
+
+Status DriftInstrumentation::after_pass(const Pass& pass, const ir::Model& model,
+                                        PassRecord& record) {
+  const auto start = std::chrono::steady_clock::now();
+  if (record.result.nodes_changed == 0) {
+    record.drift = meter_.current();
+    record.delta = zero_delta(meter_.current());
+  } else {
+    auto m = meter_.measure(model);
+    if (!m.ok()) return m.status().with_context("measuring drift after pass '" + pass.name() + "'");
+    record.drift = std::move(m->cumulative);
+    record.delta = std::move(m->delta);
+  }
+  record.drift_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  eval::GateInputs inputs;
+  inputs.drift = &record.drift;
+  for (const auto& gate : gates_) {
+    COMPRESSOR_ASSIGN_OR_RETURN(eval::GateResult r, eval::evaluate_gate(gate, inputs));
+    if (!r.ok) record.exceeded.push_back(std::move(r));
+  }
+  if (record.exceeded.empty()) {
+    if (record.result.nodes_changed > 0) meter_.accept();
+    return ok_status();
+  }
+  record.verdict = on_exceed_ == OnExceed::kRevert ? PassRecord::Verdict::kRevert
+                                                   : PassRecord::Verdict::kStop;
+  if (record.verdict == PassRecord::Verdict::kStop && record.result.nodes_changed > 0) {
+    meter_.accept();  // the model keeps this pass
+  }
+  return ok_status();
 }
 
 StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegistry& registry) {
@@ -133,22 +198,27 @@ std::string PassPipeline::spec() const {
 
 StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContext& ctx) {
   std::vector<PassRecord> records;
+  bool snapshots = false;
+  for (const auto& inst : instrumentations_) snapshots = snapshots || inst->may_revert();
+  ModelStats stats = model_stats(model, ctx.dims());
   for (auto& entry : passes_) {
     Pass& pass = *entry.pass;
     PassRecord record;
     record.name = pass.name();
     record.options = entry.options_text;
-    record.before = model_stats(model);
+    record.before = stats;
     for (auto& inst : instrumentations_) {
       COMPRESSOR_RETURN_IF_ERROR(inst->before_pass(pass, model));
     }
+    std::optional<ir::Model> snapshot;
+    if (snapshots) snapshot = model;
     auto start = std::chrono::steady_clock::now();
     auto result = pass.run(model, ctx);
     if (!result.ok()) return result.status().with_context("pass '" + pass.name() + "'");
     record.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     record.result = std::move(result).value();
-    record.after = model_stats(model);
+    record.after = model_stats(model, ctx.dims());
     for (auto& inst : instrumentations_) {
       COMPRESSOR_RETURN_IF_ERROR(inst->after_pass(pass, model, record));
     }
@@ -156,7 +226,15 @@ StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContex
         "{}: {} node(s) changed, {} skipped; nodes {} -> {}, params {} -> {} ({:.3f}s)",
         record.name, record.result.nodes_changed, record.result.skipped.size(), record.before.nodes,
         record.after.nodes, record.before.params, record.after.params, record.seconds);
+    const auto verdict = record.verdict;
+    if (verdict == PassRecord::Verdict::kRevert && snapshot) {
+      model = std::move(*snapshot);
+      COMPRESSOR_LOG_WARN("{}: undone (drift past a gate)", record.name);
+    } else {
+      stats = record.after;
+    }
     records.push_back(std::move(record));
+    if (verdict == PassRecord::Verdict::kStop) break;
   }
   return records;
 }

@@ -17,5 +17,7 @@ void setup_info_command(CLI::App& app, Runner& run);
 void setup_optimize_command(CLI::App& app, Runner& run);
 void setup_exec_command(CLI::App& app, Runner& run);
 void setup_profile_command(CLI::App& app, Runner& run);
+void setup_eval_command(CLI::App& app, Runner& run);
+void setup_sensitivity_command(CLI::App& app, Runner& run);
 
 }  // namespace compressor::cli

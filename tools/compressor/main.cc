@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   compressor::cli::setup_optimize_command(app, run);
   compressor::cli::setup_exec_command(app, run);
   compressor::cli::setup_profile_command(app, run);
+  compressor::cli::setup_eval_command(app, run);
+  compressor::cli::setup_sensitivity_command(app, run);
 
   try {
     app.parse(argc, argv);

@@ -58,6 +58,10 @@ struct SaveResult {
 StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
                                 const SaveOptions& options = {});
 
+/// The size in bytes of the model saved with every tensor embedded, computed without
+/// serializing the tensor bytes.
+uint64_t serialized_size(const ir::Model& model);
+
 /// Runs the ONNX checker with strict shape inference on the model as it is in memory.
 /// Models importing a default-domain opset newer than kNewestCheckedOpset are not checked
 /// (`checked` is set false).

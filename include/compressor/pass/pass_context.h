@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 namespace compressor::pass {
 
@@ -14,10 +16,14 @@ class PassContext {
   uint64_t seed() const { return seed_; }
   int threads() const { return threads_; }
   void set_threads(int threads) { threads_ = threads; }
+  /// Values of symbolic input dimensions (--dim), for MAC counts and shapes.
+  const std::map<std::string, int64_t>& dims() const { return dims_; }
+  void set_dims(std::map<std::string, int64_t> dims) { dims_ = std::move(dims); }
 
  private:
   uint64_t seed_ = 0;
   int threads_ = 0;  ///< 0: all cores.
+  std::map<std::string, int64_t> dims_;
 };
 
 }  // namespace compressor::pass

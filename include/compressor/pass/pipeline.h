@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "compressor/core/status.h"
+#include "compressor/eval/compare.h"
+#include "compressor/eval/gates.h"
 #include "compressor/ir/model.h"
 #include "compressor/pass/pass.h"
 #include "compressor/pass/pass_context.h"
@@ -17,10 +19,14 @@ namespace compressor::pass {
 /// Size of a model as the report counts it.
 struct ModelStats {
   size_t nodes = 0;
-  uint64_t params = 0;  ///< Elements of all initializers.
-  uint64_t bytes = 0;   ///< Bytes of all initializers.
+  uint64_t params = 0;      ///< Elements of all initializers and Constant-node tensors.
+  uint64_t bytes = 0;       ///< Bytes of all initializers and Constant-node tensors.
+  uint64_t file_bytes = 0;  ///< Bytes of the model saved with every tensor embedded.
+  uint64_t macs = 0;        ///< Estimated multiply-accumulates per run (see eval::estimate_macs).
+  bool macs_known = false;  ///< False when shape inference could not give every MAC count.
 };
-ModelStats model_stats(const ir::Model& model);
+/// Counts nodes, parameters and bytes; MACs with the symbolic dimensions bound to `dims`.
+ModelStats model_stats(const ir::Model& model, const std::map<std::string, int64_t>& dims = {});
 
 /// One row of the run: what a pass did and what it cost.
 struct PassRecord {
@@ -30,6 +36,20 @@ struct PassRecord {
   ModelStats before;
   ModelStats after;
   PassResult result;
+
+  /// Drift after this pass against the original model (cumulative) and against the model
+  /// before this pass (delta); empty when drift is not measured.
+  std::vector<eval::OutputDrift> drift;
+  std::vector<eval::OutputDrift> delta;
+  /// Seconds spent measuring drift after the pass.
+  double drift_seconds = 0;
+  /// Gates the drift after this pass broke.
+  std::vector<eval::GateResult> exceeded;
+
+  /// Set by instrumentations: keep the pass, undo it (the model goes back to how it was before
+  /// the pass, and the pipeline goes on), or stop the pipeline after it.
+  enum class Verdict { kKeep, kRevert, kStop };
+  Verdict verdict = Verdict::kKeep;
 };
 
 /// Hooks run around every pass (verification, statistics, dumps, drift).
@@ -41,6 +61,29 @@ class PassInstrumentation {
   }
   /// Runs after the pass; an error stops the pipeline and is reported against the pass.
   virtual Status after_pass(const Pass& pass, const ir::Model& model, PassRecord& record) = 0;
+  /// True when after_pass may ask for a pass to be undone (the pipeline then keeps a copy of
+  /// the model from before each pass; tensors are shared until written, so it is cheap).
+  virtual bool may_revert() const { return false; }
+};
+
+/// What to do when a pass pushes drift past a gate.
+enum class OnExceed {
+  kFail,    ///< Stop after the pass; the command writes the model and report and exits 3.
+  kRevert,  ///< Undo the pass and go on with the next.
+};
+
+/// Measures drift after every pass with a DriftMeter, and holds it to the drift gates.
+class DriftInstrumentation : public PassInstrumentation {
+ public:
+  DriftInstrumentation(eval::DriftMeter& meter, std::vector<eval::Gate> gates, OnExceed on_exceed)
+      : meter_(meter), gates_(std::move(gates)), on_exceed_(on_exceed) {}
+  Status after_pass(const Pass& pass, const ir::Model& model, PassRecord& record) override;
+  bool may_revert() const override { return on_exceed_ == OnExceed::kRevert && !gates_.empty(); }
+
+ private:
+  eval::DriftMeter& meter_;
+  std::vector<eval::Gate> gates_;  ///< Drift gates only.
+  OnExceed on_exceed_;
 };
 
 /// Runs the ONNX checker with strict shape inference on the input (so that a broken input is
@@ -78,7 +121,9 @@ class PassPipeline {
   /// "a,b{k=v}" as given, for metadata and the report.
   std::string spec() const;
 
-  /// Runs every pass in order; stops at the first error, naming the pass.
+  /// Runs every pass in order; stops at the first error, naming the pass, and after a pass an
+  /// instrumentation gave the verdict kStop (the last record says so). A pass given kRevert is
+  /// undone: the model is as it was before it.
   StatusOr<std::vector<PassRecord>> run(ir::Model& model, PassContext& ctx);
 
  private:

@@ -1,0 +1,349 @@
+// The run report as JSON (stable key order) and as text.
+#include "compressor/report/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "compressor/core/sha256.h"
+#include "compressor/eval/model_info.h"
+#include "compressor/io/files.h"
+
+namespace compressor::report {
+
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+Json number(const std::optional<double>& v) { return v ? number(*v) : Json(nullptr); }
+
+Json metrics_json(const eval::DriftMetrics& m) {
+  Json j;
+  for (const auto& name : eval::metric_names()) {
+    auto v = m.get(name);
+    if (v) j[name] = number(*v);
+  }
+  j["samples"] = m.samples;
+  j["elements"] = m.elements;
+  return j;
+}
+
+Json drift_json(const std::vector<eval::OutputDrift>& drift) {
+  Json j = Json::object();
+  for (const auto& d : drift) j[d.output] = metrics_json(d.metrics);
+  return j;
+}
+
+Json model_json(const ModelFile& m) {
+  Json j;
+  j["path"] = m.path;
+  j["sha256"] = m.sha256;
+  j["bytes"] = m.bytes;
+  j["params"] = m.params;
+  j["macs"] = m.macs;
+  j["flops"] = 2 * m.macs;
+  j["macs_complete"] = m.macs_known;
+  return j;
+}
+
+const char* verdict_name(pass::PassRecord::Verdict v) {
+  switch (v) {
+    case pass::PassRecord::Verdict::kKeep:
+      return "kept";
+    case pass::PassRecord::Verdict::kRevert:
+      return "reverted";
+    case pass::PassRecord::Verdict::kStop:
+      return "stopped";
+  }
+  return "kept";
+}
+
+Json gate_json(const eval::GateResult& g) {
+  Json j;
+  j["expr"] = g.expr;
+  j["value"] = number(g.value);
+  j["output"] = g.output.empty() ? Json(nullptr) : Json(g.output);
+  j["ok"] = g.ok;
+  return j;
+}
+
+Json pass_json(const pass::PassRecord& r, bool drift_measured) {
+  Json j;
+  j["name"] = r.name;
+  j["options"] = r.options;
+  j["seconds"] = r.seconds;
+  j["bytes_before"] = r.before.file_bytes;
+  j["bytes_after"] = r.after.file_bytes;
+  j["params_before"] = r.before.params;
+  j["params_after"] = r.after.params;
+  j["macs_before"] = r.before.macs;
+  j["macs_after"] = r.after.macs;
+  j["flops_before"] = 2 * r.before.macs;
+  j["flops_after"] = 2 * r.after.macs;
+  j["nodes_before"] = r.before.nodes;
+  j["nodes_after"] = r.after.nodes;
+  j["nodes_changed"] = r.result.nodes_changed;
+  Json skipped = Json::array();
+  for (const auto& s : r.result.skipped) skipped.push_back({{"node", s.node}, {"reason", s.reason}});
+  j["nodes_skipped"] = std::move(skipped);
+  j["notes"] = r.result.notes;
+  j["drift"] = drift_measured ? drift_json(r.drift) : Json(nullptr);
+  j["delta"] = drift_measured ? drift_json(r.delta) : Json(nullptr);
+  j["drift_seconds"] = r.drift_seconds;
+  Json exceeded = Json::array();
+  for (const auto& g : r.exceeded) exceeded.push_back(gate_json(g));
+  j["gates_exceeded"] = std::move(exceeded);
+  j["verdict"] = verdict_name(r.verdict);
+  return j;
+}
+
+std::string human_bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (uint64_t{1} << 30)) {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1 << 30));
+  } else if (b >= (1u << 20)) {
+    std::snprintf(buf, sizeof(buf), "%.2f MiB", static_cast<double>(b) / (1 << 20));
+  } else if (b >= 1024) {
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
+  }
+  return buf;
+}
+
+std::string count(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  const double a = std::fabs(v);
+  if (v == 0) return "0";
+  if (a >= 1e-3 && a < 1e5) {
+    std::snprintf(buf, sizeof(buf), "%.6g", v);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.3e", v);
+  }
+  return buf;
+}
+
+std::string ratio(uint64_t before, uint64_t after) {
+  if (before == 0) return "";
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), " (x%.3f)", static_cast<double>(after) / static_cast<double>(before));
+  return buf;
+}
+
+void append_model(std::string& out, const char* label, const ModelFile& m) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), "%-10s %s\n%-10s %s, %s params, %s MACs%s\n", label,
+                m.path.c_str(), "", human_bytes(m.bytes).c_str(), count(m.params).c_str(),
+                count(m.macs).c_str(), m.macs_known ? "" : " (some nodes unknown)");
+  out += buf;
+}
+
+}  // namespace
+
+StatusOr<ModelFile> describe_model_file(const std::string& path, const ir::Model& model,
+                                        const std::map<std::string, int64_t>& dims) {
+  ModelFile m;
+  m.path = path;
+  COMPRESSOR_ASSIGN_OR_RETURN(m.sha256, sha256_file(path));
+  std::error_code ec;
+  m.bytes = std::filesystem::file_size(path, ec);
+  if (ec) return io_error(path + ": cannot read its size: " + ec.message());
+  auto external = eval::external_data_files(path);
+  if (external.ok()) {
+    for (const auto& f : *external) m.bytes += f.bytes;
+  }
+  const pass::ModelStats stats = pass::model_stats(model, dims);
+  m.params = stats.params;
+  m.macs = stats.macs;
+  m.macs_known = stats.macs_known;
+  return m;
+}
+
+std::string drift_table(const std::vector<eval::OutputDrift>& drift, const std::string& indent) {
+  std::vector<std::string> columns;
+  for (const auto& name : eval::metric_names()) {
+    for (const auto& d : drift) {
+      if (d.metrics.get(name)) {
+        columns.push_back(name);
+        break;
+      }
+    }
+  }
+  size_t width = 6;
+  for (const auto& d : drift) width = std::max(width, d.output.size());
+  std::string out = indent;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%-*s", static_cast<int>(width), "output");
+  out += buf;
+  for (const auto& c : columns) {
+    std::snprintf(buf, sizeof(buf), " %*s", static_cast<int>(std::max<size_t>(10, c.size())),
+                  c.c_str());
+    out += buf;
+  }
+  out += '\n';
+  for (const auto& d : drift) {
+    out += indent;
+    std::snprintf(buf, sizeof(buf), "%-*s", static_cast<int>(width), d.output.c_str());
+    out += buf;
+    for (const auto& c : columns) {
+      auto v = d.metrics.get(c);
+      std::snprintf(buf, sizeof(buf), " %*s", static_cast<int>(std::max<size_t>(10, c.size())),
+                    v ? format_value(*v).c_str() : "-");
+      out += buf;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string to_json(const Report& r) {
+  Json j;
+  j["command"] = r.command;
+  j["model"] = model_json(r.model);
+  if (r.candidate) j["candidate"] = model_json(*r.candidate);
+  Json samples;
+  samples["description"] = r.samples.empty() ? Json(nullptr) : Json(r.samples);
+  samples["count"] = r.sample_count;
+  samples["drift_note"] = r.drift_note.empty() ? Json(nullptr) : Json(r.drift_note);
+  j["samples"] = std::move(samples);
+  const bool measured = !r.samples.empty();
+  if (r.command != "eval" && r.command != "sensitivity") {
+    j["on_exceed"] = r.on_exceed;
+    Json passes = Json::array();
+    for (const auto& p : r.passes) passes.push_back(pass_json(p, measured));
+    j["passes"] = std::move(passes);
+  }
+  j["drift"] = measured ? drift_json(r.drift) : Json(nullptr);
+  if (r.command == "sensitivity") {
+    Json s;
+    s["pass"] = r.sensitivity_pass;
+    s["metric"] = r.sensitivity_metric;
+    Json layers = Json::array();
+    for (const auto& l : r.sensitivity) {
+      Json row;
+      row["node"] = l.node;
+      row["op_type"] = l.op_type;
+      row["score"] = number(l.score);
+      row["params_before"] = l.params_before;
+      row["params_after"] = l.params_after;
+      row["skipped"] = l.skipped.empty() ? Json(nullptr) : Json(l.skipped);
+      row["drift"] = l.skipped.empty() ? drift_json(l.drift) : Json(nullptr);
+      layers.push_back(std::move(row));
+    }
+    s["layers"] = std::move(layers);
+    j["sensitivity"] = std::move(s);
+  }
+  Json gates = Json::array();
+  for (const auto& g : r.gates) gates.push_back(gate_json(g));
+  j["gates"] = std::move(gates);
+  j["output"] = r.output ? model_json(*r.output) : Json(nullptr);
+  j["notes"] = r.notes;
+  j["exit_code"] = r.exit_code;
+  return j.dump(2) + "\n";
+}
+
+std::string to_text(const Report& r) {
+  std::string out;
+  char buf[1024];
+  append_model(out, r.command == "eval" ? "reference" : "model", r.model);
+  if (r.candidate) append_model(out, "candidate", *r.candidate);
+  if (!r.samples.empty()) {
+    out += "samples    " + r.samples + "\n";
+  } else if (!r.drift_note.empty()) {
+    out += "drift      not measured: " + r.drift_note + "\n";
+  }
+  const bool measured = !r.samples.empty();
+  for (size_t i = 0; i < r.passes.size(); ++i) {
+    const auto& p = r.passes[i];
+    std::snprintf(buf, sizeof(buf), "\npass %zu/%zu  %s%s  %.3fs, %zu node(s) changed, %zu skipped%s\n",
+                  i + 1, r.passes.size(), p.name.c_str(),
+                  p.options.empty() ? "" : ("{" + p.options + "}").c_str(), p.seconds,
+                  p.result.nodes_changed, p.result.skipped.size(),
+                  p.verdict == pass::PassRecord::Verdict::kRevert  ? "  [REVERTED]"
+                  : p.verdict == pass::PassRecord::Verdict::kStop ? "  [STOPPED HERE]"
+                                                                   : "");
+    out += buf;
+    std::snprintf(buf, sizeof(buf), "  bytes   %s -> %s%s\n  params  %s -> %s%s\n  MACs    %s -> %s%s\n  nodes   %zu -> %zu\n",
+                  human_bytes(p.before.file_bytes).c_str(), human_bytes(p.after.file_bytes).c_str(),
+                  ratio(p.before.file_bytes, p.after.file_bytes).c_str(),
+                  count(p.before.params).c_str(), count(p.after.params).c_str(),
+                  ratio(p.before.params, p.after.params).c_str(), count(p.before.macs).c_str(),
+                  count(p.after.macs).c_str(), ratio(p.before.macs, p.after.macs).c_str(),
+                  p.before.nodes, p.after.nodes);
+    out += buf;
+    for (const auto& note : p.result.notes) out += "  note: " + note + "\n";
+    for (const auto& s : p.result.skipped) out += "  skipped " + s.node + ": " + s.reason + "\n";
+    if (measured) {
+      out += "  drift against the original:\n" + drift_table(p.drift, "    ");
+      out += "  drift against the previous pass:\n" + drift_table(p.delta, "    ");
+    }
+    for (const auto& g : p.exceeded) {
+      out += "  exceeded " + g.expr + " (" + (g.value ? format_value(*g.value) : "-") +
+             (g.output.empty() ? "" : " at " + g.output) + ")\n";
+    }
+  }
+  if (measured && (r.command == "eval" || !r.passes.empty())) {
+    out += r.command == "eval" ? "\ndrift of the candidate against the reference:\n"
+                               : "\ndrift of the result against the original:\n";
+    out += drift_table(r.drift, "  ");
+  }
+  if (r.command == "sensitivity") {
+    std::snprintf(buf, sizeof(buf), "\nper-layer sensitivity to %s, ranked by %s (worst first):\n",
+                  r.sensitivity_pass.c_str(), r.sensitivity_metric.c_str());
+    out += buf;
+    size_t width = 4;
+    for (const auto& l : r.sensitivity) width = std::max(width, l.node.size());
+    std::snprintf(buf, sizeof(buf), "  %4s  %-*s  %-16s %12s  %s\n", "rank", static_cast<int>(width),
+                  "node", "op", r.sensitivity_metric.c_str(), "params");
+    out += buf;
+    size_t rank = 0;
+    for (const auto& l : r.sensitivity) {
+      if (!l.skipped.empty()) continue;
+      std::snprintf(buf, sizeof(buf), "  %4zu  %-*s  %-16s %12s  %s -> %s\n", ++rank,
+                    static_cast<int>(width), l.node.c_str(), l.op_type.c_str(),
+                    l.score ? format_value(*l.score).c_str() : "-", count(l.params_before).c_str(),
+                    count(l.params_after).c_str());
+      out += buf;
+    }
+    for (const auto& l : r.sensitivity) {
+      if (!l.skipped.empty()) out += "  skipped " + l.node + ": " + l.skipped + "\n";
+    }
+  }
+  if (r.output) {
+    out += "\n";
+    append_model(out, "output", *r.output);
+    std::snprintf(buf, sizeof(buf), "%-10s size x%.3f, params x%.3f, MACs x%.3f\n", "",
+                  r.model.bytes ? static_cast<double>(r.output->bytes) / r.model.bytes : 0.0,
+                  r.model.params ? static_cast<double>(r.output->params) / r.model.params : 0.0,
+                  r.model.macs ? static_cast<double>(r.output->macs) / r.model.macs : 0.0);
+    out += buf;
+  }
+  if (!r.gates.empty()) {
+    out += "\ngates:\n";
+    for (const auto& g : r.gates) {
+      out += std::string("  ") + (g.ok ? "pass  " : "FAIL  ") + g.expr + "  = " +
+             (g.value ? format_value(*g.value) : "-") +
+             (g.output.empty() ? "" : " (" + g.output + ")") + "\n";
+    }
+  }
+  for (const auto& n : r.notes) out += "note: " + n + "\n";
+  return out;
+}
+
+Status write_json(const Report& report, const std::string& path) {
+  return io::write_file_atomic(path, to_json(report));
+}
+
+}  // namespace compressor::report

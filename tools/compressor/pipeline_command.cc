@@ -1,0 +1,146 @@
+#include "pipeline_command.h"
+
+#include <cstdio>
+
+#include "compressor/core/logging.h"
+#include "compressor/eval/compare.h"
+#include "compressor/io/onnx_io.h"
+
+namespace compressor::cli {
+
+std::map<std::string, double> model_ratios(const report::ModelFile& in,
+                                           const report::ModelFile& out) {
+  auto ratio = [](uint64_t a, uint64_t b) {
+    if (a == 0) return b == 0 ? 1.0 : std::numeric_limits<double>::infinity();
+    return static_cast<double>(b) / static_cast<double>(a);
+  };
+  return {{"size_ratio", ratio(in.bytes, out.bytes)},
+          {"params_ratio", ratio(in.params, out.params)},
+          {"macs_ratio", ratio(in.macs, out.macs)}};
+}
+
+Status emit_report(const report::Report& report, const std::string& json_path) {
+  const std::string text = report::to_text(report);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  if (!json_path.empty()) {
+    COMPRESSOR_RETURN_IF_ERROR(report::write_json(report, json_path));
+    std::printf("report written to %s\n", json_path.c_str());
+  }
+  return ok_status();
+}
+
+Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipeline) {
+  // Usage errors first.
+  COMPRESSOR_ASSIGN_OR_RETURN(std::vector<eval::Gate> gates, parse_gates(cmd.gates));
+  COMPRESSOR_ASSIGN_OR_RETURN(io::SampleOptions sample_opts, sample_options(cmd.data));
+  std::vector<eval::Gate> drift_gates;
+  for (const auto& g : gates) {
+    if (eval::needs_drift(g)) drift_gates.push_back(g);
+  }
+  if (cmd.data.no_drift && !drift_gates.empty()) {
+    return invalid_argument("--gate '" + drift_gates.front().expr +
+                            "' needs drift measured; drop --no-drift");
+  }
+  COMPRESSOR_RETURN_IF_ERROR(check_output_path(cmd.model, cmd.output));
+  COMPRESSOR_ASSIGN_OR_RETURN(ir::Model model, io::load_model(cmd.model));
+
+  report::Report rep;
+  rep.command = cmd.command;
+  rep.on_exceed = cmd.gates.on_exceed;
+  COMPRESSOR_ASSIGN_OR_RETURN(rep.model,
+                              report::describe_model_file(cmd.model, model, sample_opts.dims));
+
+  // The original's outputs on the samples, computed once.
+  std::optional<io::SampleSet> samples;
+  std::unique_ptr<eval::DriftMeter> meter;
+  if (cmd.data.no_drift) {
+    rep.drift_note = "--no-drift";
+  } else {
+    auto opened = io::SampleSet::open(model, sample_opts);
+    if (opened.ok()) {
+      samples = std::move(opened).value();
+      auto created = eval::DriftMeter::create(model, *samples);
+      if (created.ok()) {
+        meter = std::move(created).value();
+      } else if (data_given(cmd.data) || !drift_gates.empty()) {
+        return created.status().with_context(cmd.model + ": measuring drift");
+      } else {
+        rep.drift_note = created.status().message();
+      }
+    } else if (data_given(cmd.data) || !drift_gates.empty() ||
+               opened.status().code() == ErrorCode::kInvalidArgument) {
+      return opened.status().with_context(cmd.model);
+    } else {
+      rep.drift_note = opened.status().message();
+    }
+    if (!rep.drift_note.empty()) {
+      std::fprintf(stderr, "note: drift not measured: %s\n", rep.drift_note.c_str());
+    }
+  }
+  if (meter) {
+    rep.samples = samples->describe();
+    rep.sample_count = samples->size();
+    for (const auto& d : samples->unbound_dims()) {
+      rep.notes.push_back("dim " + d + " is unbound, taken as 1 (bind with --dim NAME=VALUE)");
+    }
+    // A drift gate the model cannot answer (no class scores, no labels) is a usage error now,
+    // not after the work.
+    eval::GateInputs probe;
+    probe.drift = &meter->current();
+    for (const auto& g : drift_gates) {
+      COMPRESSOR_RETURN_IF_ERROR(eval::evaluate_gate(g, probe).status());
+    }
+  }
+
+  pipeline.add_instrumentation(std::make_unique<pass::VerifyInstrumentation>());
+  if (meter) {
+    pipeline.add_instrumentation(std::make_unique<pass::DriftInstrumentation>(
+        *meter, drift_gates,
+        cmd.gates.on_exceed == "revert" ? pass::OnExceed::kRevert : pass::OnExceed::kFail));
+  }
+  if (!cmd.dump_after.empty()) {
+    pipeline.add_instrumentation(std::make_unique<pass::DumpInstrumentation>(cmd.dump_after));
+  }
+  pass::PassContext ctx(cmd.data.seed);
+  ctx.set_dims(sample_opts.dims);
+  auto records = pipeline.run(model, ctx);
+  if (!records.ok()) return records.status().with_context(cmd.model);
+  rep.passes = std::move(records).value();
+  bool stopped = false;
+  std::string applied;
+  for (const auto& r : rep.passes) {
+    stopped = stopped || r.verdict == pass::PassRecord::Verdict::kStop;
+    if (r.verdict == pass::PassRecord::Verdict::kRevert) continue;
+    if (!applied.empty()) applied += ',';
+    applied += r.name + (r.options.empty() ? "" : "{" + r.options + "}");
+  }
+  if (stopped && rep.passes.size() < pipeline.size()) {
+    rep.notes.push_back("stopped after pass '" + rep.passes.back().name + "': drift past a gate (" +
+                        std::to_string(pipeline.size() - rep.passes.size()) +
+                        " pass(es) not run; --on-exceed revert undoes such a pass instead)");
+  }
+  if (meter) rep.drift = meter->current();
+
+  // The output is written even when a gate fails.
+  pass::stamp_metadata(model, applied);
+  COMPRESSOR_ASSIGN_OR_RETURN(io::SaveResult saved, save_output(model, cmd.model, cmd.output));
+  (void)saved;
+  COMPRESSOR_ASSIGN_OR_RETURN(
+      report::ModelFile out, report::describe_model_file(cmd.output.path, model, sample_opts.dims));
+  rep.output = out;
+
+  COMPRESSOR_ASSIGN_OR_RETURN(
+      rep.gates, evaluate_gates(gates, meter ? &rep.drift : nullptr, model_ratios(rep.model, out)));
+  Status verdict = gate_status(rep.gates);
+  if (verdict.ok() && stopped) {
+    verdict = Status(ErrorCode::kGateFailed,
+                     "gate failed after pass '" + rep.passes.back().name + "': " +
+                         rep.passes.back().exceeded.front().expr);
+  }
+  rep.exit_code = verdict.ok() ? 0 : 3;
+  COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, cmd.gates.report));
+  return verdict;
+}
+
+}  // namespace compressor::cli

@@ -1,0 +1,35 @@
+// The shared body of every command that rewrites a model with a pass pipeline (optimize now;
+// prune, quantize, factorize): load, measure drift after every pass, hold it to the gates,
+// save, report, and turn the outcome into the exit code.
+#pragma once
+
+#include <string>
+
+#include "compressor/pass/pipeline.h"
+#include "compressor/report/report.h"
+#include "data_options.h"
+#include "options.h"
+
+namespace compressor::cli {
+
+struct PipelineCommand {
+  std::string command;  ///< "optimize", ...
+  std::string model;
+  OutputOptions output;
+  DataOptions data;
+  GateOptions gates;
+  std::string dump_after;
+};
+
+/// Runs `pipeline` on the model. Usage errors (gates, data options) come before any work. A
+/// failed gate still writes the model and the report, and returns kGateFailed (exit 3).
+Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipeline);
+
+/// size_ratio, params_ratio and macs_ratio of `out` against `in` (a ratio of 0 to 0 is 1).
+std::map<std::string, double> model_ratios(const report::ModelFile& in,
+                                           const report::ModelFile& out);
+
+/// Prints the report's text on stdout and writes its JSON when asked.
+Status emit_report(const report::Report& report, const std::string& json_path);
+
+}  // namespace compressor::cli
