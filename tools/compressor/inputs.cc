@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <random>
 
+#include "compressor/io/samples.h"
 #include "options.h"
 
 namespace compressor::cli {
@@ -58,114 +58,6 @@ bool numeric_at(const ir::Tensor& t, int64_t i, double* out) {
   }
 }
 
-namespace {
-
-std::string describe_declared(const ir::ValueInfo& v) { return v.type_string(); }
-
-/// Checks a fed tensor against the declared input type (dtype, rank, fixed and bound dims).
-Status check_against_declared(const ir::Tensor& t, const ir::ValueInfo& v, const std::string& from,
-                              const std::map<std::string, int64_t>& dims) {
-  const std::string what = "input '" + v.name() + "' from " + from + ": ";
-  if (v.dtype() != ir::DType::kUndefined && t.dtype() != v.dtype()) {
-    return invalid_model(what + "dtype " + std::string(ir::dtype_name(t.dtype())) +
-                         " does not match the declared " + describe_declared(v));
-  }
-  if (!v.has_shape()) return ok_status();
-  const auto shape = v.shape();
-  bool ok = shape.size() == t.dims().size();
-  for (size_t i = 0; ok && i < shape.size(); ++i) {
-    if (shape[i].value) {
-      ok = *shape[i].value == t.dims()[i];
-    } else if (!shape[i].param.empty()) {
-      auto it = dims.find(shape[i].param);
-      ok = it == dims.end() || it->second == t.dims()[i];
-    }
-  }
-  if (!ok) {
-    return invalid_model(what + "shape " + ir::dims_to_string(t.dims()) +
-                         " does not match the declared " + describe_declared(v));
-  }
-  return ok_status();
-}
-
-/// Seeded random data for a declared input: floats in [0, 1), integers in [0, 10).
-StatusOr<ir::Tensor> random_input(const ir::ValueInfo& v,
-                                  const std::map<std::string, int64_t>& dims, std::mt19937_64& rng,
-                                  std::vector<std::string>& unbound) {
-  if (!v.is_tensor()) {
-    return unsupported("input '" + v.name() + "' has type " + v.type_string() +
-                       "; only tensor inputs can be generated");
-  }
-  ir::Dims shape;
-  if (v.has_shape()) {
-    for (const auto& d : v.shape()) {
-      if (d.value) {
-        shape.push_back(*d.value);
-        continue;
-      }
-      auto it = d.param.empty() ? dims.end() : dims.find(d.param);
-      if (it != dims.end()) {
-        shape.push_back(it->second);
-        continue;
-      }
-      const std::string name = d.param.empty() ? "(unnamed) of '" + v.name() + "'" : d.param;
-      if (std::find(unbound.begin(), unbound.end(), name) == unbound.end()) unbound.push_back(name);
-      shape.push_back(1);
-    }
-  }
-  ir::Tensor t =
-      ir::Tensor::zeros(v.dtype() == ir::DType::kUndefined ? ir::DType::kFloat : v.dtype(), shape);
-  std::uniform_real_distribution<double> real(0.0, 1.0);
-  std::uniform_int_distribution<int> integer(0, 9);
-  auto fill = [&](auto tag, auto gen) {
-    using T = decltype(tag);
-    for (auto& x : t.mutable_span<T>()) x = static_cast<T>(gen());
-  };
-  auto r = [&] { return real(rng); };
-  auto n = [&] { return integer(rng); };
-  switch (t.dtype()) {
-    case ir::DType::kFloat:
-      fill(float{}, r);
-      break;
-    case ir::DType::kDouble:
-      fill(double{}, r);
-      break;
-    case ir::DType::kInt64:
-      fill(int64_t{}, n);
-      break;
-    case ir::DType::kInt32:
-      fill(int32_t{}, n);
-      break;
-    case ir::DType::kInt16:
-      fill(int16_t{}, n);
-      break;
-    case ir::DType::kInt8:
-      fill(int8_t{}, n);
-      break;
-    case ir::DType::kUInt8:
-      fill(uint8_t{}, n);
-      break;
-    case ir::DType::kUInt16:
-      fill(uint16_t{}, n);
-      break;
-    case ir::DType::kUInt32:
-      fill(uint32_t{}, n);
-      break;
-    case ir::DType::kUInt64:
-      fill(uint64_t{}, n);
-      break;
-    case ir::DType::kBool:
-      fill(uint8_t{}, [&] { return integer(rng) % 2; });
-      break;
-    default:
-      return unsupported("input '" + v.name() + "': cannot generate random " +
-                         std::string(ir::dtype_name(t.dtype())) + " data (give --input)");
-  }
-  return t;
-}
-
-}  // namespace
-
 StatusOr<PreparedInputs> prepare_inputs(const ir::Model& model, const std::string& model_path,
                                         const InputOptions& opts, uint64_t sample) {
   COMPRESSOR_ASSIGN_OR_RETURN(auto dims, parse_dims(opts.dims));
@@ -182,11 +74,8 @@ StatusOr<PreparedInputs> prepare_inputs(const ir::Model& model, const std::strin
     given.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
   }
   std::map<std::string, const ir::ValueInfo*> declared;
-  std::vector<const ir::ValueInfo*> feedable;  // graph inputs that are not initializers
-  for (const auto& v : model.graph.inputs) {
-    declared[v.name()] = &v;
-    if (model.graph.find_initializer(v.name()) == nullptr) feedable.push_back(&v);
-  }
+  for (const auto& v : model.graph.inputs) declared[v.name()] = &v;
+  const std::vector<const ir::ValueInfo*> feedable = io::user_inputs(model);
   for (const auto* list : {&model.graph.inputs, &model.graph.outputs}) {
     for (const auto& v : *list) {
       if (!v.is_tensor()) {
@@ -205,7 +94,7 @@ StatusOr<PreparedInputs> prepare_inputs(const ir::Model& model, const std::strin
                               (names.empty() ? std::string() : " (inputs: " + names + ")"));
     }
     COMPRESSOR_ASSIGN_OR_RETURN(io::NamedFileTensor t, io::read_tensor_pb(file));
-    COMPRESSOR_RETURN_IF_ERROR(check_against_declared(t.tensor, *it->second, file, dims));
+    COMPRESSOR_RETURN_IF_ERROR(io::check_input_tensor(t.tensor, *it->second, file, dims));
     feed[name] = std::move(t.tensor);
   }
   PreparedInputs out;
@@ -221,21 +110,18 @@ StatusOr<PreparedInputs> prepare_inputs(const ir::Model& model, const std::strin
       if (feed.count(v.name())) continue;  // --input wins
       const std::string file =
           (fs::path(opts.test_data_dir) / ("input_" + std::to_string(k) + ".pb")).string();
-      COMPRESSOR_RETURN_IF_ERROR(check_against_declared(set[k].tensor, v, file, dims));
+      COMPRESSOR_RETURN_IF_ERROR(io::check_input_tensor(set[k].tensor, v, file, dims));
       feed[v.name()] = std::move(set[k].tensor);
     }
     COMPRESSOR_ASSIGN_OR_RETURN(out.expected, io::read_tensor_set(opts.test_data_dir, "output"));
   }
   // Sample 0 is the stream `exec --seed S` has always drawn; others get their own stream.
-  std::mt19937_64 rng(opts.seed);
-  if (sample > 0) {
-    std::seed_seq seq{opts.seed, sample};
-    rng.seed(seq);
-  }
+  std::mt19937_64 rng = io::sample_rng(opts.seed, sample);
   std::vector<std::string> unbound;
   for (const auto* v : feedable) {
     if (feed.count(v->name())) continue;
-    COMPRESSOR_ASSIGN_OR_RETURN(ir::Tensor t, random_input(*v, dims, rng, unbound));
+    COMPRESSOR_ASSIGN_OR_RETURN(ir::Tensor t,
+                                io::random_input(*v, dims, std::nullopt, rng, &unbound));
     feed[v->name()] = std::move(t);
   }
   if (sample == 0) {

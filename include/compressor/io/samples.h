@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,29 @@ StatusOr<ir::Tensor> read_npy(const std::string& path);
 
 /// Writes a tensor as a .npy file (version 1.0, C order), atomically.
 Status write_npy(const ir::Tensor& tensor, const std::string& path);
+
+/// The inputs a sample feeds: graph inputs that are not initializers, in graph order.
+std::vector<const ir::ValueInfo*> user_inputs(const ir::Model& model);
+
+/// Checks a tensor read from `from` against the declared input: dtype, rank, fixed dimensions
+/// and symbolic dimensions bound in `dims`. The error (kInvalidModel) reads
+/// "FROM: input 'x': shape [1, 3, 32, 32] does not match the declared float[1, 3, 224, 224]".
+Status check_input_tensor(const ir::Tensor& tensor, const ir::ValueInfo& declared,
+                          const std::string& from, const std::map<std::string, int64_t>& dims);
+
+/// The random stream of sample `sample`: mt19937_64(seed) for sample 0 (the stream
+/// `exec --seed S` has always drawn), std::seed_seq{seed, sample} for the others.
+std::mt19937_64 sample_rng(uint64_t seed, uint64_t sample);
+
+/// Seeded random data for a declared tensor input, drawn from `rng`: floats uniform in
+/// [low, high), integers uniform in [ceil(low), floor(high)] clipped to the type, bool 0 or 1;
+/// the default range (nullopt) is floats [0, 1), integers [0, 9]. Symbolic dimensions take their
+/// value from `dims`, else 1, and are then appended to `unbound` (once each) when it is given.
+/// A bad range is kInvalidArgument naming --random-range.
+StatusOr<ir::Tensor> random_input(const ir::ValueInfo& declared,
+                                  const std::map<std::string, int64_t>& dims,
+                                  const std::optional<std::pair<double, double>>& range,
+                                  std::mt19937_64& rng, std::vector<std::string>* unbound);
 
 /// Where samples come from and how random ones are made.
 struct SampleOptions {
@@ -70,7 +94,8 @@ class SampleSet {
   StatusOr<Sample> get(size_t i) const;
   /// Labels, one per sample; empty without --labels.
   const std::vector<int64_t>& labels() const;
-  /// "12 samples from data/val" or "8 random samples (seed 0, floats in [0, 1))".
+  /// "12 samples from data/val (test_data_set layout)" or
+  /// "8 random samples (seed 0; floats in [0, 1), integers in [0, 9])".
   std::string describe() const;
   /// Symbolic dimensions that random samples took as 1 because no --dim bound them.
   const std::vector<std::string>& unbound_dims() const;
