@@ -18,6 +18,8 @@
 #include <set>
 #include <string_view>
 
+#include "compressor/io/files.h"
+
 namespace compressor::io {
 namespace fs = std::filesystem;
 using ir::DType;
@@ -294,39 +296,6 @@ std::string shape_repr(const ir::Dims& dims) {
   return out + ")";
 }
 
-/// Writes the parts to `path` through a temporary file in the same folder and a rename.
-Status write_atomically(const std::string& path, std::initializer_list<std::string_view> parts) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return invalid_argument(path + ": is a directory");
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error(path + ": cannot create: " + std::strerror(errno));
-  std::string error;
-  for (std::string_view part : parts) {
-    const char* p = part.data();
-    size_t left = part.size();
-    while (left > 0 && error.empty()) {
-      const ssize_t n = ::write(fd, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        error = std::strerror(errno);
-        break;
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
-  }
-  if (::close(fd) != 0 && error.empty()) error = std::strerror(errno);
-  if (error.empty()) {
-    fs::rename(tmp, path, ec);
-    if (!ec) return ok_status();
-    error = "cannot rename into place: " + ec.message();
-  }
-  fs::remove(tmp, ec);
-  return io_error(path + ": write failed: " + error);
-}
-
 }  // namespace
 
 StatusOr<ir::Tensor> read_npy(const std::string& path) {
@@ -444,7 +413,9 @@ Status write_npy(const ir::Tensor& tensor, const std::string& path) {
   prefix[7] = 0;
   prefix[8] = static_cast<char>(header.size() & 0xff);
   prefix[9] = static_cast<char>(header.size() >> 8);
-  return write_atomically(
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return invalid_argument(path + ": is a directory");
+  return write_file_atomic(
       path, {std::string_view(prefix, sizeof(prefix)), header,
              std::string_view(reinterpret_cast<const char*>(tensor.data()), tensor.nbytes())});
 }
