@@ -17,6 +17,13 @@ namespace compressor::eval {
 /// Drift of one output over all samples seen. Edge cases: with no difference at all,
 /// snr_db is +infinity; with an all-zero reference and a nonzero difference, rel_l2 is
 /// +infinity; cosine of two all-zero tensors is 1, of a zero and a nonzero tensor 0.
+///
+/// NaN and infinity are never dropped silently. An element where both models give NaN, or the
+/// same infinity, counts as equal (difference 0) and leaves the norms and the dot product alone.
+/// Where only one model gives NaN, or an infinity meets a different value, the difference is
+/// +infinity: max_abs, mean_abs, rmse and rel_l2 become +infinity, snr_db -infinity, and
+/// cosine NaN, so every gate on them fails. In class scores a NaN never wins the arg-max; a row
+/// of NaN only has no arg-max, which agrees with another such row and matches no label.
 struct DriftMetrics {
   uint64_t samples = 0;
   uint64_t elements = 0;
@@ -32,7 +39,9 @@ struct DriftMetrics {
   std::optional<double> top1_agreement;
   std::optional<double> top5_agreement;
   /// With labels, class-score outputs with one row per sample: the share of samples whose
-  /// arg-max equals the label, for each model, and reference_accuracy - accuracy.
+  /// arg-max equals the label, for each model, and reference_accuracy - accuracy. An output
+  /// for which some label is not one of its classes gets no accuracy (the labels describe
+  /// another output).
   std::optional<double> reference_accuracy;
   std::optional<double> accuracy;
   std::optional<double> accuracy_drop;
@@ -82,6 +91,8 @@ class DriftAccumulator {
   uint64_t labelled_ = 0;
   uint64_t ref_correct_ = 0;
   uint64_t cand_correct_ = 0;
+  /// Elements where one model gave NaN or an infinity and the other a different value.
+  uint64_t nonfinite_mismatches_ = 0;
 };
 
 /// Drift of every output of a model, in output order.
