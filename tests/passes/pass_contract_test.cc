@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <map>
 
 #include "compressor/pass/registry.h"
@@ -61,6 +62,61 @@ TEST_P(PassContract, ValidDeterministicAndSkipsUntouched) {
   }
   if (GetParam() != "eliminate-dead-nodes") {
     EXPECT_GT(skipped_total, 0u) << "the contract models exercise a skip of every pass";
+  }
+}
+
+// A pass that works layer by layer lists its layers in graph order, accepts `nodes`, refuses a
+// label that is no layer, and restricted to one layer leaves every other node and the
+// initializers those nodes read byte-identical.
+TEST_P(PassContract, LayerRestrictionTouchesOnlyTheSelectedLayer) {
+  const pass::PassRegistry& registry = pass::PassRegistry::builtin();
+  for (const auto& original : contract_models()) {
+    ASSERT_OK(original);
+    SCOPED_TRACE(original->graph.name);
+    auto p = registry.create(GetParam(), {});
+    ASSERT_OK(p);
+    const std::vector<std::string> labels = (*p)->eligible_nodes(*original);
+    if (labels.empty()) continue;
+    const auto& options = registry.find(GetParam())->options;
+    ASSERT_TRUE(std::any_of(options.begin(), options.end(), [](const auto& o) {
+      return o.name == "nodes";
+    })) << "a pass that lists layers accepts the option 'nodes'";
+    size_t next = 0;
+    for (const auto& label : labels) {
+      while (next < original->graph.node_count() &&
+             pass::node_label(original->graph.node(next)) != label) {
+        ++next;
+      }
+      ASSERT_LT(next, original->graph.node_count()) << "'" << label << "' out of graph order";
+    }
+
+    ir::Model bad = *original;
+    auto refused = run_pass(bad, GetParam(), {{"nodes", "no such layer"}});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+
+    const auto before = nodes_by_name(*original);
+    for (const std::string& label : {labels.front(), labels.back()}) {
+      SCOPED_TRACE(label);
+      ir::Model m = *original;
+      auto r = run_pass(m, GetParam(), {{"nodes", label}});
+      ASSERT_OK(r);
+      EXPECT_LE(r->nodes_changed, 1u);
+      const auto after = nodes_by_name(m);
+      for (const auto& node : original->graph.nodes()) {
+        if (node->name == label) continue;
+        ASSERT_TRUE(after.count(node->name)) << node->name << " was removed";
+        EXPECT_EQ(after.at(node->name), before.at(node->name)) << node->name << " was changed";
+        for (const auto& in : node->inputs) {
+          const ir::Initializer* was = original->graph.find_initializer(in);
+          if (was == nullptr) continue;
+          const ir::Initializer* now = m.graph.find_initializer(in);
+          ASSERT_NE(now, nullptr) << in;
+          EXPECT_TRUE(now->tensor.bitwise_equal(was->tensor))
+              << "'" << in << "' read by " << node->name << " was changed";
+        }
+      }
+    }
   }
 }
 

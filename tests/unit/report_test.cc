@@ -60,8 +60,8 @@ TEST(SerializedSize, EqualsTheSavedFileSize) {
       y = Add(x, b)
     })");
   ASSERT_OK(model);
-  model->graph.set_initializer({"b", ir::Tensor::zeros(ir::DType::kFloat, {1, 70000})});
-  model->graph.set_initializer({"empty", ir::Tensor::zeros(ir::DType::kFloat, {0})});
+  model->graph.set_initializer({"b", ir::Tensor::zeros(ir::DType::kFloat, {1, 70000}), nullptr});
+  model->graph.set_initializer({"empty", ir::Tensor::zeros(ir::DType::kFloat, {0}), nullptr});
   EXPECT_EQ(io::serialized_size(*model), testing::save_to_bytes(*model).size());
 }
 
@@ -96,7 +96,7 @@ constexpr const char* kScale = R"(
 ir::Model scaled(float s) {
   auto m = testing::model_from_text(kScale);
   EXPECT_TRUE(m.ok());
-  m->graph.set_initializer({"s", testing::float_tensor({1}, {s})});
+  m->graph.set_initializer({"s", testing::float_tensor({1}, {s}), nullptr});
   return std::move(m).value();
 }
 

@@ -1,0 +1,277 @@
+// quantize-weights: weight-only int8 quantization. Each Conv, ConvTranspose, Gemm (input B) and
+// MatMul (input B) whose weight is a constant float32 initializer reads it through a
+// DequantizeLinear of an int8 copy; activations stay float, and the file gets about 4x smaller.
+//
+// Before:  X -> Conv(X, W:float32)
+// After:   DequantizeLinear(W_quantized:int8, W_scale:float32, W_zero_point:int8) -> W_dequantized
+//          X -> Conv(X, W_dequantized)
+//
+// Symmetric: scale = max|w| / 127, zero point 0, values in [-127, 127]. Asymmetric: the range
+// [min(w, 0), max(w, 0)] maps onto [-128, 127]. A zero range gets scale 1. Values are rounded
+// half to even and clamped. Per output channel (default) needs opset 13 for the `axis` attribute;
+// the channel axis is 0 for Conv, 1 for ConvTranspose with group 1, 1 for Gemm (0 with transB)
+// and 1 for a 2-D MatMul B; other layouts and older opsets use one scale per tensor. Opsets
+// below 10 have no DequantizeLinear, so every layer is skipped there.
+//
+// A weight shared by several quantized layers (with the same channel axis) is quantized once.
+// The float weight is removed when nothing reads it any more.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <span>
+#include <utility>
+
+#include "../pass_util.h"
+#include "../weight_layers.h"
+#include "compressor/pass/pass_context.h"
+
+namespace compressor::passes {
+namespace {
+
+constexpr const char* kName = "quantize-weights";
+constexpr int64_t kPerTensor = -1;
+
+// The output-channel axis of `node`'s weight when a per-channel scale is possible.
+int64_t channel_axis(const ir::Node& node, const ir::Tensor& weight) {
+  const int64_t rank = weight.rank();
+  if (node.op_type == "Conv") return rank >= 1 ? 0 : kPerTensor;
+  if (node.op_type == "ConvTranspose") {
+    return rank >= 2 && node.attr_int("group", 1) == 1 ? 1 : kPerTensor;
+  }
+  if (node.op_type == "Gemm") {
+    if (rank != 2) return kPerTensor;
+    return node.attr_int("transB", 0) != 0 ? 0 : 1;
+  }
+  return rank == 2 ? 1 : kPerTensor;  // MatMul: B is [K, N]
+}
+
+struct Quantized {
+  ir::Tensor values;      // int8, the weight's dims
+  ir::Tensor scale;       // float32, [C] or scalar
+  ir::Tensor zero_point;  // int8, like scale
+};
+
+// Quantizes `w` with one scale per index of `axis` (or one for the tensor).
+Quantized quantize(const ir::Tensor& w, int64_t axis, bool symmetric) {
+  // The weight as [outer, channels, inner]: each (outer, channel) pair is a contiguous run.
+  const auto& dims = w.dims();
+  const size_t channels = axis == kPerTensor ? 1 : static_cast<size_t>(dims[size_t(axis)]);
+  size_t inner = static_cast<size_t>(w.numel());
+  if (axis != kPerTensor) {
+    inner = 1;
+    for (size_t d = static_cast<size_t>(axis) + 1; d < dims.size(); ++d) inner *= size_t(dims[d]);
+  }
+  const auto src = w.span<float>();
+  const size_t runs = src.size() / inner;  // outer * channels
+
+  std::vector<float> lo(channels, 0.0f), hi(channels, 0.0f);
+  for (size_t r = 0; r < runs; ++r) {
+    const size_t c = r % channels;
+    const auto [mn, mx] =
+        std::minmax_element(src.begin() + r * inner, src.begin() + (r + 1) * inner);
+    lo[c] = std::min(lo[c], *mn);
+    hi[c] = std::max(hi[c], *mx);
+  }
+
+  const ir::Dims param_dims =
+      axis == kPerTensor ? ir::Dims{} : ir::Dims{static_cast<int64_t>(channels)};
+  Quantized q{ir::Tensor::uninitialized(ir::DType::kInt8, dims),
+              ir::Tensor::uninitialized(ir::DType::kFloat, param_dims),
+              ir::Tensor::uninitialized(ir::DType::kInt8, param_dims)};
+  auto scale = q.scale.mutable_span<float>();
+  auto zero = q.zero_point.mutable_span<int8_t>();
+  for (size_t c = 0; c < channels; ++c) {
+    // lo <= 0 <= hi by construction, so zero is always exactly representable.
+    const double range = symmetric ? std::max(-double(lo[c]), double(hi[c])) / 127.0
+                                   : (double(hi[c]) - double(lo[c])) / 255.0;
+    float s = static_cast<float>(range);
+    double z = 0.0;
+    if (!(s > 0.0f) || !std::isfinite(s)) {
+      s = 1.0f;
+    } else if (!symmetric) {
+      z = std::clamp(std::nearbyint(-128.0 - double(lo[c]) / s), -128.0, 127.0);
+    }
+    scale[c] = s;
+    zero[c] = static_cast<int8_t>(z);
+  }
+
+  auto dst = q.values.mutable_span<int8_t>();
+  const double qmin = symmetric ? -127.0 : -128.0, qmax = 127.0;
+  for (size_t r = 0; r < runs; ++r) {
+    const size_t c = r % channels;
+    const double s = scale[c], z = zero[c];
+    for (size_t i = r * inner; i < (r + 1) * inner; ++i) {
+      dst[i] = static_cast<int8_t>(std::clamp(std::nearbyint(double(src[i]) / s) + z, qmin, qmax));
+    }
+  }
+  return q;
+}
+
+// Weight layers this pass can rewrite in `model`; the others are in `skipped` with a reason.
+LayerScan quantizable_layers(const ir::Model& model) {
+  const int64_t opset = model.opset_version("");
+  return scan_weight_layers(
+      model.graph, MatMulWeight::kBOnly,
+      [opset](const ir::Node&, const ir::Initializer& weight) -> std::string {
+        if (opset < 10) {
+          return "DequantizeLinear needs opset 10; the model imports opset " +
+                 std::to_string(opset);
+        }
+        const auto values = weight.tensor.span<float>();
+        if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); })) {
+          return "weight '" + weight.name + "' has non-finite values";
+        }
+        return {};
+      });
+}
+
+class QuantizeWeights : public pass::Pass {
+ public:
+  QuantizeWeights(bool per_channel, bool symmetric, std::vector<std::string> nodes)
+      : per_channel_(per_channel), symmetric_(symmetric), nodes_(std::move(nodes)) {}
+
+  const pass::PassInfo& info() const override;
+
+  std::vector<std::string> eligible_nodes(const ir::Model& model) const override {
+    return layer_labels(quantizable_layers(model).layers);
+  }
+
+  StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext&) override {
+    ir::Graph& graph = model.graph;
+    const int64_t opset = model.opset_version("");
+    const LayerScan scan = quantizable_layers(model);
+    COMPRESSOR_ASSIGN_OR_RETURN(std::vector<WeightLayer> layers,
+                                select_layers(scan, nodes_, kName));
+    pass::PassResult result;
+    if (nodes_.empty()) result.skipped = scan.skipped;
+    if (opset < 10 && !scan.skipped.empty()) {
+      result.notes.push_back(
+          "no layer quantized: DequantizeLinear needs opset 10, the model imports opset " +
+          std::to_string(opset));
+    }
+    if (layers.empty()) return result;
+    const bool per_channel = per_channel_ && opset >= 13;
+
+    // One group per (weight, channel axis), in the order of the first layer reading it.
+    struct Group {
+      std::string weight;
+      int64_t axis = kPerTensor;
+      std::vector<const WeightLayer*> layers;
+    };
+    std::vector<Group> groups;
+    std::map<std::pair<std::string, int64_t>, size_t> group_of;
+    for (const auto& layer : layers) {
+      const ir::Node& node = graph.node(layer.node);
+      const std::string& weight = node.inputs[layer.slot];
+      const int64_t axis =
+          per_channel ? channel_axis(node, graph.find_initializer(weight)->tensor) : kPerTensor;
+      auto [it, added] = group_of.try_emplace({weight, axis}, groups.size());
+      if (added) groups.push_back({weight, axis, {}});
+      groups[it->second].layers.push_back(&layer);
+    }
+
+    NameGenerator names(graph);
+    std::vector<std::pair<size_t, ir::Node>> inserts;  // (position, DequantizeLinear)
+    std::set<std::string> float_weights;
+    uint64_t bytes_before = 0, bytes_after = 0;
+    size_t per_channel_groups = 0;
+    for (const Group& group : groups) {
+      const ir::Tensor& w = graph.find_initializer(group.weight)->tensor;
+      if (float_weights.insert(group.weight).second) bytes_before += w.nbytes();
+      Quantized q = quantize(w, group.axis, symmetric_);
+      bytes_after += q.values.nbytes() + q.scale.nbytes() + q.zero_point.nbytes();
+      per_channel_groups += group.axis != kPerTensor ? 1 : 0;
+
+      ir::Node dq;
+      dq.name = names.node(group.weight + "_dequantize");
+      dq.op_type = "DequantizeLinear";
+      dq.inputs = {names.value(group.weight + "_quantized"), names.value(group.weight + "_scale"),
+                   names.value(group.weight + "_zero_point")};
+      dq.outputs = {names.value(group.weight + "_dequantized")};
+      if (group.axis != kPerTensor) dq.set_attribute(ir::Attribute::make_int("axis", group.axis));
+      graph.set_initializer({dq.inputs[0], std::move(q.values), nullptr});
+      graph.set_initializer({dq.inputs[1], std::move(q.scale), nullptr});
+      graph.set_initializer({dq.inputs[2], std::move(q.zero_point), nullptr});
+
+      size_t first = group.layers.front()->node;
+      for (const WeightLayer* layer : group.layers) {
+        graph.node(layer->node).inputs[layer->slot] = dq.outputs[0];
+        first = std::min(first, layer->node);
+      }
+      inserts.emplace_back(first, std::move(dq));
+      result.nodes_changed += group.layers.size();
+    }
+
+    // Insert from the back so the recorded positions stay valid.
+    std::stable_sort(inserts.begin(), inserts.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto& [position, node] : inserts) graph.insert_node(position, std::move(node));
+
+    const ir::UseDefIndex index = graph.index();
+    graph.remove_initializers_if([&](const ir::Initializer& init) {
+      return float_weights.count(init.name) && index.consumer_count(init.name) == 0 &&
+             !index.escapes(init.name) && !graph.is_graph_input(init.name);
+    });
+    prune_value_info(graph);
+    // A float weight that other readers keep still counts after.
+    for (const std::string& weight : float_weights) {
+      if (const ir::Initializer* kept = graph.find_initializer(weight)) {
+        bytes_after += kept->tensor.nbytes();
+      }
+    }
+
+    std::string layout;
+    if (per_channel_groups == groups.size()) {
+      layout = "per channel";
+    } else if (per_channel_groups == 0) {
+      layout = "per tensor";
+    } else {
+      layout = std::to_string(per_channel_groups) + " per channel, " +
+               std::to_string(groups.size() - per_channel_groups) + " per tensor";
+    }
+    layout += symmetric_ ? ", symmetric" : ", asymmetric";
+    result.notes.push_back(std::to_string(groups.size()) + " weight" +
+                           (groups.size() == 1 ? "" : "s") + " to int8 (" + layout + "), " +
+                           human_bytes(bytes_before) + " -> " + human_bytes(bytes_after));
+    if (per_channel_ && !per_channel) {
+      result.notes.push_back("per-channel scales need opset 13 (the model imports opset " +
+                             std::to_string(opset) + "); weights were quantized per tensor");
+    }
+    return result;
+  }
+
+ private:
+  bool per_channel_;
+  bool symmetric_;
+  std::vector<std::string> nodes_;
+};
+
+}  // namespace
+
+const pass::PassInfo& quantize_weights_info() {
+  static const pass::PassInfo info{
+      kName,
+      "Stores Conv, ConvTranspose, Gemm and MatMul weights as int8 behind a DequantizeLinear.",
+      {{"per_channel", "true", "One scale per output channel (needs opset 13; else per tensor)."},
+       {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."},
+       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."}}};
+  return info;
+}
+
+const pass::PassInfo& QuantizeWeights::info() const { return quantize_weights_info(); }
+
+StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOptions& options) {
+  bool per_channel = true, symmetric = true;
+  std::vector<std::string> nodes;
+  if (auto it = options.find("per_channel"); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(per_channel, parse_bool_option(kName, "per_channel", it->second));
+  }
+  if (auto it = options.find("symmetric"); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(symmetric, parse_bool_option(kName, "symmetric", it->second));
+  }
+  if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
+  return std::unique_ptr<pass::Pass>(new QuantizeWeights(per_channel, symmetric, std::move(nodes)));
+}
+
+}  // namespace compressor::passes

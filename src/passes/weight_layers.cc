@@ -1,0 +1,198 @@
+// Weight-layer discovery, the `nodes` option and small formatting helpers for layer passes.
+#include "weight_layers.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <string_view>
+
+#include "pass_util.h"
+
+namespace compressor::passes {
+namespace {
+
+bool is_candidate(const ir::Node& node) {
+  if (!node.in_default_domain()) return false;
+  return node.op_type == "Conv" || node.op_type == "ConvTranspose" || node.op_type == "Gemm" ||
+         node.op_type == "MatMul";
+}
+
+// Empty when input `slot` of `node` is a usable weight, else why not ("input B 'w' is ...").
+std::string weight_problem(const ir::Graph& graph, const ir::Node& node, size_t slot,
+                           const std::string& what, const WeightCheck& check) {
+  if (node.inputs.size() <= slot || node.inputs[slot].empty()) return what + " is missing";
+  const std::string& name = node.inputs[slot];
+  const std::string quoted = what + " '" + name + "'";
+  if (graph.is_graph_input(name)) {
+    return quoted + " is a graph input (a caller can override it), not a constant initializer";
+  }
+  const ir::Initializer* init = constant_input(graph, name);
+  if (init == nullptr) return quoted + " is computed by the graph, not a constant initializer";
+  if (init->tensor.dtype() != ir::DType::kFloat) {
+    return quoted + " is " + std::string(ir::dtype_name(init->tensor.dtype())) + ", not float32";
+  }
+  if (init->tensor.numel() == 0) return quoted + " is empty";
+  return check ? check(node, *init) : std::string();
+}
+
+}  // namespace
+
+LayerScan scan_weight_layers(const ir::Graph& graph, MatMulWeight matmul,
+                             const WeightCheck& check) {
+  LayerScan scan;
+  for (size_t i = 0; i < graph.node_count(); ++i) {
+    const ir::Node& node = graph.node(i);
+    if (!is_candidate(node)) continue;
+    std::string label = pass::node_label(node);
+    if (node.op_type != "MatMul") {
+      std::string problem = weight_problem(graph, node, 1, "weight", check);
+      if (problem.empty()) {
+        scan.layers.push_back({i, 1, std::move(label)});
+      } else {
+        scan.skipped.push_back({std::move(label), std::move(problem)});
+      }
+      continue;
+    }
+    std::string b_problem = weight_problem(graph, node, 1, "input B", check);
+    if (b_problem.empty()) {
+      scan.layers.push_back({i, 1, std::move(label)});
+      continue;
+    }
+    if (matmul == MatMulWeight::kBOnly) {
+      scan.skipped.push_back({std::move(label), std::move(b_problem)});
+      continue;
+    }
+    std::string a_problem = weight_problem(graph, node, 0, "input A", check);
+    if (a_problem.empty()) {
+      scan.layers.push_back({i, 0, std::move(label)});
+    } else {
+      scan.skipped.push_back(
+          {std::move(label), "neither input is a usable weight: " + a_problem + "; " + b_problem});
+    }
+  }
+  return scan;
+}
+
+std::vector<std::string> layer_labels(const std::vector<WeightLayer>& layers) {
+  std::vector<std::string> labels;
+  labels.reserve(layers.size());
+  for (const auto& layer : layers) labels.push_back(layer.label);
+  return labels;
+}
+
+std::vector<std::string> split_node_labels(const std::string& text) {
+  std::vector<std::string> labels;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t bar = text.find('|', start);
+    if (bar == std::string::npos) bar = text.size();
+    if (bar > start) labels.push_back(text.substr(start, bar - start));
+    start = bar + 1;
+  }
+  return labels;
+}
+
+StatusOr<std::vector<WeightLayer>> select_layers(const LayerScan& scan,
+                                                 const std::vector<std::string>& labels,
+                                                 const std::string& pass_name) {
+  if (labels.empty()) return scan.layers;
+  std::set<std::string> wanted(labels.begin(), labels.end());
+  for (const std::string& label : wanted) {
+    bool found = false;
+    for (const auto& layer : scan.layers) found = found || layer.label == label;
+    if (found) continue;
+    std::string message = pass_name + ": option 'nodes': '" + label + "' is not an eligible layer";
+    for (const auto& skipped : scan.skipped) {
+      if (skipped.node == label) {
+        message += " (" + skipped.reason + ")";
+        break;
+      }
+    }
+    constexpr size_t kShown = 5;
+    if (scan.layers.empty()) {
+      message += "; the model has no eligible layers";
+    } else {
+      message += "; eligible: ";
+      for (size_t i = 0; i < scan.layers.size() && i < kShown; ++i) {
+        message += (i ? ", '" : "'") + scan.layers[i].label + "'";
+      }
+      if (scan.layers.size() > kShown) {
+        message += " and " + std::to_string(scan.layers.size() - kShown) + " more";
+      }
+    }
+    return invalid_argument(message);
+  }
+  std::vector<WeightLayer> selected;
+  for (const auto& layer : scan.layers) {
+    if (wanted.count(layer.label)) selected.push_back(layer);
+  }
+  return selected;
+}
+
+StatusOr<bool> parse_bool_option(const std::string& pass_name, const std::string& option,
+                                 const std::string& value) {
+  if (value == "true" || value == "1") return true;
+  if (value == "false" || value == "0") return false;
+  return invalid_argument(pass_name + ": option '" + option + "' must be true or false, got '" +
+                          value + "'");
+}
+
+StatusOr<double> parse_number_option(const std::string& pass_name, const std::string& option,
+                                     const std::string& value) {
+  const char* begin = value.c_str();
+  char* end = nullptr;
+  const double parsed = value.empty() ? 0.0 : std::strtod(begin, &end);
+  if (value.empty() || end != begin + value.size() || !std::isfinite(parsed)) {
+    return invalid_argument(pass_name + ": option '" + option + "' must be a number, got '" +
+                            value + "'");
+  }
+  return parsed;
+}
+
+NameGenerator::NameGenerator(const ir::Graph& graph) : values_(graph.defined_values()) {
+  for (const auto& node : graph.nodes()) {
+    values_.insert(node->inputs.begin(), node->inputs.end());
+    if (node->has_subgraphs()) {
+      std::set<std::string> reads = ir::subgraph_outer_reads(*node);
+      values_.insert(reads.begin(), reads.end());
+    }
+    if (!node->name.empty()) nodes_.insert(node->name);
+  }
+}
+
+std::string NameGenerator::fresh(std::set<std::string>& used, const std::string& hint) {
+  std::string name = hint;
+  for (int k = 1; used.count(name); ++k) name = hint + "_" + std::to_string(k);
+  used.insert(name);
+  return name;
+}
+
+std::string with_thousands(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string human_bytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char buf[32];
+  if (unit == 0 || value >= 100.0) {
+    std::snprintf(buf, sizeof(buf), "%.0f %s", value, kUnits[unit]);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f %s", value, kUnits[unit]);
+  }
+  return buf;
+}
+
+}  // namespace compressor::passes
