@@ -292,8 +292,8 @@ DriftMetrics DriftAccumulator::result() const {
   }
   if (nonfinite_mismatches_ > 0) {
     m.cosine = std::numeric_limits<double>::quiet_NaN();
-  } else if (sum_sq_ref_ == 0 && sum_sq_cand_ == 0) {
-    m.cosine = 1;
+  } else if (sum_sq_err_ == 0) {
+    m.cosine = 1;  // identical outputs (also both zero): exactly 1, not 1 - rounding
   } else if (sum_sq_ref_ == 0 || sum_sq_cand_ == 0) {
     m.cosine = 0;
   } else {

@@ -1,5 +1,7 @@
 // SHA-256, the serialized size that per-pass byte counts use, the output store with spill to
 // disk, the drift meter's cumulative and delta drift, and the report's JSON contract.
+#include "compressor/report/report.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include "compressor/eval/compare.h"
 #include "compressor/io/onnx_io.h"
 #include "compressor/io/samples.h"
-#include "compressor/report/report.h"
 #include "testing/test_models.h"
 
 namespace compressor {
@@ -49,14 +50,15 @@ TEST(Sha256, FileMatchesSha256sum) {
 
 TEST(SerializedSize, EqualsTheSavedFileSize) {
   for (const char* name : {"tiny_cnn", "tiny_mlp", "tiny_transformer"}) {
-    auto model = io::load_model(testing::demo_model(name) + "/model.onnx");
+    auto model = io::load_model(testing::demo_model(name));
     ASSERT_OK(model);
     EXPECT_EQ(io::serialized_size(*model), testing::save_to_bytes(*model).size()) << name;
   }
   // Empty and large tensors (multi-byte length prefixes).
   auto model = testing::model_from_text(R"(
     <ir_version: 8, opset_import: ["" : 13]>
-    g (float[1, 70000] x) => (float[1, 70000] y) {
+    g (float[1, 70000] x) => (float[1, 70000] y)
+      <float[1] b = {0.0}, float[1] empty = {0.0}> {
       y = Add(x, b)
     })");
   ASSERT_OK(model);
@@ -89,7 +91,7 @@ TEST(OutputStore, SpillsPastTheBudgetAndReadsBack) {
 
 constexpr const char* kScale = R"(
   <ir_version: 8, opset_import: ["" : 13]>
-  g (float[1, 4] x) => (float[1, 4] y) {
+  g (float[1, 4] x) => (float[1, 4] y) <float[1] s = {1.0}> {
     y = Mul(x, s)
   })";
 
@@ -129,7 +131,7 @@ TEST(DriftMeter, CumulativeAgainstTheOriginalDeltaAgainstTheLastAccepted) {
 }
 
 TEST(CompareModels, ModelAgainstItselfHasNoDrift) {
-  auto model = io::load_model(testing::demo_model("tiny_cnn") + "/model.onnx");
+  auto model = io::load_model(testing::demo_model("tiny_cnn"));
   ASSERT_OK(model);
   io::SampleOptions opts;
   opts.count = 2;
@@ -148,7 +150,8 @@ TEST(CompareModels, ModelAgainstItselfHasNoDrift) {
 TEST(CompareModels, CandidateMissingAnOutputIsAnError) {
   ir::Model ref = scaled(1.0f);
   ir::Model cand = scaled(1.0f);
-  cand.graph.outputs[0] = ir::ValueInfo::make_tensor("x", ir::DType::kFloat, {ir::Dim{1, ""}, ir::Dim{4, ""}});
+  cand.graph.outputs[0] =
+      ir::ValueInfo::make_tensor("x", ir::DType::kFloat, {ir::Dim{1, ""}, ir::Dim{4, ""}});
   io::SampleOptions opts;
   auto samples = io::SampleSet::open(ref, opts);
   ASSERT_OK(samples);
