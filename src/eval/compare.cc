@@ -92,8 +92,8 @@ StatusOr<std::vector<ir::Tensor>> OutputStore::get(size_t i) const {
     }
     ir::Tensor t = ir::Tensor::uninitialized(e.dtype, e.dims);
     std::fflush(s.spill);
-    const ssize_t got = ::pread(fileno(s.spill), t.mutable_data(), t.nbytes(),
-                                static_cast<off_t>(e.offset));
+    const ssize_t got =
+        ::pread(fileno(s.spill), t.mutable_data(), t.nbytes(), static_cast<off_t>(e.offset));
     if (got < 0 || static_cast<size_t>(got) != t.nbytes()) {
       return io_error("cannot read model outputs back from a temporary file");
     }

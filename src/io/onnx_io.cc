@@ -646,7 +646,8 @@ uint64_t serialized_size(const ir::Model& model) {
   // as does the graph's prefix in the model.
   auto proto = model_skeleton(model);
   auto* g = proto->mutable_graph();
-  for (const auto& init : model.graph.initializers()) fill_tensor_header(init, g->add_initializer());
+  for (const auto& init : model.graph.initializers())
+    fill_tensor_header(init, g->add_initializer());
   const uint64_t skeleton = proto->ByteSizeLong();
   const uint64_t graph_before = g->ByteSizeLong();
   uint64_t graph_after = graph_before;

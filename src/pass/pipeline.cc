@@ -119,8 +119,8 @@ Status DriftInstrumentation::after_pass(const Pass& pass, const ir::Model& model
     if (record.result.nodes_changed > 0) meter_.accept();
     return ok_status();
   }
-  record.verdict = on_exceed_ == OnExceed::kRevert ? PassRecord::Verdict::kRevert
-                                                   : PassRecord::Verdict::kStop;
+  record.verdict =
+      on_exceed_ == OnExceed::kRevert ? PassRecord::Verdict::kRevert : PassRecord::Verdict::kStop;
   if (record.verdict == PassRecord::Verdict::kStop && record.result.nodes_changed > 0) {
     meter_.accept();  // the model keeps this pass
   }

@@ -85,7 +85,8 @@ Json pass_json(const pass::PassRecord& r, bool drift_measured) {
   j["nodes_after"] = r.after.nodes;
   j["nodes_changed"] = r.result.nodes_changed;
   Json skipped = Json::array();
-  for (const auto& s : r.result.skipped) skipped.push_back({{"node", s.node}, {"reason", s.reason}});
+  for (const auto& s : r.result.skipped)
+    skipped.push_back({{"node", s.node}, {"reason", s.reason}});
   j["nodes_skipped"] = std::move(skipped);
   j["notes"] = r.result.notes;
   j["drift"] = drift_measured ? drift_json(r.drift) : Json(nullptr);
@@ -138,7 +139,8 @@ std::string format_value(double v) {
 std::string ratio(uint64_t before, uint64_t after) {
   if (before == 0) return "";
   char buf[24];
-  std::snprintf(buf, sizeof(buf), " (x%.3f)", static_cast<double>(after) / static_cast<double>(before));
+  std::snprintf(buf, sizeof(buf), " (x%.3f)",
+                static_cast<double>(after) / static_cast<double>(before));
   return buf;
 }
 
@@ -267,21 +269,23 @@ std::string to_text(const Report& r) {
   const bool measured = !r.samples.empty();
   for (size_t i = 0; i < r.passes.size(); ++i) {
     const auto& p = r.passes[i];
-    std::snprintf(buf, sizeof(buf), "\npass %zu/%zu  %s%s  %.3fs, %zu node(s) changed, %zu skipped%s\n",
-                  i + 1, r.passes.size(), p.name.c_str(),
+    std::snprintf(buf, sizeof(buf),
+                  "\npass %zu/%zu  %s%s  %.3fs, %zu node(s) changed, %zu skipped%s\n", i + 1,
+                  r.passes.size(), p.name.c_str(),
                   p.options.empty() ? "" : ("{" + p.options + "}").c_str(), p.seconds,
                   p.result.nodes_changed, p.result.skipped.size(),
-                  p.verdict == pass::PassRecord::Verdict::kRevert  ? "  [REVERTED]"
+                  p.verdict == pass::PassRecord::Verdict::kRevert ? "  [REVERTED]"
                   : p.verdict == pass::PassRecord::Verdict::kStop ? "  [STOPPED HERE]"
-                                                                   : "");
+                                                                  : "");
     out += buf;
-    std::snprintf(buf, sizeof(buf), "  bytes   %s -> %s%s\n  params  %s -> %s%s\n  MACs    %s -> %s%s\n  nodes   %zu -> %zu\n",
-                  human_bytes(p.before.file_bytes).c_str(), human_bytes(p.after.file_bytes).c_str(),
-                  ratio(p.before.file_bytes, p.after.file_bytes).c_str(),
-                  count(p.before.params).c_str(), count(p.after.params).c_str(),
-                  ratio(p.before.params, p.after.params).c_str(), count(p.before.macs).c_str(),
-                  count(p.after.macs).c_str(), ratio(p.before.macs, p.after.macs).c_str(),
-                  p.before.nodes, p.after.nodes);
+    std::snprintf(
+        buf, sizeof(buf),
+        "  bytes   %s -> %s%s\n  params  %s -> %s%s\n  MACs    %s -> %s%s\n  nodes   %zu -> %zu\n",
+        human_bytes(p.before.file_bytes).c_str(), human_bytes(p.after.file_bytes).c_str(),
+        ratio(p.before.file_bytes, p.after.file_bytes).c_str(), count(p.before.params).c_str(),
+        count(p.after.params).c_str(), ratio(p.before.params, p.after.params).c_str(),
+        count(p.before.macs).c_str(), count(p.after.macs).c_str(),
+        ratio(p.before.macs, p.after.macs).c_str(), p.before.nodes, p.after.nodes);
     out += buf;
     for (const auto& note : p.result.notes) out += "  note: " + note + "\n";
     for (const auto& s : p.result.skipped) out += "  skipped " + s.node + ": " + s.reason + "\n";
@@ -305,8 +309,8 @@ std::string to_text(const Report& r) {
     out += buf;
     size_t width = 4;
     for (const auto& l : r.sensitivity) width = std::max(width, l.node.size());
-    std::snprintf(buf, sizeof(buf), "  %4s  %-*s  %-16s %12s  %s\n", "rank", static_cast<int>(width),
-                  "node", "op", r.sensitivity_metric.c_str(), "params");
+    std::snprintf(buf, sizeof(buf), "  %4s  %-*s  %-16s %12s  %s\n", "rank",
+                  static_cast<int>(width), "node", "op", r.sensitivity_metric.c_str(), "params");
     out += buf;
     size_t rank = 0;
     for (const auto& l : r.sensitivity) {

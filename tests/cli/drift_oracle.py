@@ -68,9 +68,13 @@ def make(d):
     build(perturbed(ws), os.path.join(d, "cand.onnx"))
     # A model whose weights dominate its size, for size gates.
     rng = np.random.RandomState(3)
-    big = {"w": rng.randn(IN, CLASSES).astype(np.float32), "b": np.zeros(CLASSES, np.float32),
-           "w2": rng.randn(IN, FEAT).astype(np.float32)}
-    build(big, os.path.join(d, "big.onnx"))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", IN])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4096])
+    w = numpy_helper.from_array(rng.randn(IN, 4096).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="wide")], "big",
+                          [x], [y], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              os.path.join(d, "big.onnx"))
     xs = samples()
     for i, x in enumerate(xs):
         os.makedirs(os.path.join(d, "data", f"s{i}"), exist_ok=True)

@@ -38,8 +38,8 @@ Status run_eval(const EvalOptions& opts) {
   compare.executor.threads = opts.threads;
   COMPRESSOR_ASSIGN_OR_RETURN(rep.drift,
                               eval::compare_models(reference, candidate, *samples, compare));
-  COMPRESSOR_ASSIGN_OR_RETURN(rep.gates,
-                              evaluate_gates(gates, &rep.drift, model_ratios(rep.model, *rep.candidate)));
+  COMPRESSOR_ASSIGN_OR_RETURN(
+      rep.gates, evaluate_gates(gates, &rep.drift, model_ratios(rep.model, *rep.candidate)));
   Status verdict = gate_status(rep.gates);
   rep.exit_code = verdict.ok() ? 0 : 3;
   COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, opts.gates.report));

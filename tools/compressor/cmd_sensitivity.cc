@@ -50,7 +50,8 @@ StatusOr<pass::PassOptions> parse_pass_options(const std::string& text) {
 }
 
 /// The worst value of `metric` over outputs.
-std::optional<double> worst(const std::vector<eval::OutputDrift>& drift, const std::string& metric) {
+std::optional<double> worst(const std::vector<eval::OutputDrift>& drift,
+                            const std::string& metric) {
   std::optional<double> w;
   const bool higher = eval::higher_is_better(metric);
   for (const auto& d : drift) {
@@ -88,7 +89,8 @@ Status run_sensitivity(const SensitivityOptions& opts) {
 
   report::Report rep;
   rep.command = "sensitivity";
-  rep.sensitivity_pass = pass_name + (opts.pass_options.empty() ? "" : "{" + opts.pass_options + "}");
+  rep.sensitivity_pass =
+      pass_name + (opts.pass_options.empty() ? "" : "{" + opts.pass_options + "}");
   rep.sensitivity_metric = opts.metric;
   COMPRESSOR_ASSIGN_OR_RETURN(rep.model,
                               report::describe_model_file(opts.model, model, sample_opts.dims));
@@ -116,8 +118,8 @@ Status run_sensitivity(const SensitivityOptions& opts) {
     row.params_before = pass::model_stats(model).params;
     row.params_after = pass::model_stats(candidate).params;
     if (result->nodes_changed == 0) {
-      row.skipped = result->skipped.empty() ? "the pass did not change it"
-                                            : result->skipped.front().reason;
+      row.skipped =
+          result->skipped.empty() ? "the pass did not change it" : result->skipped.front().reason;
     } else {
       auto m = (*meter)->measure(candidate);
       if (!m.ok()) return m.status().with_context("layer '" + label + "'");
@@ -132,7 +134,8 @@ Status run_sensitivity(const SensitivityOptions& opts) {
   std::stable_sort(rep.sensitivity.begin(), rep.sensitivity.end(),
                    [&](const report::LayerSensitivity& a, const report::LayerSensitivity& b) {
                      if (a.skipped.empty() != b.skipped.empty()) return a.skipped.empty();
-                     const double x = a.score.value_or(std::nan("")), y = b.score.value_or(std::nan(""));
+                     const double x = a.score.value_or(std::nan("")),
+                                  y = b.score.value_or(std::nan(""));
                      if (std::isnan(x) != std::isnan(y)) return std::isnan(x);
                      return higher ? x < y : x > y;
                    });

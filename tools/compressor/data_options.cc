@@ -60,7 +60,8 @@ void add_gate_options(CLI::App& cmd, GateOptions& opts, bool with_on_exceed) {
   for (const auto& n : eval::gate_metric_names()) names += (names.empty() ? "" : ", ") + n;
   cmd.add_option("--gate", opts.gates,
                  "[OUTPUT.]METRIC(>=|>|<=|<)NUMBER, repeatable, e.g. 'cosine>=0.999'; a failed "
-                 "gate exits 3. Metrics: " + names);
+                 "gate exits 3. Metrics: " +
+                     names);
   if (with_on_exceed) {
     cmd.add_option("--on-exceed", opts.on_exceed,
                    "When a pass pushes drift past a gate: fail (stop, exit 3) or revert (undo "

@@ -74,9 +74,6 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
     } else {
       rep.drift_note = opened.status().message();
     }
-    if (!rep.drift_note.empty()) {
-      std::fprintf(stderr, "note: drift not measured: %s\n", rep.drift_note.c_str());
-    }
   }
   if (meter) {
     rep.samples = samples->describe();
@@ -125,7 +122,6 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   // The output is written even when a gate fails.
   pass::stamp_metadata(model, applied);
   COMPRESSOR_ASSIGN_OR_RETURN(io::SaveResult saved, save_output(model, cmd.model, cmd.output));
-  (void)saved;
   COMPRESSOR_ASSIGN_OR_RETURN(
       report::ModelFile out, report::describe_model_file(cmd.output.path, model, sample_opts.dims));
   rep.output = out;
@@ -134,12 +130,14 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
       rep.gates, evaluate_gates(gates, meter ? &rep.drift : nullptr, model_ratios(rep.model, out)));
   Status verdict = gate_status(rep.gates);
   if (verdict.ok() && stopped) {
-    verdict = Status(ErrorCode::kGateFailed,
-                     "gate failed after pass '" + rep.passes.back().name + "': " +
-                         rep.passes.back().exceeded.front().expr);
+    verdict = Status(ErrorCode::kGateFailed, "gate failed after pass '" + rep.passes.back().name +
+                                                 "': " + rep.passes.back().exceeded.front().expr);
   }
   rep.exit_code = verdict.ok() ? 0 : 3;
   COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, cmd.gates.report));
+  std::printf("wrote %s (%llu bytes%s)\n", cmd.output.path.c_str(),
+              static_cast<unsigned long long>(saved.model_bytes + saved.external_bytes),
+              saved.external_path.empty() ? "" : (", data in " + saved.external_path).c_str());
   return verdict;
 }
 

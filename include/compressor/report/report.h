@@ -42,8 +42,8 @@ struct LayerSensitivity {
 };
 
 struct Report {
-  std::string command;  ///< "optimize", "eval", "sensitivity", ...
-  ModelFile model;      ///< The input (for eval: the reference).
+  std::string command;                 ///< "optimize", "eval", "sensitivity", ...
+  ModelFile model;                     ///< The input (for eval: the reference).
   std::optional<ModelFile> candidate;  ///< eval only.
   std::optional<ModelFile> output;     ///< The written model.
   /// The samples drift was measured on ("8 random samples (seed 0; ...)"); empty when drift
