@@ -289,7 +289,9 @@ std::string to_text(const Report& r) {
     out += buf;
     for (const auto& note : p.result.notes) out += "  note: " + note + "\n";
     for (const auto& s : p.result.skipped) out += "  skipped " + s.node + ": " + s.reason + "\n";
-    if (measured) {
+    if (measured && p.result.nodes_changed == 0) {
+      out += "  drift: unchanged (the pass changed no node)\n";
+    } else if (measured) {
       out += "  drift against the original:\n" + drift_table(p.drift, "    ");
       out += "  drift against the previous pass:\n" + drift_table(p.delta, "    ");
     }

@@ -1,5 +1,7 @@
 // `compressor sensitivity MODEL --pass quantize|prune|factorize`: applies the pass to one
 // eligible layer at a time and ranks the layers by the drift each one causes alone.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -101,6 +103,7 @@ Status run_sensitivity(const SensitivityOptions& opts) {
   auto meter = eval::DriftMeter::create(model, *samples);
   if (!meter.ok()) return meter.status().with_context(opts.model);
 
+  const bool progress = ::isatty(2) != 0;  // plain output when stderr is a log
   std::map<std::string, std::string> op_of;
   for (const auto& node : model.graph.nodes()) op_of[pass::node_label(*node)] = node->op_type;
   for (const auto& label : layers) {
@@ -126,10 +129,11 @@ Status run_sensitivity(const SensitivityOptions& opts) {
       row.drift = std::move(m->cumulative);
       row.score = worst(row.drift, opts.metric);
     }
-    std::fprintf(stderr, "\r%zu/%zu layers", rep.sensitivity.size() + 1, layers.size());
+    if (progress)
+      std::fprintf(stderr, "\r%zu/%zu layers", rep.sensitivity.size() + 1, layers.size());
     rep.sensitivity.push_back(std::move(row));
   }
-  if (!layers.empty()) std::fprintf(stderr, "\n");
+  if (progress && !layers.empty()) std::fprintf(stderr, "\n");
   const bool higher = eval::higher_is_better(opts.metric);
   std::stable_sort(rep.sensitivity.begin(), rep.sensitivity.end(),
                    [&](const report::LayerSensitivity& a, const report::LayerSensitivity& b) {
