@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "compressor/core/format.h"
 #include "compressor/core/sha256.h"
 #include "compressor/eval/model_info.h"
 #include "compressor/io/files.h"
@@ -99,29 +100,6 @@ Json pass_json(const pass::PassRecord& r, bool drift_measured) {
   return j;
 }
 
-std::string human_bytes(uint64_t b) {
-  char buf[32];
-  if (b >= (uint64_t{1} << 30)) {
-    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1 << 30));
-  } else if (b >= (1u << 20)) {
-    std::snprintf(buf, sizeof(buf), "%.2f MiB", static_cast<double>(b) / (1 << 20));
-  } else if (b >= 1024) {
-    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
-  }
-  return buf;
-}
-
-std::string count(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string format_value(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -147,8 +125,8 @@ std::string ratio(uint64_t before, uint64_t after) {
 void append_model(std::string& out, const char* label, const ModelFile& m) {
   char buf[512];
   std::snprintf(buf, sizeof(buf), "%-10s %s\n%-10s %s, %s params, %s MACs%s\n", label,
-                m.path.c_str(), "", human_bytes(m.bytes).c_str(), count(m.params).c_str(),
-                count(m.macs).c_str(), m.macs_known ? "" : " (some nodes unknown)");
+                m.path.c_str(), "", human_bytes(m.bytes).c_str(), with_commas(m.params).c_str(),
+                with_commas(m.macs).c_str(), m.macs_known ? "" : " (some nodes unknown)");
   out += buf;
 }
 
@@ -282,10 +260,11 @@ std::string to_text(const Report& r) {
         buf, sizeof(buf),
         "  bytes   %s -> %s%s\n  params  %s -> %s%s\n  MACs    %s -> %s%s\n  nodes   %zu -> %zu\n",
         human_bytes(p.before.file_bytes).c_str(), human_bytes(p.after.file_bytes).c_str(),
-        ratio(p.before.file_bytes, p.after.file_bytes).c_str(), count(p.before.params).c_str(),
-        count(p.after.params).c_str(), ratio(p.before.params, p.after.params).c_str(),
-        count(p.before.macs).c_str(), count(p.after.macs).c_str(),
-        ratio(p.before.macs, p.after.macs).c_str(), p.before.nodes, p.after.nodes);
+        ratio(p.before.file_bytes, p.after.file_bytes).c_str(),
+        with_commas(p.before.params).c_str(), with_commas(p.after.params).c_str(),
+        ratio(p.before.params, p.after.params).c_str(), with_commas(p.before.macs).c_str(),
+        with_commas(p.after.macs).c_str(), ratio(p.before.macs, p.after.macs).c_str(),
+        p.before.nodes, p.after.nodes);
     out += buf;
     for (const auto& note : p.result.notes) out += "  note: " + note + "\n";
     for (const auto& s : p.result.skipped) out += "  skipped " + s.node + ": " + s.reason + "\n";
@@ -319,8 +298,8 @@ std::string to_text(const Report& r) {
       if (!l.skipped.empty()) continue;
       std::snprintf(buf, sizeof(buf), "  %4zu  %-*s  %-16s %12s  %s -> %s\n", ++rank,
                     static_cast<int>(width), l.node.c_str(), l.op_type.c_str(),
-                    l.score ? format_value(*l.score).c_str() : "-", count(l.params_before).c_str(),
-                    count(l.params_after).c_str());
+                    l.score ? format_value(*l.score).c_str() : "-",
+                    with_commas(l.params_before).c_str(), with_commas(l.params_after).c_str());
       out += buf;
     }
     for (const auto& l : r.sensitivity) {

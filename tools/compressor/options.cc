@@ -82,47 +82,4 @@ StatusOr<std::map<std::string, int64_t>> parse_dims(const std::vector<std::strin
   return dims;
 }
 
-std::string with_commas(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string human_bytes(uint64_t b) {
-  char buf[32];
-  if (b >= (uint64_t{1} << 30)) {
-    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1 << 30));
-  } else if (b >= (1u << 20)) {
-    std::snprintf(buf, sizeof(buf), "%.2f MiB", static_cast<double>(b) / (1 << 20));
-  } else if (b >= 1024) {
-    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
-  }
-  return buf;
-}
-
-void print_pass_table(const std::vector<pass::PassRecord>& records) {
-  std::printf("%-30s %15s %21s %23s %8s %7s %7s\n", "pass", "nodes", "params", "weight bytes",
-              "time", "changed", "skipped");
-  for (const auto& r : records) {
-    char nodes[32], params[48], bytes[48];
-    std::snprintf(nodes, sizeof(nodes), "%zu -> %zu", r.before.nodes, r.after.nodes);
-    std::snprintf(params, sizeof(params), "%llu -> %llu",
-                  static_cast<unsigned long long>(r.before.params),
-                  static_cast<unsigned long long>(r.after.params));
-    std::snprintf(bytes, sizeof(bytes), "%s -> %s", human_bytes(r.before.bytes).c_str(),
-                  human_bytes(r.after.bytes).c_str());
-    std::printf("%-30s %15s %21s %23s %7.3fs %7zu %7zu\n", r.name.c_str(), nodes, params, bytes,
-                r.seconds, r.result.nodes_changed, r.result.skipped.size());
-    for (const auto& note : r.result.notes) std::printf("    %s\n", note.c_str());
-    for (const auto& s : r.result.skipped) {
-      std::printf("    skipped %s: %s\n", s.node.c_str(), s.reason.c_str());
-    }
-  }
-}
-
 }  // namespace compressor::cli

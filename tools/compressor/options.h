@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "compressor/core/format.h"
 #include "compressor/io/onnx_io.h"
 #include "compressor/pass/pipeline.h"
 
@@ -33,13 +34,7 @@ StatusOr<io::SaveResult> save_output(const ir::Model& model, const std::string& 
 /// malformed entry or a name given twice with different values is a usage error.
 StatusOr<std::map<std::string, int64_t>> parse_dims(const std::vector<std::string>& specs);
 
-/// 1234567 -> "1,234,567".
-std::string with_commas(uint64_t n);
-
-/// Bytes in B, KiB, MiB or GiB.
-std::string human_bytes(uint64_t bytes);
-
-/// Prints one row per pass: nodes, parameters and bytes before -> after, time, skipped nodes.
-void print_pass_table(const std::vector<pass::PassRecord>& records);
+using compressor::human_bytes;
+using compressor::with_commas;
 
 }  // namespace compressor::cli

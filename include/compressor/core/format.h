@@ -1,0 +1,15 @@
+// Number formatting shared by the report and the CLI tables.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace compressor {
+
+/// 1234567 -> "1,234,567".
+std::string with_commas(uint64_t n);
+
+/// Bytes in B, KiB, MiB or GiB ("1.5 MiB").
+std::string human_bytes(uint64_t bytes);
+
+}  // namespace compressor
