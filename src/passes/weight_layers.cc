@@ -168,31 +168,4 @@ std::string NameGenerator::fresh(std::set<std::string>& used, const std::string&
   return name;
 }
 
-std::string with_thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string human_bytes(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (value >= 1024.0 && unit + 1 < std::size(kUnits)) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char buf[32];
-  if (unit == 0 || value >= 100.0) {
-    std::snprintf(buf, sizeof(buf), "%.0f %s", value, kUnits[unit]);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.1f %s", value, kUnits[unit]);
-  }
-  return buf;
-}
-
 }  // namespace compressor::passes

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "compressor/core/format.h"
 #include "compressor/core/status.h"
 #include "compressor/ir/graph.h"
 #include "compressor/pass/pass.h"
@@ -77,11 +78,5 @@ class NameGenerator {
   std::set<std::string> values_;
   std::set<std::string> nodes_;
 };
-
-/// 12345678 -> "12,345,678".
-std::string with_thousands(uint64_t n);
-
-/// A byte count for people: "812 B", "310 KiB", "1.2 MiB".
-std::string human_bytes(uint64_t bytes);
 
 }  // namespace compressor::passes

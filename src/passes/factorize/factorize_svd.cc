@@ -25,6 +25,7 @@
 #include <variant>
 
 #include "../pass_util.h"
+#include "compressor/core/format.h"
 #include "compressor/ir/tensor_eigen.h"
 
 namespace compressor::passes {
@@ -96,17 +97,6 @@ StatusOr<SvdOptions> parse_options(const pass::PassOptions& options) {
     }
   }
   return parsed;
-}
-
-/// "1,048,576".
-std::string with_commas(int64_t value) {
-  std::string digits = std::to_string(value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
 }
 
 std::string fixed(double value, int decimals) {
@@ -414,7 +404,8 @@ StatusOr<pass::PassResult> FactorizeSvd::run(ir::Model& model, pass::PassContext
     layer_notes.push_back("'" + layer->label + "': W " + std::to_string(m) + "x" +
                           std::to_string(n) + ", rank " + std::to_string(r) + " of " +
                           std::to_string(p) + ", energy kept " + fixed(f.energy_kept, 4) +
-                          ", params " + with_commas(m * n) + " -> " + with_commas(r * (m + n)));
+                          ", params " + with_commas(static_cast<uint64_t>(m * n)) + " -> " +
+                          with_commas(static_cast<uint64_t>(r * (m + n))));
   }
 
   // Weights nothing reads any more go; shared ones stay for their other readers.
@@ -429,9 +420,10 @@ StatusOr<pass::PassResult> FactorizeSvd::run(ir::Model& model, pass::PassContext
                           ? "rank " + std::to_string(min_rank) + " of " + std::to_string(min_p)
                           : "ranks " + std::to_string(min_rank) + " to " + std::to_string(max_rank);
   result.nodes_changed = planned.size();
-  result.notes.push_back(
-      std::to_string(planned.size()) + (planned.size() == 1 ? " layer" : " layers") + ", params " +
-      with_commas(params_before) + " -> " + with_commas(params_after) + " (" + ranks + ")");
+  result.notes.push_back(std::to_string(planned.size()) +
+                         (planned.size() == 1 ? " layer" : " layers") + ", params " +
+                         with_commas(static_cast<uint64_t>(params_before)) + " -> " +
+                         with_commas(static_cast<uint64_t>(params_after)) + " (" + ranks + ")");
   for (auto& note : layer_notes) result.notes.push_back(std::move(note));
   return result;
 }

@@ -114,7 +114,7 @@ class PruneMagnitude : public pass::Pass {
       char percent[32];
       std::snprintf(percent, sizeof(percent), "%.1f%%",
                     100.0 * static_cast<double>(zeroed) / static_cast<double>(total));
-      result.notes.push_back("zeroed " + with_thousands(zeroed) + " of " + with_thousands(total) +
+      result.notes.push_back("zeroed " + with_commas(zeroed) + " of " + with_commas(total) +
                              " weights in " + std::to_string(result.nodes_changed) + " layer" +
                              (result.nodes_changed == 1 ? "" : "s") + " (" + percent + ")");
     }
