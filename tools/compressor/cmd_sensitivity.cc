@@ -77,7 +77,16 @@ Status run_sensitivity(const SensitivityOptions& opts) {
   const auto& registry = pass::PassRegistry::builtin();
   COMPRESSOR_ASSIGN_OR_RETURN(auto probe_pass, registry.create(pass_name, base));
   COMPRESSOR_ASSIGN_OR_RETURN(io::SampleOptions sample_opts, sample_options(opts.data));
-  COMPRESSOR_ASSIGN_OR_RETURN(ir::Model model, io::load_model(opts.model));
+  COMPRESSOR_ASSIGN_OR_RETURN(ir::Model original, io::load_model(opts.model));
+  // Weights held in Constant nodes (paddle2onnx exports) become initializers first, so their
+  // layers are eligible; that rewrite is exact, so the drift is still the pass's alone.
+  ir::Model model = original;
+  {
+    COMPRESSOR_ASSIGN_OR_RETURN(auto to_inits, registry.create("constants-to-initializers", {}));
+    pass::PassContext ctx;
+    auto moved = to_inits->run(model, ctx);
+    if (!moved.ok()) return moved.status().with_context(opts.model);
+  }
   const std::vector<std::string> layers = probe_pass->eligible_nodes(model);
   if (layers.empty()) {
     const auto* info = registry.find(pass_name);
@@ -95,12 +104,12 @@ Status run_sensitivity(const SensitivityOptions& opts) {
       pass_name + (opts.pass_options.empty() ? "" : "{" + opts.pass_options + "}");
   rep.sensitivity_metric = opts.metric;
   COMPRESSOR_ASSIGN_OR_RETURN(rep.model,
-                              report::describe_model_file(opts.model, model, sample_opts.dims));
-  auto samples = io::SampleSet::open(model, sample_opts);
+                              report::describe_model_file(opts.model, original, sample_opts.dims));
+  auto samples = io::SampleSet::open(original, sample_opts);
   if (!samples.ok()) return samples.status().with_context(opts.model);
   rep.samples = samples->describe();
   rep.sample_count = samples->size();
-  auto meter = eval::DriftMeter::create(model, *samples);
+  auto meter = eval::DriftMeter::create(original, *samples);
   if (!meter.ok()) return meter.status().with_context(opts.model);
 
   const bool progress = ::isatty(2) != 0;  // plain output when stderr is a log
@@ -118,7 +127,7 @@ Status run_sensitivity(const SensitivityOptions& opts) {
     ctx.set_dims(sample_opts.dims);
     auto result = p->run(candidate, ctx);
     if (!result.ok()) return result.status().with_context("layer '" + label + "'");
-    row.params_before = pass::model_stats(model).params;
+    row.params_before = pass::model_stats(original).params;
     row.params_after = pass::model_stats(candidate).params;
     if (result->nodes_changed == 0) {
       row.skipped =
@@ -143,7 +152,18 @@ Status run_sensitivity(const SensitivityOptions& opts) {
                      if (std::isnan(x) != std::isnan(y)) return std::isnan(x);
                      return higher ? x < y : x > y;
                    });
-  if (layers.empty()) rep.notes.push_back("no layer of the model is eligible for " + pass_name);
+  if (layers.empty()) {
+    // Say why: the pass's own reasons for the layers it would have touched.
+    ir::Model probe_model = model;
+    pass::PassContext ctx;
+    auto probe = probe_pass->run(probe_model, ctx);
+    std::string why;
+    if (probe.ok() && !probe->skipped.empty()) {
+      why = ": " + probe->skipped.front().reason + " (" + std::to_string(probe->skipped.size()) +
+            " layer(s) skipped)";
+    }
+    rep.notes.push_back("no layer of the model is eligible for " + pass_name + why);
+  }
   return emit_report(rep, opts.report);
 }
 
