@@ -111,6 +111,11 @@ run "eval: random samples, seeded" 0 "8 random samples" -- \
 run "eval: same seed, same report" 0 "" -- eval "$D/ref.onnx" "$D/cand.onnx" --report "$TMP/r2.json"
 cmp -s "$TMP/r1.json" "$TMP/r2.json" && ok "eval: reports are byte-identical on reruns" ||
   fail "eval: deterministic report" "$(diff "$TMP/r1.json" "$TMP/r2.json" | head -5)"
+run "eval: one thread" 0 "" -- eval "$D/ref.onnx" "$D/cand.onnx" --threads 1 --report "$TMP/r3.json"
+cmp -s "$TMP/r1.json" "$TMP/r3.json" && ok "eval: the thread count does not change the report" ||
+  fail "eval: report independent of threads" "$(diff "$TMP/r1.json" "$TMP/r3.json" | head -5)"
+run "eval: --report into a missing folder is a usage error" 2 "does not exist" -- \
+  eval "$D/ref.onnx" "$D/cand.onnx" --report "$TMP/no/such/dir/r.json"
 
 # --- pipeline: drift after every pass ------------------------------------------------------
 PASSES='prune-magnitude{sparsity=0.5},quantize-weights'
@@ -192,6 +197,13 @@ for p in quantize factorize; do
 done
 run "sensitivity: unknown pass is a usage error" 2 "unknown pass" -- \
   sensitivity "$D/ref.onnx" --pass shrink
+run "sensitivity: --pass is required" 2 "--pass" -- sensitivity "$D/ref.onnx"
+run "sensitivity: a pass that does not work layer by layer" 2 "layer by layer" -- \
+  sensitivity "$D/ref.onnx" --pass fold-batchnorm
+run "optimize: --report into a missing folder is refused before any work" 2 "does not exist" -- \
+  optimize "$D/ref.onnx" -o "$TMP/out.d/nr.onnx" --report "$TMP/no/such/dir/r.json"
+[[ ! -e $TMP/out.d/nr.onnx ]] && ok "optimize: nothing written when --report cannot be" ||
+  fail "optimize: bad --report wrote the model" "exists"
 
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]

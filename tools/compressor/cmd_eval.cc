@@ -13,7 +13,6 @@ struct EvalOptions {
   std::string candidate;
   DataOptions data;
   GateOptions gates;
-  int threads = 0;
 };
 
 Status run_eval(const EvalOptions& opts) {
@@ -35,7 +34,7 @@ Status run_eval(const EvalOptions& opts) {
     rep.notes.push_back("dim " + d + " is unbound, taken as 1 (bind with --dim NAME=VALUE)");
   }
   eval::CompareOptions compare;
-  compare.executor.threads = opts.threads;
+  compare.executor.threads = opts.data.threads;
   COMPRESSOR_ASSIGN_OR_RETURN(rep.drift,
                               eval::compare_models(reference, candidate, *samples, compare));
   COMPRESSOR_ASSIGN_OR_RETURN(
@@ -56,8 +55,6 @@ void setup_eval_command(CLI::App& app, Runner& run) {
   cmd->add_option("candidate", opts->candidate, "Candidate .onnx model")->required();
   add_data_options(*cmd, opts->data, /*with_no_drift=*/false);
   add_gate_options(*cmd, opts->gates, /*with_on_exceed=*/false);
-  cmd->add_option("--threads", opts->threads, "Worker threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
   cmd->callback([opts, &run] { run = [opts] { return run_eval(*opts); }; });
 }
 

@@ -16,7 +16,7 @@ namespace {
 
 struct SensitivityOptions {
   std::string model;
-  std::string pass = "quantize";
+  std::string pass;
   std::string pass_options;
   std::string metric = "rel_l2";
   DataOptions data;
@@ -73,6 +73,7 @@ Status run_sensitivity(const SensitivityOptions& opts) {
     return invalid_argument("--metric '" + opts.metric + "': unknown (valid: " + valid + ")");
   }
   const std::string pass_name = pass_for(opts.pass);
+  COMPRESSOR_RETURN_IF_ERROR(check_report_path(opts.report));
   COMPRESSOR_ASSIGN_OR_RETURN(pass::PassOptions base, parse_pass_options(opts.pass_options));
   const auto& registry = pass::PassRegistry::builtin();
   COMPRESSOR_ASSIGN_OR_RETURN(auto probe_pass, registry.create(pass_name, base));
@@ -109,7 +110,9 @@ Status run_sensitivity(const SensitivityOptions& opts) {
   if (!samples.ok()) return samples.status().with_context(opts.model);
   rep.samples = samples->describe();
   rep.sample_count = samples->size();
-  auto meter = eval::DriftMeter::create(original, *samples);
+  eval::CompareOptions compare;
+  compare.executor.threads = opts.data.threads;
+  auto meter = eval::DriftMeter::create(original, *samples, compare);
   if (!meter.ok()) return meter.status().with_context(opts.model);
 
   const bool progress = ::isatty(2) != 0;  // plain output when stderr is a log
@@ -176,7 +179,7 @@ void setup_sensitivity_command(CLI::App& app, Runner& run) {
   cmd->add_option("model", opts->model, "Input .onnx model")->required();
   cmd->add_option("--pass", opts->pass,
                   "quantize (int8 weights), prune (magnitude), factorize (SVD), or a pass name")
-      ->capture_default_str();
+      ->required();
   cmd->add_option("--pass-options", opts->pass_options,
                   "KEY=VALUE,... options for the pass, e.g. 'sparsity=0.7'");
   cmd->add_option("--metric", opts->metric, "Drift metric to rank by (worst over outputs)")

@@ -1,6 +1,7 @@
 #include "data_options.h"
 
 #include <charconv>
+#include <filesystem>
 
 #include "options.h"
 
@@ -19,6 +20,10 @@ void add_data_options(CLI::App& cmd, DataOptions& opts, bool with_no_drift) {
   cmd.add_option("--dim", opts.dims, "NAME=VALUE: bind a symbolic input dimension");
   cmd.add_option("--labels", opts.labels,
                  ".npy file with one class index per sample, for accuracy and accuracy_drop");
+  cmd.add_option("--threads", opts.threads,
+                 "Worker threads for running the models (default: all cores; results do not "
+                 "depend on it)")
+      ->check(CLI::NonNegativeNumber);
   if (with_no_drift) {
     cmd.add_flag("--no-drift", opts.no_drift,
                  "Do not run the model to measure drift (drift gates are then refused)");
@@ -72,7 +77,22 @@ void add_gate_options(CLI::App& cmd, GateOptions& opts, bool with_on_exceed) {
   cmd.add_option("--report", opts.report, "Write the JSON report to this file");
 }
 
+Status check_report_path(const std::string& path) {
+  if (path.empty()) return ok_status();
+  std::error_code ec;
+  const std::filesystem::path p(path);
+  if (std::filesystem::is_directory(p, ec)) {
+    return invalid_argument("--report " + path + ": is a folder, not a file");
+  }
+  if (!p.parent_path().empty() && !std::filesystem::is_directory(p.parent_path(), ec)) {
+    return invalid_argument("--report " + path + ": folder '" + p.parent_path().string() +
+                            "' does not exist");
+  }
+  return ok_status();
+}
+
 StatusOr<std::vector<eval::Gate>> parse_gates(const GateOptions& opts) {
+  COMPRESSOR_RETURN_IF_ERROR(check_report_path(opts.report));
   std::vector<eval::Gate> gates;
   for (const auto& expr : opts.gates) {
     COMPRESSOR_ASSIGN_OR_RETURN(eval::Gate g, eval::parse_gate(expr));

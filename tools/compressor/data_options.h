@@ -21,9 +21,10 @@ struct DataOptions {
   std::vector<std::string> dims;
   std::string labels;
   bool no_drift = false;
+  int threads = 0;  ///< Executor worker threads; 0: all cores.
 };
 
-/// Adds the sample-data options; `with_no_drift` adds --no-drift too (pipelines).
+/// Adds the sample-data options and --threads; `with_no_drift` adds --no-drift too (pipelines).
 void add_data_options(CLI::App& cmd, DataOptions& opts, bool with_no_drift);
 
 /// Validates the data options (usage errors, before any work) into SampleOptions.
@@ -43,6 +44,9 @@ struct GateOptions {
 
 /// Adds --gate and --report; `with_on_exceed` adds --on-exceed too (pipelines).
 void add_gate_options(CLI::App& cmd, GateOptions& opts, bool with_on_exceed);
+
+/// Fails early (a usage error) when the --report file's folder does not exist.
+Status check_report_path(const std::string& path);
 
 /// Parses every --gate (a malformed one is a usage error listing the metric names).
 StatusOr<std::vector<eval::Gate>> parse_gates(const GateOptions& opts);

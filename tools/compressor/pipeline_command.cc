@@ -60,7 +60,9 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
     auto opened = io::SampleSet::open(model, sample_opts);
     if (opened.ok()) {
       samples = std::move(opened).value();
-      auto created = eval::DriftMeter::create(model, *samples);
+      eval::CompareOptions compare;
+      compare.executor.threads = cmd.data.threads;
+      auto created = eval::DriftMeter::create(model, *samples, compare);
       if (created.ok()) {
         meter = std::move(created).value();
       } else if (data_given(cmd.data) || !drift_gates.empty()) {
