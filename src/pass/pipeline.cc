@@ -16,15 +16,10 @@
 
 namespace compressor::pass {
 
-ModelStats model_stats(const ir::Model& model, const std::map<std::string, int64_t>& dims) {
-  ModelStats s;
-  s.file_bytes = io::serialized_size(model);
-  auto macs = eval::estimate_macs(model, dims);
-  if (macs.ok()) {
-    s.macs = macs->total;
-    s.macs_known = macs->unknown_nodes == 0;
-  }
-  s.nodes = model.graph.node_count();
+namespace {
+
+/// Adds the initializers' and Constant-node tensors' elements and bytes to `s`.
+void count_weights(const ir::Model& model, ModelStats& s) {
   for (const auto& init : model.graph.initializers()) {
     s.params += static_cast<uint64_t>(init.tensor.numel());
     s.bytes += init.tensor.nbytes();
@@ -41,6 +36,26 @@ ModelStats model_stats(const ir::Model& model, const std::map<std::string, int64
     s.params += static_cast<uint64_t>(n);
     s.bytes += ir::storage_bytes(*dtype, n);
   }
+}
+
+}  // namespace
+
+uint64_t parameter_count(const ir::Model& model) {
+  ModelStats s;
+  count_weights(model, s);
+  return s.params;
+}
+
+ModelStats model_stats(const ir::Model& model, const std::map<std::string, int64_t>& dims) {
+  ModelStats s;
+  s.file_bytes = io::serialized_size(model);
+  auto macs = eval::estimate_macs(model, dims);
+  if (macs.ok()) {
+    s.macs = macs->total;
+    s.macs_known = macs->unknown_nodes == 0;
+  }
+  s.nodes = model.graph.node_count();
+  count_weights(model, s);
   return s;
 }
 

@@ -21,6 +21,8 @@ struct SkippedNode {
 
 /// What one pass did.
 struct PassResult {
+  /// Nodes rewritten, added or removed (or weights changed). Zero promises that the model
+  /// computes exactly what it did before the pass: drift is then not measured again.
   size_t nodes_changed = 0;
   std::vector<SkippedNode> skipped;
   /// One-line facts worth showing the user ("12 Constant nodes became initializers").

@@ -25,6 +25,9 @@ struct ModelStats {
   uint64_t macs = 0;        ///< Estimated multiply-accumulates per run (see eval::estimate_macs).
   bool macs_known = false;  ///< False when shape inference could not give every MAC count.
 };
+/// Elements of all initializers and Constant-node tensors (no shape inference; cheap).
+uint64_t parameter_count(const ir::Model& model);
+
 /// Counts nodes, parameters and bytes; MACs with the symbolic dimensions bound to `dims`.
 ModelStats model_stats(const ir::Model& model, const std::map<std::string, int64_t>& dims = {});
 
