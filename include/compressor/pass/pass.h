@@ -19,12 +19,21 @@ struct SkippedNode {
   std::string reason;
 };
 
+/// A node a pass rewrote, with what it did ("int8 per channel, scales 1.2e-3..4.5e-2").
+struct ChangedNode {
+  std::string node;  ///< node_label of the node.
+  std::string detail;
+};
+
 /// What one pass did.
 struct PassResult {
   /// Nodes rewritten, added or removed (or weights changed). Zero promises that the model
   /// computes exactly what it did before the pass: drift is then not measured again.
   size_t nodes_changed = 0;
   std::vector<SkippedNode> skipped;
+  /// Per-node ledger of what changed, for passes that report it (quantization lists every
+  /// layer it quantized; with `skipped`, every candidate appears once).
+  std::vector<ChangedNode> changes;
   /// One-line facts worth showing the user ("12 Constant nodes became initializers").
   std::vector<std::string> notes;
 };
@@ -60,6 +69,11 @@ class Pass {
   /// the option `nodes` ('|'-separated labels) restricting it to those layers, which is how
   /// per-layer sensitivity applies it to one layer at a time.
   virtual std::vector<std::string> eligible_nodes(const ir::Model& /*model*/) const { return {}; }
+  /// Float tensors whose calibrated ranges this pass needs (PassContext::calibration must then
+  /// hold them when it runs); empty for passes that need no calibration.
+  virtual std::vector<std::string> calibration_tensors(const ir::Model& /*model*/) const {
+    return {};
+  }
 };
 
 /// How passes and reports name a node: its name, or its first output when it has none.

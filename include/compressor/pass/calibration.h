@@ -1,0 +1,101 @@
+// Calibration: the float range of every activation a quantizer needs, gathered by running the
+// model on samples through the executor's capture hook. Statistics stream (fixed-size
+// histograms), so memory does not grow with the sample count. The result is a table that can be
+// saved and reused, so the same table always gives the same quantized bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compressor/core/status.h"
+#include "compressor/io/samples.h"
+#include "compressor/ir/model.h"
+
+namespace compressor::pass {
+
+/// How a tensor's range is chosen from its statistics.
+enum class CalibrationMethod {
+  kMinMax,      ///< The observed minimum and maximum.
+  kPercentile,  ///< Clip |x| at the given percentile of its distribution.
+  kEntropy,     ///< The clipping threshold minimising the KL divergence between the float
+                ///< histogram and its 8-bit quantized form (as TensorRT and ONNX Runtime do).
+  kMse,         ///< The clipping threshold minimising the mean squared quantization error.
+};
+
+/// "minmax", "percentile", "entropy", "mse".
+std::string_view calibration_method_name(CalibrationMethod method);
+/// Parses a method name; unknown names are kInvalidArgument listing the valid ones.
+StatusOr<CalibrationMethod> parse_calibration_method(std::string_view name);
+
+struct CalibrationOptions {
+  CalibrationMethod method = CalibrationMethod::kMinMax;
+  double percentile = 99.99;  ///< For kPercentile, in (0, 100].
+  size_t bins = 2048;         ///< Histogram bins (the non-minmax methods).
+  int threads = 0;            ///< Executor worker threads; 0: all cores.
+};
+
+/// The float range chosen for one tensor; min <= 0 <= max always holds (zero must be exactly
+/// representable), and min < max unless the tensor was all zeros.
+struct TensorRange {
+  double min = 0;
+  double max = 0;
+};
+
+/// Streaming statistics of one float tensor: exact min and max, and a histogram of values over
+/// [-R, R] where R is a power of two that doubles (merging bin pairs, exactly) when a value
+/// falls outside. Memory is fixed by the bin count.
+class TensorStats {
+ public:
+  explicit TensorStats(size_t bins = 2048);
+  /// Adds values; NaN values are ignored (counted in nan_count), infinities are refused by the
+  /// caller's check and never reach here.
+  void observe(std::span<const float> values);
+  uint64_t count() const { return count_; }
+  uint64_t nan_count() const { return nan_count_; }
+  double min() const { return min_; }
+  double max() const { return max_; }
+  /// The range the method picks (see CalibrationMethod), widened to include 0.
+  TensorRange range(const CalibrationOptions& options) const;
+
+ private:
+  size_t bins_;
+  uint64_t count_ = 0;
+  uint64_t nan_count_ = 0;
+  double min_ = 0;
+  double max_ = 0;
+  double half_width_ = 0;  ///< R; 0 until the first nonzero value.
+  std::vector<uint64_t> histogram_;
+};
+
+/// The ranges of the calibrated tensors, by value name.
+class CalibrationTable {
+ public:
+  std::string method;    ///< calibration_method_name of the method used.
+  uint64_t samples = 0;  ///< How many samples were run.
+  std::map<std::string, TensorRange> ranges;
+
+  const TensorRange* find(const std::string& name) const;
+  /// Deterministic JSON: {"format": "compressor-calibration", "version": 1, "method",
+  /// "samples", "ranges": {name: [min, max], ...}} with names sorted and numbers written so
+  /// they read back bit-identically.
+  std::string to_json() const;
+  /// Parses to_json's format; errors name `label` (the file) and what is wrong.
+  static StatusOr<CalibrationTable> from_json(std::string_view text, const std::string& label);
+  Status save(const std::string& path) const;  ///< Atomic write.
+  static StatusOr<CalibrationTable> load(const std::string& path);
+};
+
+/// Runs `model` on every sample and returns the ranges of the named tensors (float32 values the
+/// model computes, or its float inputs). A name the model does not produce is a kInvalidArgument
+/// error naming it; a tensor holding an infinity is a kInvalidModel error naming the tensor and
+/// the sample; a tensor that is not float32 is skipped (absent from the table).
+StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
+                                     const std::vector<std::string>& tensors,
+                                     const CalibrationOptions& options);
+
+}  // namespace compressor::pass
