@@ -25,89 +25,12 @@
 #include "../pass_util.h"
 #include "../weight_layers.h"
 #include "compressor/pass/pass_context.h"
+#include "quant_util.h"
 
 namespace compressor::passes {
 namespace {
 
 constexpr const char* kName = "quantize-weights";
-constexpr int64_t kPerTensor = -1;
-
-// The output-channel axis of `node`'s weight when a per-channel scale is possible.
-int64_t channel_axis(const ir::Node& node, const ir::Tensor& weight) {
-  const int64_t rank = weight.rank();
-  if (node.op_type == "Conv") return rank >= 1 ? 0 : kPerTensor;
-  if (node.op_type == "ConvTranspose") {
-    return rank >= 2 && node.attr_int("group", 1) == 1 ? 1 : kPerTensor;
-  }
-  if (node.op_type == "Gemm") {
-    if (rank != 2) return kPerTensor;
-    return node.attr_int("transB", 0) != 0 ? 0 : 1;
-  }
-  return rank == 2 ? 1 : kPerTensor;  // MatMul: B is [K, N]
-}
-
-struct Quantized {
-  ir::Tensor values;      // int8, the weight's dims
-  ir::Tensor scale;       // float32, [C] or scalar
-  ir::Tensor zero_point;  // int8, like scale
-};
-
-// Quantizes `w` with one scale per index of `axis` (or one for the tensor).
-Quantized quantize(const ir::Tensor& w, int64_t axis, bool symmetric) {
-  // The weight as [outer, channels, inner]: each (outer, channel) pair is a contiguous run.
-  const auto& dims = w.dims();
-  const size_t channels = axis == kPerTensor ? 1 : static_cast<size_t>(dims[size_t(axis)]);
-  size_t inner = static_cast<size_t>(w.numel());
-  if (axis != kPerTensor) {
-    inner = 1;
-    for (size_t d = static_cast<size_t>(axis) + 1; d < dims.size(); ++d) inner *= size_t(dims[d]);
-  }
-  const auto src = w.span<float>();
-  const size_t runs = src.size() / inner;  // outer * channels
-
-  std::vector<float> lo(channels, 0.0f), hi(channels, 0.0f);
-  for (size_t r = 0; r < runs; ++r) {
-    const size_t c = r % channels;
-    const auto [mn, mx] =
-        std::minmax_element(src.begin() + r * inner, src.begin() + (r + 1) * inner);
-    lo[c] = std::min(lo[c], *mn);
-    hi[c] = std::max(hi[c], *mx);
-  }
-
-  const ir::Dims param_dims =
-      axis == kPerTensor ? ir::Dims{} : ir::Dims{static_cast<int64_t>(channels)};
-  Quantized q{ir::Tensor::uninitialized(ir::DType::kInt8, dims),
-              ir::Tensor::uninitialized(ir::DType::kFloat, param_dims),
-              ir::Tensor::uninitialized(ir::DType::kInt8, param_dims)};
-  auto scale = q.scale.mutable_span<float>();
-  auto zero = q.zero_point.mutable_span<int8_t>();
-  for (size_t c = 0; c < channels; ++c) {
-    // lo <= 0 <= hi by construction, so zero is always exactly representable.
-    const double range = symmetric ? std::max(-double(lo[c]), double(hi[c])) / 127.0
-                                   : (double(hi[c]) - double(lo[c])) / 255.0;
-    float s = static_cast<float>(range);
-    double z = 0.0;
-    if (!(s > 0.0f) || !std::isfinite(s)) {
-      s = 1.0f;
-    } else if (!symmetric) {
-      z = std::clamp(std::nearbyint(-128.0 - double(lo[c]) / s), -128.0, 127.0);
-    }
-    scale[c] = s;
-    zero[c] = static_cast<int8_t>(z);
-  }
-
-  auto dst = q.values.mutable_span<int8_t>();
-  const double qmin = symmetric ? -127.0 : -128.0, qmax = 127.0;
-  for (size_t r = 0; r < runs; ++r) {
-    const size_t c = r % channels;
-    const double s = scale[c], z = zero[c];
-    for (size_t i = r * inner; i < (r + 1) * inner; ++i) {
-      dst[i] = static_cast<int8_t>(std::clamp(std::nearbyint(double(src[i]) / s) + z, qmin, qmax));
-    }
-  }
-  return q;
-}
-
 // Weight layers this pass can rewrite in `model`; the others are in `skipped` with a reason.
 LayerScan quantizable_layers(const ir::Model& model) {
   const int64_t opset = model.opset_version("");
@@ -164,8 +87,9 @@ class QuantizeWeights : public pass::Pass {
     for (const auto& layer : layers) {
       const ir::Node& node = graph.node(layer.node);
       const std::string& weight = node.inputs[layer.slot];
-      const int64_t axis =
-          per_channel ? channel_axis(node, graph.find_initializer(weight)->tensor) : kPerTensor;
+      const int64_t axis = per_channel
+                               ? weight_channel_axis(node, graph.find_initializer(weight)->tensor)
+                               : kPerTensor;
       auto [it, added] = group_of.try_emplace({weight, axis}, groups.size());
       if (added) groups.push_back({weight, axis, {}});
       groups[it->second].layers.push_back(&layer);
@@ -179,7 +103,7 @@ class QuantizeWeights : public pass::Pass {
     for (const Group& group : groups) {
       const ir::Tensor& w = graph.find_initializer(group.weight)->tensor;
       if (float_weights.insert(group.weight).second) bytes_before += w.nbytes();
-      Quantized q = quantize(w, group.axis, symmetric_);
+      QuantizedTensor q = quantize_weight(w, group.axis, QType::kInt8, symmetric_);
       bytes_after += q.values.nbytes() + q.scale.nbytes() + q.zero_point.nbytes();
       per_channel_groups += group.axis != kPerTensor ? 1 : 0;
 

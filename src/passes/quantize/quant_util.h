@@ -1,0 +1,60 @@
+// Shared arithmetic of the quantization passes: scales and zero points from a float range, and
+// weights quantized per tensor or per output channel.
+#pragma once
+
+#include <cstdint>
+
+#include "compressor/ir/graph.h"
+#include "compressor/ir/tensor.h"
+
+namespace compressor::passes {
+
+/// A weight quantized with one scale for the whole tensor.
+inline constexpr int64_t kPerTensor = -1;
+
+/// The output-channel axis of `node`'s weight where a per-channel scale is possible: 0 for
+/// Conv, 1 for ConvTranspose with group 1, 1 for Gemm (0 with transB), 1 for a 2-D MatMul B;
+/// kPerTensor otherwise.
+int64_t weight_channel_axis(const ir::Node& node, const ir::Tensor& weight);
+
+/// The integer type values are stored in.
+enum class QType { kInt8, kUInt8 };
+
+/// ONNX element type and name of a QType.
+ir::DType qtype_dtype(QType type);
+
+/// The integer range of a type: int8 [-128, 127], uint8 [0, 255]; with `reduce_range` one bit
+/// less ([-64, 63], [0, 127]) for CPUs whose int8 dot products can overflow; with `symmetric`
+/// int8 drops -128 so that the range is symmetric around the zero point.
+struct QRange {
+  int32_t min = 0;
+  int32_t max = 0;
+};
+QRange qrange(QType type, bool symmetric, bool reduce_range);
+
+/// Scale and zero point for the float range [lo, hi] (widened to include 0, so 0 is exact).
+/// Symmetric: zero point at the middle of the integer range (0 for int8, 128 for uint8) and
+/// scale max(|lo|, |hi|) / ((max - min) / 2); asymmetric: [lo, hi] maps onto [min, max]. A zero
+/// range gives scale 1.
+struct QParams {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+QParams choose_qparams(double lo, double hi, QType type, bool symmetric, bool reduce_range);
+
+/// round(x / scale) + zero_point, half to even, clamped to the type's full range.
+int32_t quantize_value(double x, const QParams& p, QType type);
+
+/// A quantized weight: values of the weight's dims, scale (float32) and zero point of the
+/// stored type, each [channels] or a scalar.
+struct QuantizedTensor {
+  ir::Tensor values;
+  ir::Tensor scale;
+  ir::Tensor zero_point;
+};
+
+/// Quantizes a float32 tensor with one scale per index of `axis` (or kPerTensor).
+QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, bool symmetric,
+                                bool reduce_range = false);
+
+}  // namespace compressor::passes
