@@ -193,6 +193,48 @@ StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegi
   return pipeline;
 }
 
+void PassPipeline::set_calibration_table(CalibrationTable table) {
+  table_ = std::move(table);
+  table_given_ = true;
+}
+
+void PassPipeline::set_calibration_samples(const io::SampleSet* samples,
+                                           CalibrationOptions options) {
+  calibration_samples_ = samples;
+  calibration_options_ = options;
+}
+
+Status PassPipeline::prepare_calibration(const Pass& pass, const ir::Model& model, PassContext& ctx,
+                                         PassRecord& record) {
+  ctx.set_calibration(nullptr);
+  const std::vector<std::string> needed = pass.calibration_tensors(model);
+  if (needed.empty()) return ok_status();
+  if (table_given_) {
+    for (const auto& name : needed) {
+      if (table_->ranges.count(name) == 0) {
+        return invalid_argument("the calibration table has no range for tensor '" + name +
+                                "', which pass '" + pass.name() +
+                                "' needs (was it made for this model and these options?)");
+      }
+    }
+  } else if (calibration_samples_ != nullptr) {
+    const auto start = std::chrono::steady_clock::now();
+    auto table = calibrate(model, *calibration_samples_, needed, calibration_options_);
+    if (!table.ok())
+      return table.status().with_context("calibrating for pass '" + pass.name() + "'");
+    table_ = std::move(table).value();
+    record.calibrated_tensors = table_->ranges.size();
+    record.calibration_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  } else {
+    return invalid_argument("pass '" + pass.name() +
+                            "' needs activation ranges: give sample data or a calibration table");
+  }
+  used_table_ = true;
+  ctx.set_calibration(&*table_);
+  return ok_status();
+}
+
 void PassPipeline::add(std::unique_ptr<Pass> pass, std::string options_text) {
   passes_.push_back({std::move(pass), std::move(options_text)});
 }
@@ -227,8 +269,10 @@ StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContex
     }
     std::optional<ir::Model> snapshot;
     if (snapshots) snapshot = model;
+    COMPRESSOR_RETURN_IF_ERROR(prepare_calibration(pass, model, ctx, record));
     auto start = std::chrono::steady_clock::now();
     auto result = pass.run(model, ctx);
+    ctx.set_calibration(nullptr);
     if (!result.ok()) return result.status().with_context("pass '" + pass.name() + "'");
     record.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <regex>
 #include <string_view>
 
 #include "pass_util.h"
@@ -128,6 +129,86 @@ StatusOr<std::vector<WeightLayer>> select_layers(const LayerScan& scan,
     if (wanted.count(layer.label)) selected.push_back(layer);
   }
   return selected;
+}
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    if (nl > start) out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+/// Whether `pattern` names the layer: its label, its op type, or a regex on the whole label.
+bool matches(const std::string& pattern, const std::string& label, const std::string& op_type) {
+  if (pattern == label || pattern == op_type) return true;
+  try {
+    return std::regex_match(label, std::regex(pattern, std::regex::ECMAScript));
+  } catch (const std::regex_error&) {
+    return false;  // validated by parse_layer_filter
+  }
+}
+
+}  // namespace
+
+StatusOr<LayerFilter> parse_layer_filter(const std::string& pass_name, const std::string& include,
+                                         const std::string& exclude) {
+  LayerFilter filter{split_lines(include), split_lines(exclude)};
+  for (const auto* list : {&filter.include, &filter.exclude}) {
+    for (const auto& pattern : *list) {
+      try {
+        std::regex re(pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return invalid_argument(pass_name + ": " +
+                                (list == &filter.include ? "--include" : "--exclude") + " '" +
+                                pattern + "' is not a valid regular expression: " + e.what());
+      }
+    }
+  }
+  return filter;
+}
+
+StatusOr<std::vector<WeightLayer>> filter_layers(const ir::Graph& graph,
+                                                 std::vector<WeightLayer> layers,
+                                                 const LayerFilter& filter,
+                                                 const std::string& pass_name,
+                                                 std::vector<pass::SkippedNode>& skipped) {
+  for (const auto& pattern : filter.include) {
+    bool any = false;
+    for (const auto& layer : layers) {
+      any = any || matches(pattern, layer.label, graph.node(layer.node).op_type);
+    }
+    if (!any) {
+      return invalid_argument(pass_name + ": --include '" + pattern +
+                              "' matches no layer the pass can quantize (a node name, an op "
+                              "type, or a regular expression on the name)");
+    }
+  }
+  std::vector<WeightLayer> kept;
+  for (auto& layer : layers) {
+    const std::string& op = graph.node(layer.node).op_type;
+    std::string why;
+    if (!filter.include.empty()) {
+      bool in = false;
+      for (const auto& p : filter.include) in = in || matches(p, layer.label, op);
+      if (!in) why = "not matched by --include";
+    }
+    for (const auto& p : filter.exclude) {
+      if (why.empty() && matches(p, layer.label, op)) why = "excluded by --exclude '" + p + "'";
+    }
+    if (why.empty()) {
+      kept.push_back(std::move(layer));
+    } else {
+      skipped.push_back({layer.label, why});
+    }
+  }
+  return kept;
 }
 
 StatusOr<bool> parse_bool_option(const std::string& pass_name, const std::string& option,

@@ -57,6 +57,28 @@ StatusOr<std::vector<WeightLayer>> select_layers(const LayerScan& scan,
                                                  const std::vector<std::string>& labels,
                                                  const std::string& pass_name);
 
+/// The include/exclude options of the quantization passes: patterns one per line. A layer
+/// matches a pattern equal to its label or its op type, or a regular expression (ECMAScript)
+/// matching its whole label.
+struct LayerFilter {
+  std::vector<std::string> include;  ///< Empty: every layer is included.
+  std::vector<std::string> exclude;
+};
+
+/// Parses the options' values; a malformed regular expression is an invalid argument naming
+/// `pass_name`, the option and the pattern.
+StatusOr<LayerFilter> parse_layer_filter(const std::string& pass_name, const std::string& include,
+                                         const std::string& exclude);
+
+/// Applies the filter to `layers`: layers that are not included, or are excluded, move to
+/// `skipped` with the reason ("excluded by --exclude 'conv.*'"). An include pattern that
+/// matches no layer is an invalid argument (likely a typo).
+StatusOr<std::vector<WeightLayer>> filter_layers(const ir::Graph& graph,
+                                                 std::vector<WeightLayer> layers,
+                                                 const LayerFilter& filter,
+                                                 const std::string& pass_name,
+                                                 std::vector<pass::SkippedNode>& skipped);
+
 /// Parses a boolean option value ("true"/"false"/"1"/"0").
 StatusOr<bool> parse_bool_option(const std::string& pass_name, const std::string& option,
                                  const std::string& value);

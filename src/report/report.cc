@@ -89,6 +89,13 @@ Json pass_json(const pass::PassRecord& r, bool drift_measured) {
   for (const auto& s : r.result.skipped)
     skipped.push_back({{"node", s.node}, {"reason", s.reason}});
   j["nodes_skipped"] = std::move(skipped);
+  Json changes = Json::array();
+  for (const auto& c : r.result.changes)
+    changes.push_back({{"node", c.node}, {"detail", c.detail}});
+  j["changes"] = std::move(changes);
+  j["calibration"] = r.calibrated_tensors == 0 ? Json(nullptr)
+                                               : Json{{"tensors", r.calibrated_tensors},
+                                                      {"seconds", r.calibration_seconds}};
   j["notes"] = r.result.notes;
   j["drift"] = drift_measured ? drift_json(r.drift) : Json(nullptr);
   j["delta"] = drift_measured ? drift_json(r.delta) : Json(nullptr);
@@ -198,6 +205,7 @@ std::string to_json(const Report& r) {
   samples["count"] = r.sample_count;
   samples["drift_note"] = r.drift_note.empty() ? Json(nullptr) : Json(r.drift_note);
   j["samples"] = std::move(samples);
+  if (!r.calibration.empty()) j["calibration"] = r.calibration;
   const bool measured = !r.samples.empty();
   if (r.command != "eval" && r.command != "sensitivity") {
     j["on_exceed"] = r.on_exceed;
@@ -244,6 +252,7 @@ std::string to_text(const Report& r) {
   } else if (!r.drift_note.empty()) {
     out += "drift      not measured: " + r.drift_note + "\n";
   }
+  if (!r.calibration.empty()) out += "calibrated " + r.calibration + "\n";
   const bool measured = !r.samples.empty();
   for (size_t i = 0; i < r.passes.size(); ++i) {
     const auto& p = r.passes[i];
@@ -266,7 +275,13 @@ std::string to_text(const Report& r) {
         with_commas(p.after.macs).c_str(), ratio(p.before.macs, p.after.macs).c_str(),
         p.before.nodes, p.after.nodes);
     out += buf;
+    if (p.calibrated_tensors > 0) {
+      std::snprintf(buf, sizeof(buf), "  calibrated %zu tensors in %.3fs\n", p.calibrated_tensors,
+                    p.calibration_seconds);
+      out += buf;
+    }
     for (const auto& note : p.result.notes) out += "  note: " + note + "\n";
+    for (const auto& c : p.result.changes) out += "  changed " + c.node + ": " + c.detail + "\n";
     for (const auto& s : p.result.skipped) out += "  skipped " + s.node + ": " + s.reason + "\n";
     if (measured && p.result.nodes_changed == 0) {
       out += "  drift: unchanged (the pass changed no node)\n";

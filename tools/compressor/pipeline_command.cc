@@ -92,6 +92,28 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
     }
   }
 
+  // Calibration samples: their own set, or the drift samples.
+  std::optional<io::SampleSet> own_calibration_samples;
+  if (cmd.calibration) {
+    const io::SampleSet* calibration_samples = nullptr;
+    if (cmd.calibration->separate || !samples) {
+      auto opened = io::SampleSet::open(model, cmd.calibration->samples);
+      if (!opened.ok()) return opened.status().with_context(cmd.model + ": calibration samples");
+      own_calibration_samples = std::move(opened).value();
+      calibration_samples = &*own_calibration_samples;
+    } else {
+      calibration_samples = &*samples;
+      if (meter) {
+        rep.notes.push_back(
+            "calibration and drift used the same samples; give --calibration-data (or "
+            "--calibration-samples) for drift measured on samples the ranges were not fitted to");
+      }
+    }
+    pipeline.set_calibration_samples(calibration_samples, cmd.calibration->options);
+    rep.calibration = std::string(pass::calibration_method_name(cmd.calibration->options.method)) +
+                      " on " + calibration_samples->describe();
+  }
+
   pipeline.add_instrumentation(std::make_unique<pass::VerifyInstrumentation>());
   if (meter) {
     pipeline.add_instrumentation(std::make_unique<pass::DriftInstrumentation>(
@@ -120,6 +142,12 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
                         " pass(es) not run; --on-exceed revert undoes such a pass instead)");
   }
   if (meter) rep.drift = meter->current();
+  if (cmd.calibration && !cmd.calibration->save_path.empty()) {
+    if (const pass::CalibrationTable* table = pipeline.calibration_table()) {
+      COMPRESSOR_RETURN_IF_ERROR(table->save(cmd.calibration->save_path));
+      rep.notes.push_back("calibration table saved to " + cmd.calibration->save_path);
+    }
+  }
 
   // The output is written even when a gate fails.
   pass::stamp_metadata(model, applied);

@@ -3,6 +3,7 @@
 // save, report, and turn the outcome into the exit code.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "compressor/pass/pipeline.h"
@@ -12,6 +13,15 @@
 
 namespace compressor::cli {
 
+/// Where a pipeline's calibrated passes get activation ranges from.
+struct CalibrationSpec {
+  io::SampleOptions samples;
+  /// True when the calibration samples are not the drift samples (--calibration-data/-samples).
+  bool separate = false;
+  pass::CalibrationOptions options;
+  std::string save_path;  ///< --save-calibration
+};
+
 struct PipelineCommand {
   std::string command;  ///< "optimize", ...
   std::string model;
@@ -19,6 +29,8 @@ struct PipelineCommand {
   DataOptions data;
   GateOptions gates;
   std::string dump_after;
+  /// Set for commands whose passes may calibrate (quantize --mode static).
+  std::optional<CalibrationSpec> calibration;
 };
 
 /// Runs `pipeline` on the model. Usage errors (gates, data options) come before any work. A

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "compressor/eval/compare.h"
 #include "compressor/eval/gates.h"
 #include "compressor/ir/model.h"
+#include "compressor/pass/calibration.h"
 #include "compressor/pass/pass.h"
 #include "compressor/pass/pass_context.h"
 #include "compressor/pass/registry.h"
@@ -46,6 +48,10 @@ struct PassRecord {
   std::vector<eval::OutputDrift> delta;
   /// Seconds spent measuring drift after the pass.
   double drift_seconds = 0;
+  /// Calibration run for this pass (tensors calibrated, seconds; 0 when none ran or a table
+  /// was given).
+  size_t calibrated_tensors = 0;
+  double calibration_seconds = 0;
   /// Gates the drift after this pass broke.
   std::vector<eval::GateResult> exceeded;
 
@@ -124,6 +130,14 @@ class PassPipeline {
   /// "a,b{k=v}" as given, for metadata and the report.
   std::string spec() const;
 
+  /// A pass that needs calibrated activation ranges (Pass::calibration_tensors) takes them from
+  /// this table; it must cover every tensor the pass asks for.
+  void set_calibration_table(CalibrationTable table);
+  /// Or: calibrate on these samples, on the model as it stands just before such a pass.
+  void set_calibration_samples(const io::SampleSet* samples, CalibrationOptions options);
+  /// The table the last calibrated pass used (to save it); null when no pass needed one.
+  const CalibrationTable* calibration_table() const { return used_table_ ? &*table_ : nullptr; }
+
   /// Runs every pass in order; stops at the first error, naming the pass, and after a pass an
   /// instrumentation gave the verdict kStop (the last record says so). A pass given kRevert is
   /// undone: the model is as it was before it.
@@ -134,8 +148,17 @@ class PassPipeline {
     std::unique_ptr<Pass> pass;
     std::string options_text;
   };
+  /// Gives `pass` the calibration it needs (if any) through `ctx`.
+  Status prepare_calibration(const Pass& pass, const ir::Model& model, PassContext& ctx,
+                             PassRecord& record);
+
   std::vector<Entry> passes_;
   std::vector<std::unique_ptr<PassInstrumentation>> instrumentations_;
+  std::optional<CalibrationTable> table_;
+  bool table_given_ = false;
+  bool used_table_ = false;
+  const io::SampleSet* calibration_samples_ = nullptr;
+  CalibrationOptions calibration_options_;
 };
 
 /// The cleanup passes every compression command runs first, in order.

@@ -51,6 +51,8 @@ struct Report {
   std::string samples;
   size_t sample_count = 0;
   std::string drift_note;
+  /// How activation ranges were calibrated ("minmax on 100 samples from ..."), if they were.
+  std::string calibration;
   std::string on_exceed;  ///< "fail" or "revert" for pipelines.
   std::vector<pass::PassRecord> passes;
   /// Drift of the final model (or the candidate) against the original (or the reference).

@@ -17,6 +17,7 @@
 // The float weight is removed when nothing reads it any more.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <span>
@@ -51,8 +52,12 @@ LayerScan quantizable_layers(const ir::Model& model) {
 
 class QuantizeWeights : public pass::Pass {
  public:
-  QuantizeWeights(bool per_channel, bool symmetric, std::vector<std::string> nodes)
-      : per_channel_(per_channel), symmetric_(symmetric), nodes_(std::move(nodes)) {}
+  QuantizeWeights(bool per_channel, bool symmetric, std::vector<std::string> nodes,
+                  LayerFilter filter)
+      : per_channel_(per_channel),
+        symmetric_(symmetric),
+        nodes_(std::move(nodes)),
+        filter_(std::move(filter)) {}
 
   const pass::PassInfo& info() const override;
 
@@ -68,6 +73,8 @@ class QuantizeWeights : public pass::Pass {
                                 select_layers(scan, nodes_, kName));
     pass::PassResult result;
     if (nodes_.empty()) result.skipped = scan.skipped;
+    COMPRESSOR_ASSIGN_OR_RETURN(
+        layers, filter_layers(graph, std::move(layers), filter_, kName, result.skipped));
     if (opset < 10 && !scan.skipped.empty()) {
       result.notes.push_back(
           "no layer quantized: DequantizeLinear needs opset 10, the model imports opset " +
@@ -106,6 +113,14 @@ class QuantizeWeights : public pass::Pass {
       QuantizedTensor q = quantize_weight(w, group.axis, QType::kInt8, symmetric_);
       bytes_after += q.values.nbytes() + q.scale.nbytes() + q.zero_point.nbytes();
       per_channel_groups += group.axis != kPerTensor ? 1 : 0;
+      const auto scales = q.scale.span<float>();
+      const auto [smin, smax] = std::minmax_element(scales.begin(), scales.end());
+      char detail[160];
+      std::snprintf(detail, sizeof(detail), "int8 weight %s, %s (scales %.3g..%.3g)",
+                    group.weight.c_str(), group.axis != kPerTensor ? "per channel" : "per tensor",
+                    double(*smin), double(*smax));
+      for (const WeightLayer* layer : group.layers)
+        result.changes.push_back({layer->label, detail});
 
       ir::Node dq;
       dq.name = names.node(group.weight + "_dequantize");
@@ -169,6 +184,7 @@ class QuantizeWeights : public pass::Pass {
   bool per_channel_;
   bool symmetric_;
   std::vector<std::string> nodes_;
+  LayerFilter filter_;
 };
 
 }  // namespace
@@ -179,7 +195,11 @@ const pass::PassInfo& quantize_weights_info() {
       "Stores Conv, ConvTranspose, Gemm and MatMul weights as int8 behind a DequantizeLinear.",
       {{"per_channel", "true", "One scale per output channel (needs opset 13; else per tensor)."},
        {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."},
-       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."}}};
+       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."},
+       {"include", "",
+        "Patterns, one per line: quantize only matching layers (name, op type, "
+        "or regex on the name)."},
+       {"exclude", "", "Patterns, one per line: leave matching layers in float."}}};
   return info;
 }
 
@@ -195,7 +215,14 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOp
     COMPRESSOR_ASSIGN_OR_RETURN(symmetric, parse_bool_option(kName, "symmetric", it->second));
   }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
-  return std::unique_ptr<pass::Pass>(new QuantizeWeights(per_channel, symmetric, std::move(nodes)));
+  auto get = [&](const char* key) {
+    auto it = options.find(key);
+    return it == options.end() ? std::string() : it->second;
+  };
+  COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter,
+                              parse_layer_filter(kName, get("include"), get("exclude")));
+  return std::unique_ptr<pass::Pass>(
+      new QuantizeWeights(per_channel, symmetric, std::move(nodes), std::move(filter)));
 }
 
 }  // namespace compressor::passes

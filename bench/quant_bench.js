@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Float against int8 in ONNX Runtime: `compressor quantize` (static QDQ, per-channel int8,
+// minmax on 16 seeded random samples) on the PaddleOCR models and the ResNet-style model, then
+// latency of the float and the int8 model in onnxruntime-node, alternating processes (float,
+// int8, float, int8, ...); per pair the ratio of the two medians, reported as the median ratio
+// with its range. Also the time `compressor quantize` spends calibrating against plain
+// inference of the same samples by our executor (`compressor profile`).
+//
+//   node bench/quant_bench.js --build BUILD_DIR [--pairs 5] [--runs 5] [--threads 1]
+//                             [--models det,rec,cls,resnet] [--mode static] [--format qdq]
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const repo = path.join(__dirname, '..');
+const deps = process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps');
+
+function parse(argv) {
+  const o = { build: path.join(repo, 'build'), pairs: 5, runs: 5, threads: 1,
+              models: ['det', 'rec', 'cls', 'resnet'], mode: 'static', format: 'qdq' };
+  for (let i = 0; i < argv.length; ++i) {
+    const a = argv[i], v = argv[i + 1];
+    if (a === '--build') { o.build = v; ++i; }
+    else if (a === '--pairs') { o.pairs = Number(v); ++i; }
+    else if (a === '--runs') { o.runs = Number(v); ++i; }
+    else if (a === '--threads') { o.threads = Number(v); ++i; }
+    else if (a === '--models') { o.models = v.split(','); ++i; }
+    else if (a === '--mode') { o.mode = v; ++i; }
+    else if (a === '--format') { o.format = v; ++i; }
+    else { console.error(`quant_bench: unknown option ${a}`); process.exit(2); }
+  }
+  return o;
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim()}`);
+  return r.stdout;
+}
+
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+function main() {
+  const o = parse(process.argv.slice(2));
+  const bin = path.join(o.build, 'tools', 'compressor', 'compressor');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quant_bench-'));
+  run('/usr/bin/python3', [path.join(__dirname, 'make_bench_models.py'), dir]);
+  const catalog = {
+    det: [path.join(deps, 'ocr', 'det.onnx'), ['p2o.DynamicDimension.1=640', 'p2o.DynamicDimension.2=640'], 'PP-OCRv4 det, 1x3x640x640', '-2,2'],
+    rec: [path.join(deps, 'ocr', 'rec.onnx'), ['p2o.DynamicDimension.1=320'], 'PP-OCRv4 rec, 1x3x48x320', '-1,1'],
+    cls: [path.join(deps, 'ocr', 'cls.onnx'), ['p2o.DynamicDimension.1=48', 'p2o.DynamicDimension.2=192'], 'PP-OCR cls, 1x3x48x192', '-1,1'],
+    resnet: [path.join(dir, 'resnet.onnx'), ['batch=1'], 'ResNet-18-style, 1x3x224x224', '0,1'],
+    transformer: [path.join(dir, 'transformer.onnx'), ['batch=1'], 'transformer 4x256, seq 128', '-1,1'],
+  };
+  console.log(`quant_bench ${new Date().toISOString()}  ${os.cpus()[0].model}, ${os.cpus().length} cores, ` +
+              `${o.threads} thread(s), --mode ${o.mode} --format ${o.format}`);
+  console.log(`${o.pairs} alternating pairs per row, each process: 1 warm-up + ${o.runs} timed runs\n`);
+  console.log('| model | float ms | int8 ms | int8 / float (range) | size int8 / float | calibration s | inference s | calibration / inference |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const key of o.models) {
+    const [file, dims, label, range] = catalog[key];
+    if (!fs.existsSync(file)) { console.log(`| ${label} | missing ${file} (tools/scripts/fetch_test_deps.sh) |`); continue; }
+    const out = path.join(dir, `${key}.int8.onnx`);
+    const report = path.join(dir, `${key}.json`);
+    const dimArgs = dims.flatMap((d) => ['--dim', d]);
+    run(bin, ['-q', 'quantize', file, '-o', out, '--mode', o.mode, '--format', o.format,
+              '--calibration-samples', '16', '--samples', '16', '--random-range', range, '--no-drift',
+              '--report', report, ...dimArgs]);
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    const calib = r.passes.reduce((s, p) => s + (p.calibration ? p.calibration.seconds : 0), 0);
+    const prof = JSON.parse(run(bin, ['-q', 'profile', file, '--json', '--runs', '16', '--warmup', '0',
+                                      '--threads', String(o.threads), ...dimArgs]));
+    const inference = prof.run_ms.median * 16 / 1000;
+    const f = [], q = [], ratios = [];
+    for (let p = 0; p < o.pairs; ++p) {
+      const a = JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), file, '--threads', String(o.threads),
+                                        '--runs', String(o.runs), ...dimArgs]));
+      const b = JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), out, '--threads', String(o.threads),
+                                        '--runs', String(o.runs), ...dimArgs]));
+      const ma = median(a.times_ms), mb = median(b.times_ms);
+      f.push(ma); q.push(mb); ratios.push(mb / ma);
+    }
+    const rr = median(ratios), lo = Math.min(...ratios), hi = Math.max(...ratios);
+    console.log(`| ${label} | ${median(f).toFixed(2)} | ${median(q).toFixed(2)} | ${rr.toFixed(2)} (${lo.toFixed(2)}-${hi.toFixed(2)}) | ` +
+                `${(r.output.bytes / r.model.bytes).toFixed(3)} | ${calib.toFixed(2)} | ${inference.toFixed(2)} | ${(calib / inference).toFixed(2)} |`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main();

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# `compressor quantize` through the real CLI on the demo models and held-out digits: every mode
+# and format writes a model that passes the independent checker, the ledger lists every layer,
+# a saved calibration table gives the same bytes again, old opsets are converted, include and
+# exclude patterns work, and bad options are usage errors.
+#
+#   bash tests/cli/quantize_test.sh BUILD/tools/compressor/compressor SOURCE_DIR
+#
+# The last line is `N passed, M failed`.
+set -u
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 COMPRESSOR_BINARY SOURCE_DIR" >&2
+  exit 2
+fi
+BIN=$(realpath "$1")
+SRC=$(realpath "$2")
+PY=/usr/bin/python3
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/quantize_test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+PASSED=0
+FAILED=0
+ok() { echo "ok    $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL  $1: $2"; FAILED=$((FAILED + 1)); }
+
+run() {  # NAME EXPECTED_EXIT [SUBSTRING] -- ARGS...
+  local name=$1 want=$2 needle=$3
+  shift 4
+  timeout 300 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  if [[ $rc -ne $want ]]; then
+    fail "$name" "exit $rc, expected $want; stderr: $(head -c 400 "$TMP/err")"
+    return 1
+  fi
+  if [[ -n $needle ]] && ! grep -qF -- "$needle" "$TMP/out" "$TMP/err"; then
+    fail "$name" "output lacks '$needle': $(head -c 400 "$TMP/out" "$TMP/err")"
+    return 1
+  fi
+  ok "$name"
+}
+
+check() {  # NAME FILE PYTHON_EXPR (r is the parsed JSON report)
+  if $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$2" \
+    2>"$TMP/pyerr"; then
+    ok "$1"
+  else
+    fail "$1" "$3 is false for $2 $(head -c 300 "$TMP/pyerr")"
+  fi
+}
+
+checker() {  # NAME MODEL: the independent ONNX checker with full shape inference
+  if $PY "$SRC/tools/scripts/check_model.py" "$2" >"$TMP/chk" 2>&1; then
+    ok "$1: passes onnx.checker"
+  else
+    fail "$1: onnx.checker" "$(cat "$TMP/chk")"
+  fi
+}
+
+ops() {  # MODEL -> sorted set of op types
+  $PY -c "import onnx,sys; print(' '.join(sorted({n.op_type for n in onnx.load(sys.argv[1]).graph.node})))" "$1"
+}
+
+# Held-out digits: 100 for calibration, 100 for drift (disjoint).
+$PY - "$SRC" "$TMP" <<'PYEOF'
+import os, sys
+import numpy as np
+src, tmp = sys.argv[1], sys.argv[2]
+images = np.load(os.path.join(src, "models/digits_eval/images.npy"))
+labels = np.load(os.path.join(src, "models/digits_eval/labels.npy"))
+for name, lo, hi in [("calib", 0, 100), ("eval", 100, 200)]:
+    for i in range(lo, hi):
+        d = os.path.join(tmp, name, f"s{i:03d}")
+        os.makedirs(d)
+        np.save(os.path.join(d, "input.npy"), images[i:i + 1])
+    np.save(os.path.join(tmp, name + "_labels.npy"), labels[lo:hi])
+PYEOF
+CNN=$SRC/models/tiny_cnn/model.onnx
+DATA=(--data "$TMP/eval" --labels "$TMP/eval_labels.npy" --calibration-data "$TMP/calib")
+
+run "static QDQ on tiny_cnn with gates" 0 "gates:" -- \
+  quantize "$CNN" -o "$TMP/cnn.qdq.onnx" "${DATA[@]}" --gate 'top1_agreement>=0.99' \
+  --gate 'accuracy_drop<=0.02' --save-calibration "$TMP/cnn.calib.json" --report "$TMP/qdq.json"
+checker "static QDQ" "$TMP/cnn.qdq.onnx"
+check "static QDQ: ledger has every Conv and the Gemm" "$TMP/qdq.json" \
+  "len(r['passes'][-1]['changes'])==5 and r['passes'][-1]['nodes_skipped']==[] and r['passes'][-1]['name']=='quantize-static'"
+check "static QDQ: calibrated on the calibration folder" "$TMP/qdq.json" \
+  "r['passes'][-1]['calibration']['tensors']>0 and '100 samples' in r['calibration'] and r['samples']['count']==100"
+check "static QDQ: weight bytes shrink" "$TMP/qdq.json" "r['output']['bytes'] < 0.4*r['model']['bytes']"
+[[ -s $TMP/cnn.calib.json ]] && ok "static QDQ: calibration table saved" || fail "calibration table" "missing"
+
+run "static QDQ again from the saved table" 0 "" -- \
+  quantize "$CNN" -o "$TMP/cnn.qdq2.onnx" --calibration-table "$TMP/cnn.calib.json" --no-drift
+cmp -s "$TMP/cnn.qdq.onnx" "$TMP/cnn.qdq2.onnx" &&
+  ok "the same calibration table gives the same bytes" ||
+  fail "same table, same bytes" "outputs differ"
+
+run "static QOperator" 0 "" -- \
+  quantize "$CNN" -o "$TMP/cnn.qop.onnx" --format qoperator "${DATA[@]}" --report "$TMP/qop.json"
+checker "static QOperator" "$TMP/cnn.qop.onnx"
+[[ " $(ops "$TMP/cnn.qop.onnx") " == *" QLinearConv "* ]] && ok "QOperator: QLinearConv in the output" ||
+  fail "QOperator ops" "$(ops "$TMP/cnn.qop.onnx")"
+
+for m in tiny_mlp tiny_transformer; do
+  MODEL=$SRC/models/$m/model.onnx
+  run "dynamic on $m" 0 "" -- quantize "$MODEL" -o "$TMP/$m.dyn.onnx" --mode dynamic \
+    --report "$TMP/$m.dyn.json"
+  checker "dynamic $m" "$TMP/$m.dyn.onnx"
+  run "weight-only on $m" 0 "" -- quantize "$MODEL" -o "$TMP/$m.w.onnx" --mode weight-only
+  checker "weight-only $m" "$TMP/$m.w.onnx"
+done
+check "dynamic: ledger lists quantized layers" "$TMP/tiny_mlp.dyn.json" \
+  "len(r['passes'][-1]['changes'])==3"
+
+for method in percentile entropy mse; do
+  run "static with --calibration $method" 0 "" -- \
+    quantize "$CNN" -o "$TMP/cnn.$method.onnx" --calibration "$method" "${DATA[@]}" --no-drift
+done
+
+run "exclude by op type" 0 "excluded by --exclude" -- \
+  quantize "$CNN" -o "$TMP/cnn.ex.onnx" --exclude Gemm "${DATA[@]}" --report "$TMP/ex.json"
+check "exclude: the Gemm stays float and says why" "$TMP/ex.json" \
+  "len(r['passes'][-1]['changes'])==4 and any('excluded' in s['reason'] for s in r['passes'][-1]['nodes_skipped'])"
+run "include that matches nothing is a usage error" 2 "--include" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --include 'no_such_layer' "${DATA[@]}"
+run "bad regex is a usage error" 2 "regular expression" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --exclude '(' "${DATA[@]}"
+run "unknown calibration method is a usage error" 2 "" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --calibration average
+run "table and calibration data together is a usage error" 2 "cannot be combined" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --calibration-table "$TMP/cnn.calib.json" --calibration-data "$TMP/calib"
+run "calibration options with --mode dynamic are a usage error" 2 "static only" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --mode dynamic --calibration-data "$TMP/calib"
+[[ ! -e $TMP/x.onnx ]] && ok "nothing written on usage errors" || fail "usage errors" "wrote output"
+
+# An opset-9 model is moved to 13 for per-channel scales, and the report says so.
+$PY - "$TMP/old.onnx" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.RandomState(0)
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+w = numpy_helper.from_array(rng.randn(4, 3, 3, 3).astype(np.float32), "w")
+b = numpy_helper.from_array(rng.randn(4).astype(np.float32), "b")
+g = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+                       helper.make_node("Relu", ["c"], ["y"], name="relu")], "old", [x], [y], [w, b])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
+m.ir_version = 4
+onnx.checker.check_model(m)
+onnx.save(m, sys.argv[1])
+PYEOF
+run "opset 9 model: converted to 13 and quantized" 0 "opset 9 -> 13" -- \
+  quantize "$TMP/old.onnx" -o "$TMP/old.q.onnx" --report "$TMP/old.json"
+checker "opset-9 model quantized" "$TMP/old.q.onnx"
+run "opset 9 model: --no-per-channel needs only opset 10" 0 "opset 9 -> 10" -- \
+  quantize "$TMP/old.onnx" -o "$TMP/old.q10.onnx" --no-per-channel
+
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]

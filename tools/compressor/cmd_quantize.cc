@@ -1,0 +1,193 @@
+// `compressor quantize MODEL -o OUT`: post-training int8 quantization. Runs the cleanup passes,
+// moves the model to the opset the chosen form needs (ONNX's version converter), calibrates
+// activation ranges on samples (static mode), quantizes, and measures drift after every pass
+// like every pipeline command.
+#include <optional>
+
+#include "commands.h"
+#include "compressor/pass/calibration.h"
+#include "compressor/pass/pipeline.h"
+#include "compressor/pass/registry.h"
+#include "pipeline_command.h"
+
+namespace compressor::cli {
+namespace {
+
+struct QuantizeOptions {
+  PipelineCommand cmd;
+  std::string mode = "static";
+  std::string format = "qdq";
+  std::string calibration = "minmax";
+  double percentile = 99.99;
+  std::string calibration_data;
+  size_t calibration_samples = 0;
+  std::string calibration_table;
+  std::string save_calibration;
+  bool per_channel = true;
+  std::string activation_type = "int8";
+  bool symmetric_activations = false;
+  bool asymmetric_weights = false;
+  bool reduce_range = false;
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+};
+
+/// Patterns for the passes' include/exclude options: one per line.
+std::string join_lines(const std::vector<std::string>& patterns) {
+  std::string out;
+  for (const auto& p : patterns) out += (out.empty() ? "" : "\n") + p;
+  return out;
+}
+
+/// How an option map reads in the report ("k=v,k=v"; pattern lists joined by ';').
+std::string options_text(const pass::PassOptions& options) {
+  std::string out;
+  for (const auto& [k, v] : options) {
+    std::string shown = v;
+    for (auto& c : shown) c = c == '\n' ? ';' : c;
+    out += (out.empty() ? "" : ",") + k + "=" + shown;
+  }
+  return out;
+}
+
+Status run_quantize(const QuantizeOptions& opts) {
+  if (!opts.calibration_table.empty() &&
+      (!opts.calibration_data.empty() || opts.calibration_samples > 0)) {
+    return invalid_argument(
+        "--calibration-table cannot be combined with --calibration-data or --calibration-samples");
+  }
+  if (opts.mode != "static" && (!opts.calibration_table.empty() || !opts.save_calibration.empty() ||
+                                !opts.calibration_data.empty() || opts.calibration_samples > 0)) {
+    return invalid_argument("calibration options apply to --mode static only");
+  }
+  if (opts.mode != "static" && opts.format != "qdq") {
+    return invalid_argument("--format applies to --mode static only");
+  }
+  if (!(opts.percentile > 0 && opts.percentile <= 100)) {
+    return invalid_argument("--percentile must be in (0, 100]");
+  }
+  COMPRESSOR_RETURN_IF_ERROR(check_report_path(opts.save_calibration));
+  COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationMethod method,
+                              pass::parse_calibration_method(opts.calibration));
+
+  // The pass and its options.
+  std::string name;
+  pass::PassOptions options;
+  const auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+  if (opts.mode == "static") {
+    name = "quantize-static";
+    options = {{"format", opts.format},
+               {"per_channel", flag(opts.per_channel)},
+               {"activation_type", opts.activation_type},
+               {"activation_symmetric", flag(opts.symmetric_activations)},
+               {"reduce_range", flag(opts.reduce_range)}};
+  } else if (opts.mode == "dynamic") {
+    name = "quantize-dynamic";
+    options = {{"per_channel", flag(opts.per_channel)}, {"reduce_range", flag(opts.reduce_range)}};
+  } else {
+    name = "quantize-weights";
+    options = {{"per_channel", flag(opts.per_channel)},
+               {"symmetric", flag(!opts.asymmetric_weights)}};
+  }
+  if (!opts.include.empty()) options["include"] = join_lines(opts.include);
+  if (!opts.exclude.empty()) options["exclude"] = join_lines(opts.exclude);
+  const auto& registry = pass::PassRegistry::builtin();
+  COMPRESSOR_ASSIGN_OR_RETURN(auto quantizer, registry.create(name, options));
+
+  // Cleanup first (Constant nodes to initializers, BatchNormalization folded), then the opset
+  // the quantized form needs.
+  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline,
+                              pass::PassPipeline::parse(pass::cleanup_pipeline_spec()));
+  const int64_t opset = opts.per_channel ? 13 : opts.mode == "dynamic" ? 11 : 10;
+  COMPRESSOR_ASSIGN_OR_RETURN(auto convert,
+                              registry.create("convert-opset", {{"opset", std::to_string(opset)}}));
+  pipeline.add(std::move(convert), "opset=" + std::to_string(opset));
+  pipeline.add(std::move(quantizer), options_text(options));
+
+  // Calibration: a saved table, or samples (--calibration-data / --calibration-samples, else
+  // the evaluation samples).
+  std::optional<io::SampleSet> calibration_samples;
+  PipelineCommand cmd = opts.cmd;
+  if (opts.mode == "static") {
+    if (!opts.calibration_table.empty()) {
+      COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationTable table,
+                                  pass::CalibrationTable::load(opts.calibration_table));
+      pipeline.set_calibration_table(std::move(table));
+    } else {
+      cmd.calibration.emplace();
+      COMPRESSOR_ASSIGN_OR_RETURN(cmd.calibration->samples, sample_options(opts.cmd.data));
+      if (!opts.calibration_data.empty() || opts.calibration_samples > 0) {
+        cmd.calibration->samples.data_dir = opts.calibration_data;
+        cmd.calibration->samples.count = opts.calibration_samples;
+        cmd.calibration->samples.labels_path.clear();
+        cmd.calibration->separate = true;
+      }
+      cmd.calibration->options.method = method;
+      cmd.calibration->options.percentile = opts.percentile;
+      cmd.calibration->options.threads = opts.cmd.data.threads;
+      cmd.calibration->save_path = opts.save_calibration;
+    }
+  }
+  return run_pipeline_command(cmd, std::move(pipeline));
+}
+
+}  // namespace
+
+void setup_quantize_command(CLI::App& app, Runner& run) {
+  auto opts = std::make_shared<QuantizeOptions>();
+  opts->cmd.command = "quantize";
+  CLI::App* cmd = app.add_subcommand(
+      "quantize", "Post-training int8 quantization, with drift measured after every pass");
+  cmd->add_option("model", opts->cmd.model, "Input .onnx model")->required();
+  add_output_options(*cmd, opts->cmd.output);
+  cmd->add_option("--mode", opts->mode,
+                  "static: int8 activations and weights from calibrated ranges; dynamic: "
+                  "activations quantized at run time; weight-only: int8 weights, float activations")
+      ->check(CLI::IsMember({"static", "dynamic", "weight-only"}))
+      ->capture_default_str();
+  cmd->add_option("--format", opts->format,
+                  "qdq: QuantizeLinear/DequantizeLinear pairs (ONNX Runtime fuses them); "
+                  "qoperator: QLinearConv/QLinearMatMul")
+      ->check(CLI::IsMember({"qdq", "qoperator"}))
+      ->capture_default_str();
+  cmd->add_option("--calibration", opts->calibration,
+                  "How activation ranges are chosen: minmax, percentile, entropy, mse")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}))
+      ->capture_default_str();
+  cmd->add_option("--percentile", opts->percentile, "Percentile for --calibration percentile")
+      ->capture_default_str();
+  cmd->add_option("--calibration-data", opts->calibration_data,
+                  "Sample folder for calibration (default: the --data samples)");
+  cmd->add_option("--calibration-samples", opts->calibration_samples,
+                  "Calibration samples (random ones when no --calibration-data)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--calibration-table", opts->calibration_table,
+                  "Reuse a saved calibration table (JSON) instead of calibrating");
+  cmd->add_option("--save-calibration", opts->save_calibration,
+                  "Save the calibration table (JSON) for reuse");
+  cmd->add_flag("--per-channel,!--no-per-channel", opts->per_channel,
+                "One weight scale per output channel (default; moves the model to opset 13)");
+  cmd->add_option("--activation-type", opts->activation_type,
+                  "int8 (default) or uint8 activations (static mode)")
+      ->check(CLI::IsMember({"int8", "uint8"}))
+      ->capture_default_str();
+  cmd->add_flag("--symmetric-activations", opts->symmetric_activations,
+                "Activation ranges symmetric around zero");
+  cmd->add_flag("--asymmetric-weights", opts->asymmetric_weights,
+                "Weights with a zero point (weight-only mode)");
+  cmd->add_flag("--reduce-range", opts->reduce_range,
+                "7-bit ranges, for CPUs without VNNI whose int8 dot products can overflow");
+  cmd->add_option("--include", opts->include,
+                  "Quantize only layers matching: a node name, an op type, or a regex on the "
+                  "name (repeatable)");
+  cmd->add_option("--exclude", opts->exclude,
+                  "Leave layers matching in float: a node name, an op type, or a regex on the "
+                  "name (repeatable)");
+  cmd->add_option("--dump-after", opts->cmd.dump_after,
+                  "Folder to save the model into after every pass (NN-<pass>.onnx)");
+  add_data_options(*cmd, opts->cmd.data, /*with_no_drift=*/true);
+  add_gate_options(*cmd, opts->cmd.gates, /*with_on_exceed=*/true);
+  cmd->callback([opts, &run] { run = [opts] { return run_quantize(*opts); }; });
+}
+
+}  // namespace compressor::cli
