@@ -14,6 +14,9 @@
 //                       input metadata of A, so runs are reproducible.
 //   --samples N         number of random input sets to try (default 1); the worst result is reported.
 //   --rtol R            max relative difference ||a-b||_2 / max(||a||_2, 1e-12) per output (default 1e-4).
+//   --min-cosine C      judge each output by cosine similarity >= C instead of --rtol (quantized models, where
+//                       a fused int8 kernel and a float one may round single elements one step apart).
+//   --ort-optimize      run ONNX Runtime with all graph optimizations (its QDQ fusions, as deployed).
 //   --input-range LO,HI range of uniform float inputs (default 0,1). Integer inputs get 0..9, bool 0/1.
 //   --input-pattern P   'uniform' (default) or 'document': float NCHW inputs with 3 channels become a synthetic
 //                       page (white background, dark text-like strokes in lines) normalized with the ImageNet
@@ -75,7 +78,7 @@ function firstLine(s) { return String(s).split('\n')[0]; }
 // ---------------------------------------------------------------- command line
 
 function parseArgs(argv) {
-  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, lo: 0, hi: 1, checkLoad: false, executor: null, pattern: 'uniform' };
+  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, minCosine: null, ortOptimize: false, lo: 0, hi: 1, checkLoad: false, executor: null, pattern: 'uniform' };
   const value = (i, flag) => {
     if (i >= argv.length) throw new UsageError(`${flag} needs a value`);
     return argv[i];
@@ -104,6 +107,10 @@ function parseArgs(argv) {
     } else if (a === '--rtol') {
       opts.rtol = number(value(++i, a), a);
       if (opts.rtol < 0) throw new UsageError('--rtol must be >= 0');
+    } else if (a === '--min-cosine') {
+      opts.minCosine = number(value(++i, a), a);
+    } else if (a === '--ort-optimize') {
+      opts.ortOptimize = true;
     } else if (a === '--input-range') {
       const parts = value(++i, a).split(',');
       if (parts.length !== 2) throw new UsageError('--input-range expects LO,HI');
@@ -364,19 +371,22 @@ function runExecutor(bin, model, feeds, outputNames, dir) {
 // Relative L2 difference and max abs difference of two tensors of equal size. NaN/Inf at the same
 // position in both count as equal; a NaN/Inf in only one makes the result Infinity.
 function diff(a, b) {
-  let num = 0, den = 0, maxAbs = 0;
+  let num = 0, den = 0, bb = 0, dot = 0, maxAbs = 0;
   for (let i = 0; i < a.length; ++i) {
     const x = Number(a[i]), y = Number(b[i]);
     if (!Number.isFinite(x) || !Number.isFinite(y)) {
       if (Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y))) continue;
-      return { rel: Infinity, maxAbs: Infinity };
+      return { rel: Infinity, maxAbs: Infinity, cosine: -Infinity };
     }
     const d = Math.abs(x - y);
     num += d * d;
     den += x * x;
+    bb += y * y;
+    dot += x * y;
     if (d > maxAbs) maxAbs = d;
   }
-  return { rel: Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12), maxAbs };
+  const cosine = num === 0 ? 1 : den === 0 || bb === 0 ? 0 : dot / Math.sqrt(den * bb);
+  return { rel: Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12), maxAbs, cosine };
 }
 
 const fmt = (x) => (Number.isFinite(x) ? x.toExponential(3) : String(x));
@@ -392,9 +402,10 @@ const SESSION_OPTIONS = {
   logSeverityLevel: 4,  // fatal only: load/run errors are reported through the exceptions we print
 };
 
-async function createSession(ort, file) {
+async function createSession(ort, file, optimize = false) {
   try {
-    return await ort.InferenceSession.create(file, SESSION_OPTIONS);
+    return await ort.InferenceSession.create(
+        file, optimize ? { ...SESSION_OPTIONS, graphOptimizationLevel: 'all' } : SESSION_OPTIONS);
   } catch (e) {
     console.log(`${TAG} FAIL ORT cannot load ${file}: ${String(e.message).trim()}`);
     process.exit(EXIT_FAIL);
@@ -417,7 +428,7 @@ async function compare(ort, opts) {
   const start = process.hrtime.bigint();
   const [fileA] = opts.models;
   const fileB = opts.executor ? `compressor exec ${fileA}` : opts.models[1];
-  const sessA = await createSession(ort, fileA);
+  const sessA = await createSession(ort, fileA, opts.ortOptimize);
   // With --executor, B is our executor on the same model: ORT's view of the model describes both.
   const sessB = opts.executor ? sessA : await createSession(ort, fileB);
   const tmp = opts.executor ? fs.mkdtempSync(path.join(require('os').tmpdir(), 'ort_compare-')) : null;
@@ -430,7 +441,7 @@ async function compare(ort, opts) {
   for (const p of plan) console.log(`input ${p.name}: ${p.type} [${p.shape}]`);
 
   // Worst result per output over all samples.
-  const worst = new Map(sessA.outputNames.map((n) => [n, { rel: 0, maxAbs: 0, problem: null, desc: '' }]));
+  const worst = new Map(sessA.outputNames.map((n) => [n, { rel: 0, maxAbs: 0, cosine: 1, problem: null, desc: '' }]));
   for (let s = 0; s < opts.samples; ++s) {
     const rand = mulberry32((opts.seed + Math.imul(s, 0x9E3779B9)) >>> 0);
     const feeds = makeFeeds(ort, plan, rand, opts);
@@ -455,21 +466,23 @@ async function compare(ort, opts) {
       const d = diff(a.data, b.data);
       w.rel = Math.max(w.rel, d.rel);
       w.maxAbs = Math.max(w.maxAbs, d.maxAbs);
+      w.cosine = Math.min(w.cosine, d.cosine);
     }
   }
 
   const bad = [];
   for (const [name, w] of worst) {
-    const ok = !w.problem && w.rel <= opts.rtol;
+    const ok = !w.problem && (opts.minCosine === null ? w.rel <= opts.rtol : w.cosine >= opts.minCosine);
     if (!ok) bad.push(name);
-    const detail = w.problem ? w.problem : `rel=${fmt(w.rel)} max_abs=${fmt(w.maxAbs)}`;
+    const detail = w.problem ? w.problem : `rel=${fmt(w.rel)} max_abs=${fmt(w.maxAbs)} cosine=${w.cosine.toFixed(6)}`;
     console.log(`output ${name}: ${w.desc} ${detail} ${ok ? 'ok' : 'MISMATCH'}`);
   }
   await sessA.release();
   if (!opts.executor) await sessB.release();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   const secs = (Number(process.hrtime.bigint() - start) / 1e9).toFixed(2);
-  const summary = `${worst.size} output(s), ${opts.samples} sample(s), rtol ${opts.rtol}, ${secs}s`;
+  const judged = opts.minCosine === null ? `rtol ${opts.rtol}` : `cosine >= ${opts.minCosine}`;
+  const summary = `${worst.size} output(s), ${opts.samples} sample(s), ${judged}, ${secs}s`;
   if (bad.length) return fail(`${bad.length} output(s) differ: ${bad.join(', ')} (${summary})`);
   console.log(`${TAG} OK (${summary})`);
   return EXIT_OK;
