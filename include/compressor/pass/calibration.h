@@ -39,6 +39,10 @@ struct CalibrationOptions {
   int threads = 0;            ///< Executor worker threads; 0: all cores.
 };
 
+/// Checks the options calibrate() would refuse (percentile outside (0, 100], bins odd, below
+/// 128 or above 1048576), naming the field; lets a caller fail before loading anything.
+Status validate_calibration_options(const CalibrationOptions& options);
+
 /// The float range chosen for one tensor; min <= 0 <= max always holds (zero must be exactly
 /// representable), and min < max unless the tensor was all zeros.
 struct TensorRange {
@@ -59,6 +63,11 @@ class TensorStats {
   uint64_t nan_count() const { return nan_count_; }
   double min() const { return min_; }
   double max() const { return max_; }
+  /// R, the half-width of the histogram; 0 until the first nonzero value.
+  double half_width() const { return half_width_; }
+  /// The bins over [-R, R]: bin bins/2 + k holds values x >= 0 with |x| in (k w, (k+1) w] (and
+  /// 0 itself, in k = 0), bin bins/2 - 1 - k the negative values with the same |x|; w = 2R/bins.
+  const std::vector<uint64_t>& histogram() const { return histogram_; }
   /// The range the method picks (see CalibrationMethod), widened to include 0.
   TensorRange range(const CalibrationOptions& options) const;
 

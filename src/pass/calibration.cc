@@ -1,0 +1,547 @@
+// Calibration: streaming statistics of float tensors (exact extremes and a power-of-two
+// histogram that widens by exact bin merges), the four ways to pick a range from them, the JSON
+// table that carries the ranges, and the run over samples that fills it.
+//
+// The histogram. Bins cover [-R, R] with R a power of two; with H = bins / 2 and w = R / H, the
+// magnitude bin of x is k = ceil(|x| / w) - 1 (bin k holds |x| in (k w, (k+1) w], and 0 sits in
+// k = 0); x >= 0 goes to bin H + k, x < 0 to bin H - 1 - k, so folding bin H + k with H - 1 - k
+// gives the histogram of |x|. |x| / R is exact (R is a power of two, x a float) and so is its
+// product with H (a 24-bit mantissa times an integer below 2^21), so the index is computed
+// exactly. When a value exceeds R, R doubles (as often as needed) and magnitude bin k becomes
+// k >> s after s doublings: ceil(t / 2) = ceil(ceil(t) / 2) for any real t, so a merged bin
+// holds exactly the values that would have fallen in it had R been that large from the start.
+// R always ends as the smallest power of two >= max |x| over everything observed, so the
+// histogram depends only on the multiset of values, not on their order or batching.
+#include "compressor/pass/calibration.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "compressor/exec/executor.h"
+#include "compressor/io/files.h"
+
+namespace compressor::pass {
+namespace {
+
+constexpr size_t kMinBins = 128;
+constexpr size_t kMaxBins = size_t{1} << 20;  // keeps the bin index exact (see above)
+constexpr size_t kEntropyLevels = 128;        // quantized levels of |x| (TensorRT)
+constexpr double kMseLevels = 127;            // symmetric int8: |q| <= 127
+constexpr double kSmoothing = 1e-4;           // KL smoothing mass (see kl_divergence)
+constexpr const char* kFormat = "compressor-calibration";
+constexpr int kVersion = 1;
+
+struct MethodName {
+  CalibrationMethod method;
+  std::string_view name;
+};
+constexpr std::array kMethods = {
+    MethodName{CalibrationMethod::kMinMax, "minmax"},
+    MethodName{CalibrationMethod::kPercentile, "percentile"},
+    MethodName{CalibrationMethod::kEntropy, "entropy"},
+    MethodName{CalibrationMethod::kMse, "mse"},
+};
+static_assert(kMethods.size() == static_cast<size_t>(CalibrationMethod::kMse) + 1);
+
+/// The smallest power of two >= m, for a finite m > 0.
+double pow2_ceil(double m) {
+  int e = 0;
+  const double f = std::frexp(m, &e);  // m = f * 2^e with f in [0.5, 1)
+  return f == 0.5 ? m : std::ldexp(1.0, e);
+}
+
+/// Magnitude bin of a finite |x| <= r with `half` bins over [0, r] (see the file comment).
+size_t magnitude_bin(double a, double r, size_t half) {
+  const double t = std::ceil(a / r * static_cast<double>(half));
+  return t <= 1 ? 0 : static_cast<size_t>(t) - 1;
+}
+
+/// Spreads a small mass over the zero entries of a distribution, taken proportionally from the
+/// others, so a KL divergence stays finite: each zero entry gets kSmoothing * sum / n. Returns
+/// false when every entry is zero.
+bool smooth(std::vector<double>& d) {
+  double sum = 0;
+  size_t zeros = 0;
+  for (double v : d) {
+    sum += v;
+    zeros += v == 0 ? 1 : 0;
+  }
+  if (sum <= 0) return false;
+  const double eps = kSmoothing * sum / static_cast<double>(d.size());
+  const double scale = (sum - eps * static_cast<double>(zeros)) / sum;
+  for (double& v : d) v = v == 0 ? eps : v * scale;
+  return true;
+}
+
+/// KL(P || Q) of two positive vectors, each normalised to sum 1.
+double kl_divergence(const std::vector<double>& p, const std::vector<double>& q) {
+  double sp = 0, sq = 0;
+  for (size_t k = 0; k < p.size(); ++k) {
+    sp += p[k];
+    sq += q[k];
+  }
+  double kl = 0;
+  for (size_t k = 0; k < p.size(); ++k) {
+    const double pk = p[k] / sp;
+    kl += pk * std::log(pk / (q[k] / sq));
+  }
+  return kl;
+}
+
+/// Percentile threshold: the |x| below which `percentile` percent of the values lie, read from
+/// the |x| histogram (`mag`, in bin widths) by linear interpolation inside the bin that crosses
+/// the target count.
+double percentile_threshold(const std::vector<double>& mag, double percentile) {
+  double total = 0;
+  for (double v : mag) total += v;
+  const double target =
+      std::clamp(std::isnan(percentile) ? 100.0 : percentile, 0.0, 100.0) / 100.0 * total;
+  double cum = 0;
+  for (size_t k = 0; k < mag.size(); ++k) {
+    if (mag[k] > 0 && cum + mag[k] >= target) {
+      return static_cast<double>(k) + std::min(1.0, (target - cum) / mag[k]);
+    }
+    cum += mag[k];
+  }
+  return static_cast<double>(mag.size());
+}
+
+/// Entropy threshold (TensorRT's calibrator, as MXNet and ONNX Runtime implement it), on the
+/// |x| histogram `mag` (in bin widths). For every candidate edge i from 128 bins up to all of
+/// them: P is mag[0, i) with the counts beyond i (the clipped outliers) added to its last bin;
+/// Q is mag[0, i) merged into 128 equal groups (the last group takes the remainder), each
+/// group's count spread evenly back over the bins of the group where P is nonzero. Both are
+/// smoothed (see smooth) and the edge with the smallest KL(P || Q) wins (the smallest on ties).
+double entropy_threshold(const std::vector<double>& mag) {
+  const size_t half = mag.size();
+  const size_t levels = std::min(kEntropyLevels, half);
+  std::vector<double> suffix(half + 1, 0.0);  // suffix[i] = sum of mag[i, half)
+  for (size_t k = half; k-- > 0;) suffix[k] = suffix[k + 1] + mag[k];
+
+  double best_kl = std::numeric_limits<double>::infinity();
+  size_t best = half;
+  std::vector<double> p, q;
+  for (size_t i = levels; i <= half; ++i) {
+    p.assign(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(i));
+    p[i - 1] += suffix[i];
+    q.assign(i, 0.0);
+    const size_t group = i / levels;
+    for (size_t j = 0; j < levels; ++j) {
+      const size_t start = j * group;
+      const size_t stop = j + 1 == levels ? i : start + group;
+      double sum = 0;
+      size_t nonzero = 0;
+      for (size_t k = start; k < stop; ++k) {
+        sum += mag[k];
+        nonzero += p[k] != 0 ? 1 : 0;
+      }
+      if (nonzero == 0) continue;
+      for (size_t k = start; k < stop; ++k) {
+        if (p[k] != 0) q[k] = sum / static_cast<double>(nonzero);
+      }
+    }
+    if (!smooth(p) || !smooth(q)) continue;  // all mass clipped: no usable Q
+    const double kl = kl_divergence(p, q);
+    if (kl < best_kl) {
+      best_kl = kl;
+      best = i;
+    }
+  }
+  return static_cast<double>(best);
+}
+
+/// ∫ (x - c)^2 dx over [lo, hi].
+double square_integral(double lo, double hi, double c) {
+  const double a = lo - c, b = hi - c;
+  return (b * b * b - a * a * a) / 3.0;
+}
+
+/// Expected squared error, over the |x| histogram `mag` (in bin widths), of symmetric 8-bit
+/// quantization clipped at t: step s = t / 127, |x| <= t rounds to the nearest multiple of s,
+/// |x| > t becomes t. Values are taken as uniform inside their bin, so each bin contributes its
+/// count times the mean of (x - Q(x))^2 over the bin, integrated exactly cell by cell.
+double mse_of(const std::vector<double>& mag, size_t last, double t) {
+  const double s = t / kMseLevels;
+  double err = 0;
+  for (size_t k = 0; k <= last; ++k) {
+    if (mag[k] == 0) continue;
+    const double a = static_cast<double>(k), b = a + 1;
+    double e = 0;
+    if (a < t) {  // t is a bin edge, so a bin is either inside or beyond it
+      for (double j = std::floor(a / s + 0.5);; j += 1) {
+        const double lo = std::max(a, (j - 0.5) * s), hi = std::min(b, (j + 0.5) * s);
+        if (lo >= b) break;
+        if (hi > lo) e += square_integral(lo, hi, j * s);
+      }
+    } else {
+      e = square_integral(a, b, t);
+    }
+    err += mag[k] * e;
+  }
+  return err;
+}
+
+/// MSE threshold: the bin edge t (1 to all bins) that minimises mse_of (the smallest on ties).
+double mse_threshold(const std::vector<double>& mag) {
+  size_t last = 0;
+  for (size_t k = 0; k < mag.size(); ++k) {
+    if (mag[k] > 0) last = k;
+  }
+  double best_err = std::numeric_limits<double>::infinity();
+  size_t best = mag.size();
+  for (size_t i = 1; i <= mag.size(); ++i) {
+    const double err = mse_of(mag, last, static_cast<double>(i));
+    if (err < best_err) {
+      best_err = err;
+      best = i;
+    }
+  }
+  return static_cast<double>(best);
+}
+
+using Json = nlohmann::ordered_json;
+
+}  // namespace
+
+std::string_view calibration_method_name(CalibrationMethod method) {
+  for (const auto& m : kMethods) {
+    if (m.method == method) return m.name;
+  }
+  return "unknown";
+}
+
+StatusOr<CalibrationMethod> parse_calibration_method(std::string_view name) {
+  for (const auto& m : kMethods) {
+    if (m.name == name) return m.method;
+  }
+  return invalid_argument("unknown calibration method '" + std::string(name) +
+                          "' (expected one of: minmax, percentile, entropy, mse)");
+}
+
+Status validate_calibration_options(const CalibrationOptions& options) {
+  if (!(options.percentile > 0 && options.percentile <= 100)) {
+    std::ostringstream os;
+    os << "calibration option 'percentile' must be in (0, 100], got " << options.percentile;
+    return invalid_argument(os.str());
+  }
+  if (options.bins < kMinBins || options.bins > kMaxBins || options.bins % 2 != 0) {
+    return invalid_argument("calibration option 'bins' must be an even number from " +
+                            std::to_string(kMinBins) + " to " + std::to_string(kMaxBins) +
+                            ", got " + std::to_string(options.bins));
+  }
+  return ok_status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// TensorStats
+
+// An odd or out-of-range bin count (calibrate validates it first) is rounded to the nearest
+// usable one rather than breaking the index arithmetic.
+TensorStats::TensorStats(size_t bins)
+    : bins_(std::clamp<size_t>(bins + bins % 2, 2, kMaxBins)), histogram_(bins_, 0) {}
+
+void TensorStats::observe(std::span<const float> values) {
+  // The batch's extremes first, so R widens once per batch. Non-finite values are skipped and
+  // counted with the NaNs (calibrate refuses infinities before they get here).
+  float lo = std::numeric_limits<float>::infinity();
+  float hi = -lo;
+  uint64_t n = 0;
+  for (float v : values) {
+    if (!std::isfinite(v)) {
+      ++nan_count_;
+      continue;
+    }
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    ++n;
+  }
+  if (n == 0) return;
+  min_ = count_ == 0 ? lo : std::min(min_, static_cast<double>(lo));
+  max_ = count_ == 0 ? hi : std::max(max_, static_cast<double>(hi));
+  count_ += n;
+
+  const size_t half = bins_ / 2;
+  const double amax = std::max(-static_cast<double>(lo), static_cast<double>(hi));
+  if (amax > 0) {
+    const double r = pow2_ceil(amax);
+    if (half_width_ == 0) {
+      half_width_ = r;  // bins so far hold only zeros, which stay in magnitude bin 0
+    } else if (r > half_width_) {
+      // Merge in place: magnitude bin k moves to k >> shift <= k, and every target below k was
+      // emptied before anything was added to it.
+      const int shift = std::min(std::ilogb(r) - std::ilogb(half_width_), 62);
+      for (size_t k = 0; k < half; ++k) {
+        const size_t to = k >> shift;
+        const uint64_t pos = histogram_[half + k], neg = histogram_[half - 1 - k];
+        histogram_[half + k] = 0;
+        histogram_[half - 1 - k] = 0;
+        histogram_[half + to] += pos;
+        histogram_[half - 1 - to] += neg;
+      }
+      half_width_ = r;
+    }
+  }
+  if (half_width_ == 0) {  // all zeros so far
+    histogram_[half] += n;
+    return;
+  }
+  for (float v : values) {
+    if (!std::isfinite(v)) continue;
+    const size_t k = magnitude_bin(std::fabs(static_cast<double>(v)), half_width_, half);
+    ++histogram_[v >= 0 ? half + k : half - 1 - k];
+  }
+}
+
+TensorRange TensorStats::range(const CalibrationOptions& options) const {
+  TensorRange out;
+  if (count_ == 0) return out;
+  double lo = min_, hi = max_;
+  if (options.method != CalibrationMethod::kMinMax && half_width_ > 0) {
+    // The |x| histogram, in units of one bin width w = R / H.
+    const size_t half = bins_ / 2;
+    std::vector<double> mag(half);
+    for (size_t k = 0; k < half; ++k) {
+      mag[k] = static_cast<double>(histogram_[half + k] + histogram_[half - 1 - k]);
+    }
+    double bins_t = 0;
+    switch (options.method) {
+      case CalibrationMethod::kPercentile:
+        bins_t = percentile_threshold(mag, options.percentile);
+        break;
+      case CalibrationMethod::kEntropy:
+        bins_t = entropy_threshold(mag);
+        break;
+      case CalibrationMethod::kMse:
+        bins_t = mse_threshold(mag);
+        break;
+      case CalibrationMethod::kMinMax:
+        break;
+    }
+    const double t = bins_t * (half_width_ / static_cast<double>(half));
+    lo = std::max(lo, -t);
+    hi = std::min(hi, t);
+  }
+  out.min = std::min(lo, 0.0);
+  out.max = std::max(hi, 0.0);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CalibrationTable
+
+const TensorRange* CalibrationTable::find(const std::string& name) const {
+  auto it = ranges.find(name);
+  return it == ranges.end() ? nullptr : &it->second;
+}
+
+std::string CalibrationTable::to_json() const {
+  // nlohmann writes doubles in the shortest form that reads back to the same bits.
+  Json j;
+  j["format"] = kFormat;
+  j["version"] = kVersion;
+  j["method"] = method;
+  j["samples"] = samples;
+  Json r = Json::object();
+  for (const auto& [name, range] : ranges) r[name] = Json::array({range.min, range.max});
+  j["ranges"] = std::move(r);
+  return j.dump(2) + "\n";
+}
+
+StatusOr<CalibrationTable> CalibrationTable::from_json(std::string_view text,
+                                                       const std::string& label) {
+  auto bad = [&](const std::string& what) {
+    return invalid_model(label + ": " + what + " (expected a compressor calibration table)");
+  };
+  Json j;
+  try {
+    j = Json::parse(text.begin(), text.end());
+  } catch (const Json::exception& e) {  // syntax errors and numbers out of range
+    // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep where and why.
+    std::string why = e.what();
+    if (const size_t tag = why.find("] "); tag != std::string::npos) why.erase(0, tag + 2);
+    return bad("not valid JSON: " + why);
+  }
+  if (!j.is_object()) return bad("the top level is not a JSON object");
+  auto key = [&](const char* name) -> const Json* {
+    auto it = j.find(name);
+    return it == j.end() ? nullptr : &*it;
+  };
+  const Json* format = key("format");
+  if (format == nullptr || !format->is_string() || format->get<std::string>() != kFormat) {
+    return bad(std::string("key 'format' must be \"") + kFormat + "\"");
+  }
+  const Json* version = key("version");
+  if (version == nullptr || !version->is_number_integer()) {
+    return bad("key 'version' must be an integer");
+  }
+  if (version->get<int64_t>() != kVersion) {
+    return invalid_model(
+        label + ": key 'version': version " + std::to_string(version->get<int64_t>()) +
+        " is not supported (this build reads version " + std::to_string(kVersion) + ")");
+  }
+  CalibrationTable table;
+  const Json* method = key("method");
+  if (method == nullptr || !method->is_string()) return bad("key 'method' must be a string");
+  table.method = method->get<std::string>();
+  auto parsed = parse_calibration_method(table.method);
+  if (!parsed.ok()) return invalid_model(label + ": key 'method': " + parsed.status().message());
+  const Json* samples = key("samples");
+  if (samples == nullptr || !samples->is_number_unsigned()) {
+    return bad("key 'samples' must be a non-negative integer");
+  }
+  table.samples = samples->get<uint64_t>();
+  const Json* ranges = key("ranges");
+  if (ranges == nullptr || !ranges->is_object()) return bad("key 'ranges' must be an object");
+  for (const auto& [name, value] : ranges->items()) {
+    const std::string where = label + ": key 'ranges." + name + "'";
+    if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number()) {
+      return invalid_model(where + " must be [min, max], two numbers");
+    }
+    TensorRange r{value[0].get<double>(), value[1].get<double>()};
+    if (!std::isfinite(r.min) || !std::isfinite(r.max)) {
+      return invalid_model(where + ": the range is not finite");
+    }
+    if (r.min > r.max) {
+      std::ostringstream os;
+      os << where << ": min " << r.min << " is greater than max " << r.max;
+      return invalid_model(os.str());
+    }
+    if (!(r.min <= 0 && 0 <= r.max)) {
+      std::ostringstream os;
+      os << where << ": [" << r.min << ", " << r.max
+         << "] is not a range containing 0 (min <= 0 <= max)";
+      return invalid_model(os.str());
+    }
+    table.ranges[name] = r;
+  }
+  return table;
+}
+
+Status CalibrationTable::save(const std::string& path) const {
+  return io::write_file_atomic(path, to_json());
+}
+
+StatusOr<CalibrationTable> CalibrationTable::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return not_found(path + ": no such file");
+    return io_error(path + ": cannot open: " + std::strerror(errno));
+  }
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) return io_error(path + ": cannot read");
+  return from_json(bytes.str(), path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// calibrate
+
+namespace {
+
+bool has_infinity(std::span<const float> values) {
+  bool inf = false;
+  for (float v : values) inf |= std::isinf(v);
+  return inf;
+}
+
+/// The statistics of one requested tensor; `seen` once a float32 value has been observed.
+struct Tracked {
+  explicit Tracked(size_t bins) : stats(bins) {}
+  TensorStats stats;
+  bool seen = false;
+};
+
+}  // namespace
+
+StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
+                                     const std::vector<std::string>& tensors,
+                                     const CalibrationOptions& options) {
+  COMPRESSOR_RETURN_IF_ERROR(validate_calibration_options(options));
+  const ir::Graph& graph = model.graph;
+  std::set<std::string> node_outputs;
+  for (const auto& node : graph.nodes()) {
+    for (const auto& out : node->outputs) {
+      if (!out.empty()) node_outputs.insert(out);
+    }
+  }
+  std::set<std::string> fed;
+  for (const ir::ValueInfo* in : io::user_inputs(model)) fed.insert(in->name());
+
+  // Each name comes from exactly one place: a constant, the feed, or a node (captured).
+  std::map<std::string, Tracked> tracked;
+  std::vector<std::string> captured;
+  for (const auto& name : tensors) {
+    if (tracked.count(name)) continue;
+    const ir::Initializer* init = graph.find_initializer(name);
+    if (init == nullptr && !fed.count(name) && !node_outputs.count(name)) {
+      return invalid_argument("calibration tensor '" + name +
+                              "' is not an input, initializer or node output of the main graph");
+    }
+    Tracked& t = tracked.emplace(name, Tracked(options.bins)).first->second;
+    if (init != nullptr) {
+      if (init->tensor.dtype() != ir::DType::kFloat) continue;
+      const auto values = init->tensor.span<float>();
+      if (has_infinity(values)) {
+        return invalid_model("calibration tensor '" + name + "' (initializer) holds an infinity");
+      }
+      t.stats.observe(values);
+      t.seen = true;
+    } else if (node_outputs.count(name)) {
+      captured.push_back(name);
+    }
+  }
+
+  COMPRESSOR_ASSIGN_OR_RETURN(auto executor,
+                              exec::Executor::create(model, {.threads = options.threads}));
+  const size_t count = samples.size();
+  for (size_t i = 0; i < count; ++i) {
+    Status failure;
+    auto take = [&](const std::string& name, const ir::Tensor& value) {
+      if (!failure.ok() || value.dtype() != ir::DType::kFloat) return;
+      auto it = tracked.find(name);
+      if (it == tracked.end()) return;
+      const auto values = value.span<float>();
+      if (has_infinity(values)) {
+        failure = invalid_model("calibration tensor '" + name + "' holds an infinity in sample " +
+                                std::to_string(i));
+        return;
+      }
+      it->second.stats.observe(values);
+      it->second.seen = true;
+    };
+    COMPRESSOR_ASSIGN_OR_RETURN(auto sample, samples.get(i));
+    std::vector<exec::NamedValue> feed;
+    feed.reserve(sample.size());
+    for (auto& t : sample) {
+      take(t.name, t.tensor);  // the executor captures values nodes produce, not graph inputs
+      feed.push_back({t.name, ir::Value(std::move(t.tensor))});
+    }
+    COMPRESSOR_RETURN_IF_ERROR(failure);
+    // An empty capture list would capture everything; without node outputs, no hook at all.
+    auto outputs =
+        executor->run_values(feed, captured.empty() ? exec::CaptureHook() : take, captured);
+    if (!outputs.ok()) {
+      return outputs.status().with_context("calibration sample " + std::to_string(i));
+    }
+    COMPRESSOR_RETURN_IF_ERROR(failure);
+  }
+
+  CalibrationTable table;
+  table.method = std::string(calibration_method_name(options.method));
+  table.samples = count;
+  for (const auto& [name, t] : tracked) {
+    if (t.seen) table.ranges[name] = t.stats.range(options);
+  }
+  return table;
+}
+
+}  // namespace compressor::pass
