@@ -576,6 +576,124 @@ TEST(QuantizeStatic, WeightThatIsNotConstantIsSkippedNotApplied) {
   EXPECT_EQ(save_to_bytes(*model), before);
 }
 
+// Conv -> Add(skip) with a residual input, ConvTranspose with a bias, and an intermediate value
+// that is also a graph output.
+std::string residual_model() {
+  const auto w1 = random_floats(3 * 3 * 9, 101, -0.4f, 0.4f);
+  const auto wt = random_floats(3 * 2 * 4, 102, -0.4f, 0.4f);
+  const auto bt = random_floats(2, 103, -0.3f, 0.3f);
+  return R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 3, 5, 5] X) => (float[1, 3, 5, 5] S, float[1, 2, 6, 6] T)
+    <float[3, 3, 3, 3] W1 = )" +
+         float_literal(w1) + ", float[3, 2, 2, 2] WT = " + float_literal(wt) +
+         ", float[2] BT = " + float_literal(bt) + R"(>
+    {
+      C = Conv <pads = [1, 1, 1, 1]> (X, W1)
+      S = Add(C, X)
+      T = ConvTranspose(S, WT, BT)
+    })";
+}
+
+TEST(QuantizeStatic, ResidualAddAndConvTransposeRunQuantized) {
+  auto model = model_from_text(residual_model());
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  std::vector<Inputs> samples;
+  for (uint64_t s = 0; s < 3; ++s) samples.push_back({{"X", float_input({1, 3, 5, 5}, 110 + s)}});
+  auto p = make_pass("quantize-static");
+  ASSERT_OK(p);
+  EXPECT_EQ((*p)->calibration_tensors(*model), (std::vector<std::string>{"X", "C", "S", "T"}));
+  const auto table = table_for(*model, samples);
+  auto r = run_pass_calibrated(*model, "quantize-static", table);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->nodes_changed, 2u);
+  const ir::Graph& g = model->graph;
+  // The Add reads X and C through their pairs and writes S through its own (S is also a graph
+  // output, still produced under its name).
+  const ir::Node* add = producer_of(g, "S_float");
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add->op_type, "Add");
+  EXPECT_EQ(add->inputs, (std::vector<std::string>{"C", "X_dequantized"}));
+  EXPECT_EQ(producer_of(g, "S")->op_type, "DequantizeLinear");
+  EXPECT_EQ(count_ops(g, "QuantizeLinear"), 4u) << "X, C, S, T: one pair each";
+  const auto& rs = table.ranges.at("S");
+  EXPECT_FLOAT_EQ(scalar_float(g, readers_of(g, "S_float")[0]->inputs[1]),
+                  int8_asymmetric(rs.min, rs.max).first);
+  // ConvTranspose: weight per channel on axis 1, bias scale s_S * s_w.
+  const ir::Node* ct = producer_of(g, "T_float");
+  ASSERT_NE(ct, nullptr);
+  EXPECT_EQ(ct->inputs[0], "S");
+  const ir::Node* w_dq = producer_of(g, ct->inputs[1]);
+  EXPECT_EQ(w_dq->attr_int("axis", -1), 1);
+  const auto sw = float_values(g, w_dq->inputs[1]);
+  const auto sb = float_values(g, producer_of(g, ct->inputs[2])->inputs[1]);
+  const float ss = int8_asymmetric(rs.min, rs.max).first;
+  ASSERT_EQ(sw.size(), 2u);
+  ASSERT_EQ(sb.size(), 2u);
+  for (size_t c = 0; c < 2; ++c) EXPECT_EQ(sb[c], ss * sw[c]);
+  EXPECT_EQ(r->notes.size(), 1u);
+
+  for (size_t out = 0; out < 2; ++out) {
+    for (const auto& in : samples) {
+      const auto ref = run_model(original, in, out), got = run_model(*model, in, out);
+      EXPECT_GT(cosine(ref, got), 0.999) << out;
+    }
+  }
+}
+
+TEST(QuantizeStatic, ReduceRangeUsesSevenBits) {
+  const auto w = random_floats(108, 21);
+  auto model = model_from_text(conv_model(13, w, random_floats(4, 22)));
+  ASSERT_OK(model);
+  const Inputs in = {{"X", float_input({1, 3, 6, 6}, 23)}};
+  const auto table = table_for(*model, {in});
+  ASSERT_OK(run_pass_calibrated(*model, "quantize-static", table,
+                                {{"activation_type", "uint8"}, {"reduce_range", "true"}}));
+  const ir::Graph& g = model->graph;
+  const ir::Node* xq = readers_of(g, "X")[0];
+  const auto& rx = table.ranges.at("X");
+  const float scale = float((std::max(rx.max, 0.0) - std::min(rx.min, 0.0)) / 127.0);
+  EXPECT_FLOAT_EQ(scalar_float(g, xq->inputs[1]), scale);
+  const ir::Node* conv = producer_of(g, "Y_float");
+  const auto sw = float_values(g, producer_of(g, conv->inputs[1])->inputs[1]);
+  const ir::Initializer* wq = g.find_initializer(producer_of(g, conv->inputs[1])->inputs[0]);
+  for (int8_t v : wq->tensor.span<int8_t>()) {
+    EXPECT_GE(v, -63);
+    EXPECT_LE(v, 63);
+  }
+  ASSERT_EQ(sw.size(), 4u);
+  for (size_t c = 0; c < 4; ++c) {
+    float m = 0;
+    for (size_t i = c * 27; i < (c + 1) * 27; ++i) m = std::max(m, std::fabs(w[i]));
+    EXPECT_FLOAT_EQ(sw[c], m / 63.0f) << c;
+  }
+}
+
+TEST(QuantizeStatic, MatMulOfUncalibratedTensorsIsSkipped) {
+  auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[2, 2] A, float[2, 2] B) => (float[2, 2] Y, int32[2, 2] K)
+    {
+      Y = MatMul(A, B)
+      I = Cast <to = 6> (A)
+      J = Cast <to = 6> (B)
+      K = MatMul(I, J)
+    })");
+  ASSERT_OK(model);
+  const Inputs in = {{"A", float_input({2, 2}, 120, 0.0f, 3.0f)},
+                     {"B", float_input({2, 2}, 121, 0.0f, 3.0f)}};
+  const auto table = table_for(*model, {in});
+  EXPECT_EQ(table.ranges.count("I"), 0u) << "int32 tensors are not calibrated";
+  auto r = run_pass_calibrated(*model, "quantize-static", table);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->nodes_changed, 1u);
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_EQ(r->skipped[0].node, "K");
+  EXPECT_EQ(r->skipped[0].reason,
+            "input 'I' has no calibration range (only float32 tensors are calibrated)");
+  EXPECT_EQ(producer_of(model->graph, "K")->op_type, "MatMul");
+  EXPECT_EQ(producer_of(model->graph, "K")->inputs, (std::vector<std::string>{"I", "J"}));
+}
+
 TEST(QuantizeStatic, BadOptionsAreRefused) {
   EXPECT_FALSE(make_pass("quantize-static", {{"format", "qlinear"}}).ok());
   EXPECT_FALSE(make_pass("quantize-static", {{"activation_type", "int4"}}).ok());

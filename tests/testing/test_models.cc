@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 namespace compressor::testing {
@@ -152,35 +153,31 @@ StatusOr<pass::CalibrationTable> minmax_calibration(
     const std::vector<std::string>& names) {
   COMPRESSOR_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = 1}));
   std::map<std::string, pass::TensorRange> seen;
-  for (const auto& sample : samples) {
-    // Graph inputs are not "produced", so they are read from the sample itself.
-    for (const auto& in : sample) {
-      if (std::find(names.begin(), names.end(), in.name) == names.end()) continue;
-      if (in.tensor.dtype() != ir::DType::kFloat) continue;
-      auto& r = seen[in.name];
-      for (float v : in.tensor.span<float>())
-        r.min = std::min(r.min, double(v)), r.max = std::max(r.max, double(v));
+  std::set<std::string> produced;
+  auto observe = [&](const std::string& name, const ir::Tensor& t) {
+    produced.insert(name);
+    if (t.dtype() != ir::DType::kFloat) return;
+    auto& r = seen[name];
+    for (float v : t.span<float>()) {
+      r.min = std::min(r.min, double(v));
+      r.max = std::max(r.max, double(v));
     }
-    COMPRESSOR_RETURN_IF_ERROR(ex->run(
-                                     sample,
-                                     [&](const std::string& name, const ir::Tensor& t) {
-                                       if (t.dtype() != ir::DType::kFloat) return;
-                                       auto& r = seen[name];
-                                       for (float v : t.span<float>()) {
-                                         r.min = std::min(r.min, double(v));
-                                         r.max = std::max(r.max, double(v));
-                                       }
-                                     },
-                                     names)
-                                   .status());
+  };
+  for (const auto& sample : samples) {
+    // Graph inputs are fed, not produced: read them from the sample itself.
+    for (const auto& in : sample) {
+      if (std::find(names.begin(), names.end(), in.name) != names.end()) {
+        observe(in.name, in.tensor);
+      }
+    }
+    COMPRESSOR_RETURN_IF_ERROR(ex->run(sample, observe, names).status());
   }
   pass::CalibrationTable table;
   table.method = "minmax";
   table.samples = samples.size();
   for (const auto& name : names) {
-    auto it = seen.find(name);
-    if (it == seen.end()) return invalid_argument("no float values seen for '" + name + "'");
-    table.ranges[name] = it->second;
+    if (!produced.count(name)) return invalid_argument("no run produced '" + name + "'");
+    if (auto it = seen.find(name); it != seen.end()) table.ranges[name] = it->second;
   }
   return table;
 }

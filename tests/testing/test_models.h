@@ -96,7 +96,8 @@ StatusOr<pass::PassResult> run_pass(ir::Model& model, const std::string& name,
 namespace compressor::testing {
 
 /// A calibration table holding the observed min and max (widened to include 0) of each named
-/// float32 tensor over runs of `model` on `samples`; a name no run produced is an error.
+/// float32 tensor over runs of `model` on `samples` (other types are left out, as calibrate()
+/// does); a name no run produced is an error.
 StatusOr<pass::CalibrationTable> minmax_calibration(
     const ir::Model& model, const std::vector<std::vector<exec::NamedTensor>>& samples,
     const std::vector<std::string>& names);

@@ -32,8 +32,19 @@
 // Ops ONNX Runtime runs quantized between quantized layers (Add, Mul, Concat, AveragePool,
 // GlobalAveragePool with their own output range; MaxPool, Reshape, Flatten, Transpose, Squeeze,
 // Unsqueeze, Resize with the parameters of their input, as its QDQ-dropping rules require) are
-// quantized too when every float input is an activation and one neighbour is quantized, and the
-// calibration table has their ranges; not with `nodes`.
+// quantized too when every float input is an activation (not an initializer or Constant) and
+// one neighbour is quantized, and the calibration table has their ranges; not with `nodes`.
+//
+// format=qoperator: Conv (2-D) becomes QLinearConv (int32 bias as input 8) and MatMul becomes
+// QLinearMatMul, reading the QuantizeLinear outputs and writing the quantized output that the
+// output's DequantizeLinear reads; DequantizeLinear nodes left unread are removed. Gemm and
+// ConvTranspose have no QLinear form and stay QDQ (the ledger says so).
+//
+// Weights are symmetric int8 with reduce_range giving [-63, 63]; reduce_range also narrows the
+// activation range to 7 bits. Layers the `nodes` option does not name are not listed anywhere.
+// ONNX Runtime's CPU provider converts an int8 activation pair to uint8 only when its
+// QuantizeLinear feeds one DequantizeLinear reader node: a tensor read by several layers (the
+// Q/K/V projections of attention) then stays float there; activation_type=uint8 avoids that.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -222,6 +233,23 @@ StatusOr<Plan> make_plan(const ir::Model& model, const Options& options,
     plan.note = "no layer quantized: QuantizeLinear needs opset 10, the model imports opset " +
                 std::to_string(opset);
   }
+  // Calibration keeps float32 tensors only: an activation MatMul whose input has no range and
+  // no declared type is taken to compute on other types and stays as it is.
+  if (table != nullptr) {
+    const auto types = declared_dtypes(graph);
+    std::erase_if(layers, [&](const WeightLayer& layer) {
+      if (layer.slot != kNoWeight) return false;
+      for (const std::string& in : graph.node(layer.node).inputs) {
+        if (!table->ranges.count(in) && dtype_of(types, in) == ir::DType::kUndefined) {
+          plan.skipped.push_back({layer.label, "input '" + in +
+                                                   "' has no calibration range (only float32 "
+                                                   "tensors are calibrated)"});
+          return true;
+        }
+      }
+      return false;
+    });
+  }
   if (layers.empty()) return plan;
 
   const ir::UseDefIndex index = graph.index();
@@ -377,8 +405,8 @@ std::string fmt(const char* spec, double v) {
 std::string scale_span(const ir::Tensor& scale) {
   const auto s = scale.span<float>();
   const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
-  if (*lo == *hi) return fmt("%.2g", *lo);
-  return fmt("%.2g", *lo) + ".." + fmt("%.2g", *hi);
+  if (*lo == *hi) return fmt("%.1e", *lo);
+  return fmt("%.1e", *lo) + ".." + fmt("%.1e", *hi);
 }
 
 ir::Tensor scalar_zero_point(QType type, int32_t zp) {
