@@ -557,10 +557,12 @@ TEST(QuantizeStatic, NodesRestrictsToTheListedLayers) {
 TEST(QuantizeStatic, WeightThatIsNotConstantIsSkippedNotApplied) {
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[1, 1, 3, 3] X, float[1, 1, 1, 1] V, int32[2, 2] I, int32[2, 2] J)
-      => (float[1, 1, 3, 3] Y, int32[2, 2] K)
+      => (float[1, 1, 3, 3] Y, int32[2, 2] K, float[2, 2] G)
+    <float[2, 2] C = {1, 2, 3, 4}, float[2, 2] D = {1, 0, 0, 1}>
     {
       Y = Conv(X, V)
       K = MatMul(I, J)
+      G = Gemm(C, D)
     })");
   ASSERT_OK(model);
   const std::string before = save_to_bytes(*model);
@@ -570,9 +572,11 @@ TEST(QuantizeStatic, WeightThatIsNotConstantIsSkippedNotApplied) {
   auto r = (*p)->run(*model, ctx);
   ASSERT_OK(r);
   EXPECT_EQ(r->nodes_changed, 0u);
-  ASSERT_EQ(r->skipped.size(), 2u);
+  ASSERT_EQ(r->skipped.size(), 3u);
   EXPECT_NE(r->skipped[0].reason.find("graph input"), std::string::npos) << r->skipped[0].reason;
   EXPECT_EQ(r->skipped[1].reason, "input A 'I' is int32, not float32");
+  EXPECT_EQ(r->skipped[2].node, "G");
+  EXPECT_EQ(r->skipped[2].reason, "input 'C' is a constant initializer, not an activation");
   EXPECT_EQ(save_to_bytes(*model), before);
 }
 

@@ -212,6 +212,25 @@ LayerScan scan_layers(const ir::Model& model) {
     }
     scan.layers.push_back({it->second, kNoWeight, s.node});
   }
+  // The data input of a weight layer must be an activation (a constant one has no range).
+  std::erase_if(scan.layers, [&](const WeightLayer& layer) {
+    if (layer.slot == kNoWeight) return false;
+    const std::string& x = graph.node(layer.node).inputs[0];
+    if (is_activation(graph, x)) return false;
+    still_skipped.push_back({layer.label, x.empty() ? "input 0 is missing"
+                                                    : "input '" + x +
+                                                          "' is a constant initializer, not an "
+                                                          "activation"});
+    return true;
+  });
+  std::map<std::string, size_t> position;
+  for (size_t i = 0; i < graph.node_count(); ++i) {
+    position.emplace(pass::node_label(graph.node(i)), i);
+  }
+  std::stable_sort(still_skipped.begin(), still_skipped.end(),
+                   [&](const pass::SkippedNode& a, const pass::SkippedNode& b) {
+                     return position[a.node] < position[b.node];
+                   });
   scan.skipped = std::move(still_skipped);
   std::stable_sort(scan.layers.begin(), scan.layers.end(),
                    [](const WeightLayer& a, const WeightLayer& b) { return a.node < b.node; });
