@@ -474,6 +474,16 @@ TEST(QuantizeStatic, MissingCalibrationIsAnErrorNamingTheTensor) {
             "quantize-static: no calibration range for tensor 'Y' (run with sample data or "
             "--calibration-table that has it)");
   EXPECT_EQ(save_to_bytes(*model), before) << "nothing changed on error";
+
+  table.ranges["Y"] = {1.0, -1.0};
+  r = (*p)->run(*model, ctx);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "quantize-static: calibration range of tensor 'Y' is [1, -1]; it must be finite with "
+            "min <= max");
+  table.ranges["Y"] = {0.0, INFINITY};
+  EXPECT_FALSE((*p)->run(*model, ctx).ok());
+  EXPECT_EQ(save_to_bytes(*model), before);
 }
 
 TEST(QuantizeStatic, BeforeOpset10EveryLayerIsSkipped) {

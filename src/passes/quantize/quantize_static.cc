@@ -493,11 +493,17 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
   if (plan.layers.empty()) return result;
 
   for (const std::string& t : plan.tensors) {
-    if (!plan.layer_tensors.count(t)) continue;
     const std::string& source = plan.range_of.at(t);
     if (table == nullptr || !table->ranges.count(source)) {
+      // Only layer tensors can be missing here: make_plan leaves other ops float without them.
       return invalid_argument(std::string(kName) + ": no calibration range for tensor '" + source +
                               "' (run with sample data or --calibration-table that has it)");
+    }
+    const pass::TensorRange& r = table->ranges.at(source);
+    if (!std::isfinite(r.min) || !std::isfinite(r.max) || r.min > r.max) {
+      return invalid_argument(std::string(kName) + ": calibration range of tensor '" + source +
+                              "' is [" + fmt("%g", r.min) + ", " + fmt("%g", r.max) +
+                              "]; it must be finite with min <= max");
     }
   }
 
