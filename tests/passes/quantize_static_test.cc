@@ -732,7 +732,7 @@ TEST(QuantizeStatic, DemoModelsStayCloseToFloat) {
     EXPECT_EQ(r->changes.size(), r->nodes_changed);
     const auto ref = run_model(original, in), got = run_model(*model, in);
     ASSERT_EQ(ref.size(), got.size());
-    EXPECT_GT(cosine(ref, got), 0.99);
+    EXPECT_GT(cosine(ref, got), 0.999);  // measured: 0.9998 on each model
     // Top-1 agrees on the 8 samples (10 logits each).
     size_t agree = 0;
     for (size_t s = 0; s < ref.size() / 10; ++s) {
