@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 namespace compressor::testing {
@@ -137,6 +138,56 @@ StatusOr<pass::PassResult> run_pass(ir::Model& model, const std::string& name,
                                     const pass::PassOptions& options) {
   COMPRESSOR_ASSIGN_OR_RETURN(auto p, pass::PassRegistry::builtin().create(name, options));
   pass::PassContext ctx;
+  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassResult result, p->run(model, ctx));
+  COMPRESSOR_RETURN_IF_ERROR(model.graph.validate());
+  COMPRESSOR_RETURN_IF_ERROR(io::check_model(model));
+  return result;
+}
+
+}  // namespace compressor::testing
+
+namespace compressor::testing {
+
+StatusOr<pass::CalibrationTable> minmax_calibration(
+    const ir::Model& model, const std::vector<std::vector<exec::NamedTensor>>& samples,
+    const std::vector<std::string>& names) {
+  COMPRESSOR_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = 1}));
+  std::map<std::string, pass::TensorRange> seen;
+  std::set<std::string> produced;
+  auto observe = [&](const std::string& name, const ir::Tensor& t) {
+    produced.insert(name);
+    if (t.dtype() != ir::DType::kFloat) return;
+    auto& r = seen[name];
+    for (float v : t.span<float>()) {
+      r.min = std::min(r.min, double(v));
+      r.max = std::max(r.max, double(v));
+    }
+  };
+  for (const auto& sample : samples) {
+    // Graph inputs are fed, not produced: read them from the sample itself.
+    for (const auto& in : sample) {
+      if (std::find(names.begin(), names.end(), in.name) != names.end()) {
+        observe(in.name, in.tensor);
+      }
+    }
+    COMPRESSOR_RETURN_IF_ERROR(ex->run(sample, observe, names).status());
+  }
+  pass::CalibrationTable table;
+  table.method = "minmax";
+  table.samples = samples.size();
+  for (const auto& name : names) {
+    if (!produced.count(name)) return invalid_argument("no run produced '" + name + "'");
+    if (auto it = seen.find(name); it != seen.end()) table.ranges[name] = it->second;
+  }
+  return table;
+}
+
+StatusOr<pass::PassResult> run_pass_calibrated(ir::Model& model, const std::string& name,
+                                               const pass::CalibrationTable& table,
+                                               const pass::PassOptions& options) {
+  COMPRESSOR_ASSIGN_OR_RETURN(auto p, pass::PassRegistry::builtin().create(name, options));
+  pass::PassContext ctx;
+  ctx.set_calibration(&table);
   COMPRESSOR_ASSIGN_OR_RETURN(pass::PassResult result, p->run(model, ctx));
   COMPRESSOR_RETURN_IF_ERROR(model.graph.validate());
   COMPRESSOR_RETURN_IF_ERROR(io::check_model(model));

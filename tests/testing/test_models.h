@@ -89,3 +89,22 @@ StatusOr<pass::PassResult> run_pass(ir::Model& model, const std::string& name,
                                     const pass::PassOptions& options = {});
 
 }  // namespace compressor::testing
+
+#include "compressor/exec/executor.h"
+#include "compressor/pass/calibration.h"
+
+namespace compressor::testing {
+
+/// A calibration table holding the observed min and max (widened to include 0) of each named
+/// float32 tensor over runs of `model` on `samples` (other types are left out, as calibrate()
+/// does); a name no run produced is an error.
+StatusOr<pass::CalibrationTable> minmax_calibration(
+    const ir::Model& model, const std::vector<std::vector<exec::NamedTensor>>& samples,
+    const std::vector<std::string>& names);
+
+/// run_pass with `table` as the context's calibration.
+StatusOr<pass::PassResult> run_pass_calibrated(ir::Model& model, const std::string& name,
+                                               const pass::CalibrationTable& table,
+                                               const pass::PassOptions& options = {});
+
+}  // namespace compressor::testing

@@ -1,0 +1,830 @@
+// quantize-static: static int8 quantization from calibrated activation ranges, in the QDQ format
+// ONNX Runtime fuses into integer kernels (or, with format=qoperator, as QLinearConv and
+// QLinearMatMul nodes).
+//
+// Before:  X -> Conv(X, W:float32, B:float32) -> Y -> consumers
+// After:   X -> QuantizeLinear(X_scale, X_zero_point) -> DequantizeLinear -> X_dequantized
+//          DequantizeLinear(W_quantized:int8, W_scale, W_zero_point) -> W_dequantized
+//          DequantizeLinear(B_quantized:int32, B_scale = X_scale * W_scale, 0) -> B_dequantized
+//          Conv(X_dequantized, W_dequantized, B_dequantized) -> Y_float
+//          Y_float -> QuantizeLinear(Y_scale, Y_zero_point) -> DequantizeLinear -> Y -> consumers
+//
+// Layers: Conv, ConvTranspose, Gemm and MatMul of the default domain. A constant float32 weight
+// is stored as symmetric int8 (per output channel from opset 13 with per_channel=true, else per
+// tensor); a MatMul whose inputs are both activations quantizes both as activations. The Conv
+// and ConvTranspose bias and a 1-D Gemm C become int32 with scale input scale x weight scale
+// and zero point 0.
+//
+// Activations: each float tensor read or written by a quantized node gets one QuantizeLinear ->
+// DequantizeLinear pair, shared by every reader, with the scale and zero point of its calibrated
+// range (ctx.calibration()). A tensor written by a quantized node keeps its name: the node
+// writes `<name>_float` and the DequantizeLinear writes the original name, so graph outputs
+// keep their names and also end in a QDQ pair (ONNX Runtime then fuses the whole node unit).
+// A tensor coming from a graph input or a float node keeps its readers outside the quantized
+// set on the float value; only quantized readers read `<name>_dequantized`.
+//
+// Relu or Clip as the only reader of a layer's output joins the layer: the QDQ pair goes on the
+// activation's output instead of the layer's (ONNX Runtime drops a Relu/Clip in front of a
+// QuantizeLinear whose range it covers and fuses Conv+Q). The activation node is kept, so the
+// model computes the same either way. With `nodes` (one layer at a time) or format=qoperator the
+// activation is not joined; the layer's output is quantized with the activation's range instead.
+//
+// Ops ONNX Runtime runs quantized between quantized layers (Add, Mul, Concat, AveragePool,
+// GlobalAveragePool with their own output range; MaxPool, Reshape, Flatten, Transpose, Squeeze,
+// Unsqueeze, Resize with the parameters of their input, as its QDQ-dropping rules require) are
+// quantized too when every float input is an activation (not an initializer or Constant) and
+// one neighbour is quantized, and the calibration table has their ranges; not with `nodes`.
+//
+// format=qoperator: Conv (2-D) becomes QLinearConv (int32 bias as input 8) and MatMul becomes
+// QLinearMatMul, reading the QuantizeLinear outputs and writing the quantized output that the
+// output's DequantizeLinear reads; DequantizeLinear nodes left unread are removed. Gemm and
+// ConvTranspose have no QLinear form and stay QDQ (the ledger says so).
+//
+// Weights are symmetric int8 with reduce_range giving [-63, 63]; reduce_range also narrows the
+// activation range to 7 bits. Layers the `nodes` option does not name are not listed anywhere.
+// ONNX Runtime's CPU provider converts an int8 activation pair to uint8 only when its
+// QuantizeLinear feeds one DequantizeLinear reader node: a tensor read by several layers (the
+// Q/K/V projections of attention) then stays float there; activation_type=uint8 avoids that.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "../pass_util.h"
+#include "../weight_layers.h"
+#include "compressor/pass/calibration.h"
+#include "compressor/pass/pass_context.h"
+#include "quant_util.h"
+
+namespace compressor::passes {
+namespace {
+
+constexpr const char* kName = "quantize-static";
+constexpr size_t kNoWeight = static_cast<size_t>(-1);  // WeightLayer::slot of activation MatMuls
+constexpr size_t kNone = static_cast<size_t>(-1);
+
+enum class Format { kQdq, kQOperator };
+
+struct Options {
+  Format format = Format::kQdq;
+  bool per_channel = true;
+  QType activation = QType::kInt8;
+  bool symmetric = false;
+  bool reduce_range = false;
+  std::vector<std::string> nodes;
+};
+
+// How an op between quantized layers is quantized.
+enum class Through { kNone, kSameParams, kOwnRange };
+
+Through through_kind(const ir::Node& node) {
+  if (!node.in_default_domain() || node.outputs.size() != 1 || node.has_subgraphs()) {
+    return Through::kNone;
+  }
+  static const std::set<std::string> same = {"MaxPool", "Reshape",   "Flatten", "Transpose",
+                                             "Squeeze", "Unsqueeze", "Resize"};
+  static const std::set<std::string> own = {"Add", "Mul", "Concat", "AveragePool",
+                                            "GlobalAveragePool"};
+  if (same.count(node.op_type)) return Through::kSameParams;
+  if (own.count(node.op_type)) return Through::kOwnRange;
+  return Through::kNone;
+}
+
+// Input slots of a pass-through op that carry float data (not shapes, axes or scales).
+std::vector<size_t> data_slots(const ir::Node& node) {
+  if (node.op_type == "Add" || node.op_type == "Mul" || node.op_type == "Concat") {
+    std::vector<size_t> slots;
+    for (size_t i = 0; i < node.inputs.size(); ++i) slots.push_back(i);
+    return slots;
+  }
+  return {0};
+}
+
+bool is_fusable_activation(const ir::Node& node) {
+  return node.in_default_domain() && (node.op_type == "Relu" || node.op_type == "Clip") &&
+         node.outputs.size() == 1 && !node.inputs.empty();
+}
+
+// Declared element types of values (graph inputs, outputs, value_info, initializers).
+std::map<std::string, ir::DType> declared_dtypes(const ir::Graph& graph) {
+  std::map<std::string, ir::DType> types;
+  for (const auto* list : {&graph.inputs, &graph.outputs, &graph.value_info}) {
+    for (const auto& vi : *list) {
+      if (vi.is_tensor()) types[vi.name()] = vi.dtype();
+    }
+  }
+  for (const auto& init : graph.initializers()) types[init.name] = init.tensor.dtype();
+  return types;
+}
+
+ir::DType dtype_of(const std::map<std::string, ir::DType>& types, const std::string& name) {
+  auto it = types.find(name);
+  return it == types.end() ? ir::DType::kUndefined : it->second;
+}
+
+bool maybe_float(const std::map<std::string, ir::DType>& types, const std::string& name) {
+  const ir::DType t = dtype_of(types, name);
+  return t == ir::DType::kFloat || t == ir::DType::kUndefined;
+}
+
+// A non-empty value computed by the graph or fed by the caller (not a constant initializer).
+bool is_activation(const ir::Graph& graph, const std::string& name) {
+  return !name.empty() && constant_input(graph, name) == nullptr;
+}
+
+// A quantized layer and the tensors its node unit quantizes.
+struct LayerPlan {
+  WeightLayer layer;              ///< slot == kNoWeight for activation x activation MatMul.
+  std::vector<size_t> act_slots;  ///< Input slots quantized as activations.
+  std::string output;             ///< Tensor carrying the unit's output QDQ pair.
+  size_t fused = kNone;           ///< Relu/Clip joined to the layer, or kNone.
+};
+
+struct Plan {
+  std::vector<LayerPlan> layers;
+  std::vector<pass::SkippedNode> skipped;
+  std::set<size_t> quantized;   ///< Node indices: layers, joined activations, pass-through ops.
+  std::vector<size_t> through;  ///< Pass-through ops, in graph order.
+  std::set<std::pair<size_t, size_t>> reads;    ///< (node, slot) reading a quantized tensor.
+  std::vector<std::string> tensors;             ///< Tensors getting a QDQ pair, first need first.
+  std::set<std::string> layer_tensors;          ///< Those a quantized layer needs.
+  std::map<std::string, std::string> range_of;  ///< Tensor -> tensor whose range it uses.
+  /// Ranges any of these layers needs when quantized alone (with `nodes`): its activation
+  /// inputs and its output (the output of a Relu/Clip reading it alone, when there is one).
+  std::vector<std::string> single_layer_needs;
+  size_t through_dropped = 0;  ///< Pass-through ops left float for want of a range.
+  std::string note;            ///< Why nothing could be quantized, when that is the case.
+};
+
+LayerScan scan_layers(const ir::Model& model) {
+  const ir::Graph& graph = model.graph;
+  const int64_t opset = model.opset_version("");
+  const std::string too_old =
+      "QuantizeLinear needs opset 10; the model imports opset " + std::to_string(opset);
+  LayerScan scan = scan_weight_layers(
+      graph, MatMulWeight::kBOnly,
+      [&](const ir::Node&, const ir::Initializer& weight) -> std::string {
+        if (opset < 10) return too_old;
+        const auto values = weight.tensor.span<float>();
+        if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); })) {
+          return "weight '" + weight.name + "' has non-finite values";
+        }
+        return {};
+      });
+  // MatMuls without a constant B whose inputs are both activations are quantized as such.
+  const auto types = declared_dtypes(graph);
+  std::map<std::string, size_t> matmuls;
+  for (size_t i = 0; i < graph.node_count(); ++i) {
+    const ir::Node& n = graph.node(i);
+    if (n.op_type == "MatMul" && n.in_default_domain()) matmuls[pass::node_label(n)] = i;
+  }
+  std::vector<pass::SkippedNode> still_skipped;
+  for (auto& s : scan.skipped) {
+    auto it = matmuls.find(s.node);
+    if (it == matmuls.end()) {
+      if (opset < 10 && s.reason.find("opset") == std::string::npos) s.reason = too_old;
+      still_skipped.push_back(std::move(s));
+      continue;
+    }
+    const ir::Node& n = graph.node(it->second);
+    if (n.inputs.size() < 2 || !is_activation(graph, n.inputs[0]) ||
+        !is_activation(graph, n.inputs[1])) {
+      still_skipped.push_back(std::move(s));
+      continue;
+    }
+    if (opset < 10) {
+      still_skipped.push_back({s.node, too_old});
+      continue;
+    }
+    std::string problem;
+    for (size_t k = 0; k < 2 && problem.empty(); ++k) {
+      if (!maybe_float(types, n.inputs[k])) {
+        problem = std::string(k ? "input B '" : "input A '") + n.inputs[k] + "' is " +
+                  std::string(ir::dtype_name(dtype_of(types, n.inputs[k]))) + ", not float32";
+      }
+    }
+    if (!problem.empty()) {
+      still_skipped.push_back({s.node, problem});
+      continue;
+    }
+    scan.layers.push_back({it->second, kNoWeight, s.node});
+  }
+  // The data input of a weight layer must be an activation (a constant one has no range).
+  std::erase_if(scan.layers, [&](const WeightLayer& layer) {
+    if (layer.slot == kNoWeight) return false;
+    const std::string& x = graph.node(layer.node).inputs[0];
+    if (is_activation(graph, x)) return false;
+    still_skipped.push_back({layer.label, x.empty() ? "input 0 is missing"
+                                                    : "input '" + x +
+                                                          "' is a constant initializer, not an "
+                                                          "activation"});
+    return true;
+  });
+  std::map<std::string, size_t> position;
+  for (size_t i = 0; i < graph.node_count(); ++i) {
+    position.emplace(pass::node_label(graph.node(i)), i);
+  }
+  std::stable_sort(still_skipped.begin(), still_skipped.end(),
+                   [&](const pass::SkippedNode& a, const pass::SkippedNode& b) {
+                     return position[a.node] < position[b.node];
+                   });
+  scan.skipped = std::move(still_skipped);
+  std::stable_sort(scan.layers.begin(), scan.layers.end(),
+                   [](const WeightLayer& a, const WeightLayer& b) { return a.node < b.node; });
+  return scan;
+}
+
+// The QDQ plan for `model`. With `table`, pass-through ops whose ranges it lacks stay float
+// (layers always need theirs; run() checks them).
+StatusOr<Plan> make_plan(const ir::Model& model, const Options& options,
+                         const pass::CalibrationTable* table) {
+  const ir::Graph& graph = model.graph;
+  Plan plan;
+  const LayerScan scan = scan_layers(model);
+  COMPRESSOR_ASSIGN_OR_RETURN(std::vector<WeightLayer> layers,
+                              select_layers(scan, options.nodes, kName));
+  if (options.nodes.empty()) plan.skipped = scan.skipped;
+  const int64_t opset = model.opset_version("");
+  if (opset < 10 && !scan.skipped.empty()) {
+    plan.note = "no layer quantized: QuantizeLinear needs opset 10, the model imports opset " +
+                std::to_string(opset);
+  }
+  // Calibration keeps float32 tensors only: an activation MatMul whose input has no range and
+  // no declared type is taken to compute on other types and stays as it is.
+  if (table != nullptr) {
+    const auto types = declared_dtypes(graph);
+    std::erase_if(layers, [&](const WeightLayer& layer) {
+      if (layer.slot != kNoWeight) return false;
+      for (const std::string& in : graph.node(layer.node).inputs) {
+        if (!table->ranges.count(in) && dtype_of(types, in) == ir::DType::kUndefined) {
+          plan.skipped.push_back({layer.label, "input '" + in +
+                                                   "' has no calibration range (only float32 "
+                                                   "tensors are calibrated)"});
+          return true;
+        }
+      }
+      return false;
+    });
+  }
+  if (layers.empty()) return plan;
+
+  const ir::UseDefIndex index = graph.index();
+  const bool join_activations = options.nodes.empty() && options.format == Format::kQdq;
+  std::map<std::string, std::string> borrowed;  // layer output -> activation output range
+  for (const WeightLayer& layer : layers) {
+    const ir::Node& node = graph.node(layer.node);
+    LayerPlan lp{layer, {}, node.outputs.empty() ? std::string() : node.outputs[0], kNone};
+    lp.act_slots = layer.slot == kNoWeight ? std::vector<size_t>{0, 1} : std::vector<size_t>{0};
+    plan.quantized.insert(layer.node);
+    for (size_t slot : lp.act_slots) plan.reads.insert({layer.node, slot});
+    for (size_t slot : lp.act_slots) plan.single_layer_needs.push_back(node.inputs[slot]);
+    const std::string& y = lp.output;
+    std::string alone_output = y;
+    auto consumers = index.consumers.find(y);
+    if (!y.empty() && !index.escapes(y) && consumers != index.consumers.end() &&
+        consumers->second.size() == 1) {
+      const size_t c = consumers->second[0];
+      const ir::Node& act = graph.node(c);
+      if (is_fusable_activation(act) && act.inputs[0] == y) {
+        alone_output = act.outputs[0];
+        if (join_activations) {
+          lp.fused = c;
+          lp.output = act.outputs[0];
+          plan.quantized.insert(c);
+        } else {
+          borrowed[y] = act.outputs[0];
+        }
+      }
+    }
+    plan.single_layer_needs.push_back(alone_output);
+    plan.layers.push_back(std::move(lp));
+  }
+
+  // Pass-through ops next to quantized nodes, to a fixed point; with a table, ops whose ranges
+  // it lacks are excluded and the fixed point recomputed.
+  const auto types = declared_dtypes(graph);
+  std::set<size_t> excluded;
+  const std::set<size_t> core = plan.quantized;
+  std::map<std::string, std::string> source;  // same-params output -> its input
+  std::set<size_t> through;
+  std::map<size_t, std::vector<size_t>> layer_slots;
+  for (const auto& lp : plan.layers) layer_slots[lp.layer.node] = lp.act_slots;
+  auto quantized_slots = [&](size_t k) {
+    auto it = layer_slots.find(k);
+    if (it != layer_slots.end()) return it->second;
+    return through_kind(graph.node(k)) != Through::kNone ? data_slots(graph.node(k))
+                                                         : std::vector<size_t>{};
+  };
+  auto resolve = [&](std::string t) {
+    for (auto it = source.find(t); it != source.end(); it = source.find(t)) t = it->second;
+    if (auto b = borrowed.find(t); b != borrowed.end()) t = b->second;
+    return t;
+  };
+  for (bool again = options.nodes.empty(); again;) {
+    again = false;
+    std::set<size_t> in = core;
+    through.clear();
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (size_t i = 0; i < graph.node_count(); ++i) {
+        if (in.count(i) || excluded.count(i)) continue;
+        const ir::Node& n = graph.node(i);
+        const Through kind = through_kind(n);
+        if (kind == Through::kNone || !maybe_float(types, n.outputs[0])) continue;
+        const auto slots = data_slots(n);
+        bool usable = true, adjacent = false;
+        for (size_t s : slots) {
+          if (s >= n.inputs.size() || !is_activation(graph, n.inputs[s]) ||
+              !maybe_float(types, n.inputs[s])) {
+            usable = false;
+            break;
+          }
+          auto p = index.producer.find(n.inputs[s]);
+          if (p != index.producer.end() && graph.node(p->second).op_type == "Constant") {
+            usable = false;  // a constant operand (Add of a bias) keeps the op float
+            break;
+          }
+          adjacent = adjacent || (p != index.producer.end() && in.count(p->second));
+        }
+        if (!usable) continue;
+        // A quantized reader counts only where it reads the value as quantized data (not as a
+        // shape, axes or scales input).
+        if (auto c = index.consumers.find(n.outputs[0]); c != index.consumers.end()) {
+          for (size_t k : c->second) {
+            if (!in.count(k)) continue;
+            for (size_t s : quantized_slots(k)) {
+              adjacent = adjacent || graph.node(k).inputs[s] == n.outputs[0];
+            }
+          }
+        }
+        if (!adjacent) continue;
+        in.insert(i);
+        through.insert(i);
+        grew = true;
+      }
+    }
+    source.clear();
+    for (size_t i : through) {
+      const ir::Node& n = graph.node(i);
+      if (through_kind(n) == Through::kSameParams) source[n.outputs[0]] = n.inputs[0];
+    }
+    if (table == nullptr) break;
+    for (size_t i : through) {
+      const ir::Node& n = graph.node(i);
+      bool have = table->ranges.count(resolve(n.outputs[0])) > 0;
+      for (size_t s : data_slots(n)) have = have && table->ranges.count(resolve(n.inputs[s]));
+      if (!have) {
+        excluded.insert(i);
+        again = true;
+      }
+    }
+  }
+  plan.through_dropped = excluded.size();
+  for (size_t i : through) {
+    plan.quantized.insert(i);
+    plan.through.push_back(i);
+    for (size_t s : data_slots(graph.node(i))) plan.reads.insert({i, s});
+  }
+
+  // Tensors in graph order of the nodes that need them.
+  std::set<std::string> seen;
+  auto need = [&](const std::string& t, bool for_layer) {
+    if (t.empty()) return;
+    if (seen.insert(t).second) {
+      plan.tensors.push_back(t);
+      plan.range_of[t] = resolve(t);
+    }
+    if (for_layer) plan.layer_tensors.insert(t);
+  };
+  std::map<size_t, const LayerPlan*> layer_at;
+  for (const auto& lp : plan.layers) layer_at[lp.layer.node] = &lp;
+  for (size_t i : plan.quantized) {
+    const ir::Node& n = graph.node(i);
+    if (auto it = layer_at.find(i); it != layer_at.end()) {
+      for (size_t s : it->second->act_slots) need(n.inputs[s], true);
+      need(it->second->output, true);
+    } else if (through.count(i)) {
+      for (size_t s : data_slots(n)) need(n.inputs[s], false);
+      need(n.outputs[0], false);
+    }
+  }
+  return plan;
+}
+
+std::string fmt(const char* spec, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), spec, v);
+  return buf;
+}
+
+// "1.2e-04..3.4e-02" or "1.2e-04" for a scale tensor.
+std::string scale_span(const ir::Tensor& scale) {
+  const auto s = scale.span<float>();
+  const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
+  if (*lo == *hi) return fmt("%.1e", *lo);
+  return fmt("%.1e", *lo) + ".." + fmt("%.1e", *hi);
+}
+
+ir::Tensor scalar_zero_point(QType type, int32_t zp) {
+  if (type == QType::kInt8) {
+    const int8_t v = static_cast<int8_t>(zp);
+    return ir::Tensor::from_values<int8_t>({}, std::span<const int8_t>(&v, 1));
+  }
+  const uint8_t v = static_cast<uint8_t>(zp);
+  return ir::Tensor::from_values<uint8_t>({}, std::span<const uint8_t>(&v, 1));
+}
+
+ir::Tensor scalar_float(float v) {
+  return ir::Tensor::from_values<float>({}, std::span<const float>(&v, 1));
+}
+
+class QuantizeStatic : public pass::Pass {
+ public:
+  explicit QuantizeStatic(Options options) : options_(std::move(options)) {}
+
+  const pass::PassInfo& info() const override;
+
+  std::vector<std::string> eligible_nodes(const ir::Model& model) const override {
+    return layer_labels(scan_layers(model).layers);
+  }
+
+  std::vector<std::string> calibration_tensors(const ir::Model& model) const override {
+    auto plan = make_plan(model, options_, nullptr);
+    if (!plan.ok()) return {};
+    std::vector<std::string> names;
+    std::set<std::string> seen;
+    for (const auto& t : plan->tensors) {
+      const std::string& source = plan->range_of.at(t);
+      if (seen.insert(source).second) names.push_back(source);
+    }
+    // Also what each layer needs alone, so that the same table serves runs with `nodes`.
+    for (const auto& t : plan->single_layer_needs) {
+      if (!t.empty() && seen.insert(t).second) names.push_back(t);
+    }
+    return names;
+  }
+
+  StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;
+
+ private:
+  Options options_;
+};
+
+// One QDQ pair on an activation tensor.
+struct QdqTensor {
+  QParams params;
+  bool renamed = false;  ///< The producer now writes `<name>_float`.
+  std::string q_value;   ///< QuantizeLinear output.
+  std::string scale, zero_point;
+  std::string dq_value;        ///< What quantized readers read.
+  ir::Node* q_node = nullptr;  ///< Pending QuantizeLinear (null once a QLinear op replaced it).
+};
+
+StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassContext& ctx) {
+  ir::Graph& graph = model.graph;
+  const pass::CalibrationTable* table = ctx.calibration();
+  COMPRESSOR_ASSIGN_OR_RETURN(Plan plan, make_plan(model, options_, table));
+  pass::PassResult result;
+  result.skipped = plan.skipped;
+  if (!plan.note.empty()) result.notes.push_back(plan.note);
+  if (plan.layers.empty()) return result;
+
+  for (const std::string& t : plan.tensors) {
+    const std::string& source = plan.range_of.at(t);
+    if (table == nullptr || !table->ranges.count(source)) {
+      // Only layer tensors can be missing here: make_plan leaves other ops float without them.
+      return invalid_argument(std::string(kName) + ": no calibration range for tensor '" + source +
+                              "' (run with sample data or --calibration-table that has it)");
+    }
+    const pass::TensorRange& r = table->ranges.at(source);
+    if (!std::isfinite(r.min) || !std::isfinite(r.max) || r.min > r.max) {
+      return invalid_argument(std::string(kName) + ": calibration range of tensor '" + source +
+                              "' is [" + fmt("%g", r.min) + ", " + fmt("%g", r.max) +
+                              "]; it must be finite with min <= max");
+    }
+  }
+
+  const int64_t opset = model.opset_version("");
+  const bool per_channel = options_.per_channel && opset >= 13;
+  const QType act = options_.activation;
+  const ir::UseDefIndex index = graph.index();
+  NameGenerator names(graph);
+  const size_t n_nodes = graph.node_count();
+  std::vector<std::vector<ir::Node>> before(n_nodes), after(n_nodes);
+  std::vector<ir::Node> front;
+  std::set<std::string> created;  // names of nodes this pass adds
+  std::set<std::string> added_initializers;
+  auto add_initializer = [&](const std::string& name, ir::Tensor tensor) {
+    added_initializers.insert(name);
+    graph.set_initializer({name, std::move(tensor), nullptr});
+  };
+
+  auto make_node = [&](const std::string& op, const std::string& hint,
+                       std::vector<std::string> inputs, std::vector<std::string> outputs) {
+    ir::Node n;
+    n.op_type = op;
+    n.name = names.node(hint);
+    n.inputs = std::move(inputs);
+    n.outputs = std::move(outputs);
+    created.insert(n.name);
+    return n;
+  };
+
+  // Activation QDQ pairs.
+  std::map<std::string, QdqTensor> qdq;
+  for (const std::string& t : plan.tensors) {
+    const pass::TensorRange& range = table->ranges.at(plan.range_of.at(t));
+    QdqTensor q;
+    q.params = choose_qparams(range.min, range.max, act, options_.symmetric, options_.reduce_range);
+    q.q_value = names.value(t + "_quantized");
+    q.scale = names.value(t + "_scale");
+    q.zero_point = names.value(t + "_zero_point");
+    add_initializer(q.scale, scalar_float(q.params.scale));
+    add_initializer(q.zero_point, scalar_zero_point(act, q.params.zero_point));
+    auto producer = index.producer.find(t);
+    const bool has_producer = producer != index.producer.end();
+    std::string q_input = t;
+    if (has_producer && plan.quantized.count(producer->second)) {
+      q.renamed = true;
+      q_input = names.value(t + "_float");
+      for (auto& out : graph.node(producer->second).outputs) {
+        if (out == t) out = q_input;
+      }
+      q.dq_value = t;
+    } else {
+      q.dq_value = names.value(t + "_dequantized");
+      for (const auto& [node, slot] : plan.reads) {
+        if (graph.node(node).inputs[slot] == t) graph.node(node).inputs[slot] = q.dq_value;
+      }
+    }
+    auto& list = has_producer ? after[producer->second] : front;
+    list.push_back(make_node("QuantizeLinear", t + "_quantize", {q_input, q.scale, q.zero_point},
+                             {q.q_value}));
+    list.push_back(make_node("DequantizeLinear", t + "_dequantize",
+                             {q.q_value, q.scale, q.zero_point}, {q.dq_value}));
+    qdq.emplace(t, std::move(q));
+  }
+  // Pointers into `after`/`front` are stable from here on (no more pushes to those lists).
+  for (auto& [t, q] : qdq) {
+    auto producer = index.producer.find(t);
+    auto& list = producer != index.producer.end() ? after[producer->second] : front;
+    for (auto& n : list) {
+      if (n.op_type == "QuantizeLinear" && n.outputs[0] == q.q_value) q.q_node = &n;
+    }
+  }
+
+  std::map<std::string, QdqTensor*> by_dq;
+  for (auto& [t, q] : qdq) by_dq[q.dq_value] = &q;
+
+  // Weights: one DequantizeLinear per (weight, channel axis).
+  struct WeightQ {
+    std::string q_value, scale, zero_point, dq_value;
+    ir::Tensor scale_tensor;
+    int64_t axis = kPerTensor;
+  };
+  std::map<std::pair<std::string, int64_t>, WeightQ> weights;
+  std::set<std::string> float_constants;
+  for (const LayerPlan& lp : plan.layers) {
+    ir::Node& node = graph.node(lp.layer.node);
+    const std::string label = lp.layer.label;
+    QdqTensor& out = qdq.at(lp.output);
+    std::string detail = act == QType::kInt8 ? "int8 QDQ" : "uint8 QDQ (int8 weights)";
+    // The records of the quantized inputs (readers were rewired to their DQ values).
+    const QdqTensor* x = by_dq.count(node.inputs[0]) ? by_dq.at(node.inputs[0]) : nullptr;
+    const QdqTensor* x2 = lp.layer.slot == kNoWeight && by_dq.count(node.inputs[1])
+                              ? by_dq.at(node.inputs[1])
+                              : nullptr;
+    const WeightQ* wqp = nullptr;
+    std::string bias_q;  // int32 bias initializer, when the bias was quantized
+    if (lp.layer.slot == kNoWeight) {
+      detail += ", activation x activation, input scales " +
+                (x ? fmt("%.3g", x->params.scale) : "?") + ", " +
+                (x2 ? fmt("%.3g", x2->params.scale) : "?");
+    } else {
+      const std::string weight = node.inputs[lp.layer.slot];
+      const ir::Tensor w = graph.find_initializer(weight)->tensor;  // shares the buffer
+      const int64_t axis = per_channel ? weight_channel_axis(node, w) : kPerTensor;
+      auto [it, added] = weights.try_emplace({weight, axis});
+      WeightQ& wq = it->second;
+      if (added) {
+        QuantizedTensor q = quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range);
+        wq.axis = axis;
+        wq.q_value = names.value(weight + "_quantized");
+        wq.scale = names.value(weight + "_scale");
+        wq.zero_point = names.value(weight + "_zero_point");
+        wq.dq_value = names.value(weight + "_dequantized");
+        wq.scale_tensor = q.scale;
+        add_initializer(wq.q_value, std::move(q.values));
+        add_initializer(wq.scale, std::move(q.scale));
+        add_initializer(wq.zero_point, std::move(q.zero_point));
+        ir::Node dq = make_node("DequantizeLinear", weight + "_dequantize",
+                                {wq.q_value, wq.scale, wq.zero_point}, {wq.dq_value});
+        if (axis != kPerTensor) dq.set_attribute(ir::Attribute::make_int("axis", axis));
+        before[lp.layer.node].push_back(std::move(dq));
+      } else {
+        // Already dequantized for an earlier layer, whose DQ precedes this one.
+      }
+      float_constants.insert(weight);
+      node.inputs[lp.layer.slot] = wq.dq_value;
+
+      wqp = &wq;
+      detail += std::string(", weight ") + (axis != kPerTensor ? "per channel" : "per tensor") +
+                " (scales " + scale_span(wq.scale_tensor) + ")";
+      if (x != nullptr) detail += ", input scale " + fmt("%.3g", x->params.scale);
+
+      // Bias: Conv/ConvTranspose input 2, Gemm C when 1-D of the output channel count.
+      const int64_t channels =
+          node.op_type == "Gemm"
+              ? (w.rank() == 2 ? w.dims()[node.attr_int("transB", 0) ? 0 : 1] : -1)
+              : (node.op_type == "Conv"
+                     ? w.dims()[0]
+                     : (w.rank() >= 2 ? w.dims()[1] * node.attr_int("group", 1) : -1));
+      const bool has_bias =
+          node.op_type != "MatMul" && node.inputs.size() > 2 && !node.inputs[2].empty();
+      const ir::Initializer* b = has_bias ? constant_input(graph, node.inputs[2]) : nullptr;
+      const auto ws = wq.scale_tensor.span<float>();
+      if (b != nullptr && x != nullptr && b->tensor.dtype() == ir::DType::kFloat &&
+          b->tensor.rank() == 1 && b->tensor.dims()[0] == channels &&
+          (ws.size() == 1 || int64_t(ws.size()) == channels)) {
+        const auto bv = b->tensor.span<float>();
+        const ir::Dims sd = ws.size() == 1 ? ir::Dims{} : ir::Dims{channels};
+        ir::Tensor bq = ir::Tensor::uninitialized(ir::DType::kInt32, {channels});
+        ir::Tensor bs = ir::Tensor::uninitialized(ir::DType::kFloat, sd);
+        ir::Tensor bz = ir::Tensor::zeros(ir::DType::kInt32, sd);
+        auto qv = bq.mutable_span<int32_t>();
+        auto sv = bs.mutable_span<float>();
+        bool ok = true;
+        for (size_t c = 0; c < sv.size(); ++c) {
+          sv[c] = x->params.scale * ws[c];
+          ok = ok && sv[c] > 0.0f && std::isfinite(sv[c]);
+        }
+        for (size_t c = 0; ok && c < qv.size(); ++c) {
+          const double v = std::nearbyint(double(bv[c]) / double(sv[sv.size() == 1 ? 0 : c]));
+          ok = std::isfinite(v);
+          qv[c] = static_cast<int32_t>(std::clamp(v, double(std::numeric_limits<int32_t>::min()),
+                                                  double(std::numeric_limits<int32_t>::max())));
+        }
+        if (ok) {
+          const std::string bias = b->name;
+          const std::string bq_name = names.value(bias + "_quantized");
+          const std::string bs_name = names.value(bias + "_scale");
+          const std::string bz_name = names.value(bias + "_zero_point");
+          const std::string bdq = names.value(bias + "_dequantized");
+          add_initializer(bq_name, std::move(bq));
+          add_initializer(bs_name, std::move(bs));
+          add_initializer(bz_name, std::move(bz));
+          ir::Node dq = make_node("DequantizeLinear", bias + "_dequantize",
+                                  {bq_name, bs_name, bz_name}, {bdq});
+          if (sd.size() == 1) dq.set_attribute(ir::Attribute::make_int("axis", 0));
+          before[lp.layer.node].push_back(std::move(dq));
+          float_constants.insert(bias);
+          node.inputs[2] = bdq;
+          bias_q = bq_name;
+          detail += ", int32 bias";
+        }
+      }
+    }
+    detail += ", output scale " + fmt("%.3g", out.params.scale);
+    if (lp.fused != kNone) {
+      detail += " (after " + graph.node(lp.fused).op_type + ")";
+    }
+    if (options_.format == Format::kQOperator) {
+      std::string why;  // why the layer stays QDQ
+      const bool conv = node.op_type == "Conv";
+      if (node.op_type != "Conv" && node.op_type != "MatMul") {
+        why = "ONNX has no QLinear" + node.op_type;
+      } else if (conv && graph.find_initializer(wqp->q_value)->tensor.rank() != 4) {
+        why = "QLinearConv is used for 2-D convolutions only";
+      } else if (x == nullptr || (lp.layer.slot == kNoWeight && x2 == nullptr) || !out.renamed ||
+                 out.q_node == nullptr) {
+        why = "its inputs or output are not quantized on their own";
+      } else if (conv && node.inputs.size() > 2 && !node.inputs[2].empty() && bias_q.empty()) {
+        why = "its bias could not be stored as int32";
+      }
+      if (!why.empty()) {
+        detail += " (stays QDQ: " + why + ")";
+      } else {
+        std::vector<std::string> in = {x->q_value, x->scale, x->zero_point};
+        if (lp.layer.slot == kNoWeight) {
+          in.insert(in.end(), {x2->q_value, x2->scale, x2->zero_point});
+        } else {
+          in.insert(in.end(), {wqp->q_value, wqp->scale, wqp->zero_point});
+        }
+        in.insert(in.end(), {out.scale, out.zero_point});
+        if (!bias_q.empty()) in.push_back(bias_q);
+        node.op_type = conv ? "QLinearConv" : "QLinearMatMul";
+        node.inputs = std::move(in);
+        node.outputs = {out.q_value};
+        out.q_node->op_type.clear();  // dropped: the QLinear op writes the quantized output
+        detail.replace(0, detail.find(','),
+                       std::string(act == QType::kInt8 ? "int8 " : "uint8 ") + node.op_type);
+      }
+    }
+    result.changes.push_back({label, detail});
+    ++result.nodes_changed;
+  }
+
+  // Insert from the back so positions stay valid: before[i], node i, after[i].
+  // Nodes whose op_type was cleared were replaced by a QLinear op.
+  auto insert = [&](size_t at, ir::Node& n) {
+    if (!n.op_type.empty()) graph.insert_node(at, std::move(n));
+  };
+  for (size_t i = before.size(); i-- > 0;) {
+    for (size_t k = after[i].size(); k-- > 0;) insert(i + 1, after[i][k]);
+    for (size_t k = before[i].size(); k-- > 0;) insert(i, before[i][k]);
+  }
+  for (size_t k = front.size(); k-- > 0;) insert(0, front[k]);
+
+  // DequantizeLinear nodes no one reads any more (a QLinear op reads the quantized values).
+  for (bool removed = true; removed;) {
+    const ir::UseDefIndex now = graph.index();
+    removed = graph.remove_nodes_if([&](const ir::Node& n) {
+      return created.count(n.name) && n.op_type == "DequantizeLinear" &&
+             now.consumer_count(n.outputs[0]) == 0 && !now.escapes(n.outputs[0]);
+    }) > 0;
+  }
+
+  // Float weights and biases, and parameters this pass added, that nothing reads any more.
+  const ir::UseDefIndex now = graph.index();
+  graph.remove_initializers_if([&](const ir::Initializer& init) {
+    return (float_constants.count(init.name) || added_initializers.count(init.name)) &&
+           now.consumer_count(init.name) == 0 && !now.escapes(init.name) &&
+           !graph.is_graph_input(init.name);
+  });
+  prune_value_info(graph);
+
+  if (options_.per_channel && !per_channel) {
+    result.notes.push_back("per-channel scales need opset 13 (the model imports opset " +
+                           std::to_string(opset) + "); weights were quantized per tensor");
+  }
+  if (!plan.through.empty()) {
+    result.notes.push_back(std::to_string(plan.through.size()) +
+                           " op(s) between quantized layers run quantized too");
+  }
+  if (plan.through_dropped > 0) {
+    result.notes.push_back(std::to_string(plan.through_dropped) +
+                           " op(s) between quantized layers stay float: the calibration table "
+                           "has no range for them");
+  }
+  return result;
+}
+
+}  // namespace
+
+const pass::PassInfo& quantize_static_info() {
+  static const pass::PassInfo info{
+      kName,
+      "Static int8 quantization of Conv, ConvTranspose, Gemm and MatMul with calibrated "
+      "activation ranges (QDQ or QLinear ops).",
+      {{"format", "qdq",
+        "qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, "
+        "QLinearMatMul)."},
+       {"per_channel", "true", "One weight scale per output channel (needs opset 13)."},
+       {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
+       {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
+       {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
+       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."}}};
+  return info;
+}
+
+const pass::PassInfo& QuantizeStatic::info() const { return quantize_static_info(); }
+
+StatusOr<std::unique_ptr<pass::Pass>> create_quantize_static(const pass::PassOptions& options) {
+  Options o;
+  if (auto it = options.find("format"); it != options.end()) {
+    if (it->second == "qdq") {
+      o.format = Format::kQdq;
+    } else if (it->second == "qoperator") {
+      o.format = Format::kQOperator;
+    } else {
+      return invalid_argument(std::string(kName) +
+                              ": option 'format' must be qdq or qoperator, got '" + it->second +
+                              "'");
+    }
+  }
+  if (auto it = options.find("activation_type"); it != options.end()) {
+    if (it->second == "int8") {
+      o.activation = QType::kInt8;
+    } else if (it->second == "uint8") {
+      o.activation = QType::kUInt8;
+    } else {
+      return invalid_argument(std::string(kName) +
+                              ": option 'activation_type' must be int8 or uint8, got '" +
+                              it->second + "'");
+    }
+  }
+  for (auto [key, target] : {std::pair<const char*, bool*>{"per_channel", &o.per_channel},
+                             {"activation_symmetric", &o.symmetric},
+                             {"reduce_range", &o.reduce_range}}) {
+    if (auto it = options.find(key); it != options.end()) {
+      COMPRESSOR_ASSIGN_OR_RETURN(*target, parse_bool_option(kName, key, it->second));
+    }
+  }
+  if (auto it = options.find("nodes"); it != options.end()) o.nodes = split_node_labels(it->second);
+  return std::unique_ptr<pass::Pass>(new QuantizeStatic(std::move(o)));
+}
+
+}  // namespace compressor::passes
