@@ -64,7 +64,8 @@ Status run_quantize(const QuantizeOptions& opts) {
     return invalid_argument("--format applies to --mode static only");
   }
   if (!(opts.percentile > 0 && opts.percentile <= 100)) {
-    return invalid_argument("--percentile must be in (0, 100]");
+    return invalid_argument("--percentile must be in (0, 100], got " +
+                            std::to_string(opts.percentile));
   }
   COMPRESSOR_RETURN_IF_ERROR(check_report_path(opts.save_calibration));
   COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationMethod method,

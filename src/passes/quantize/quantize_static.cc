@@ -75,6 +75,7 @@ struct Options {
   bool symmetric = false;
   bool reduce_range = false;
   std::vector<std::string> nodes;
+  LayerFilter filter;
 };
 
 // How an op between quantized layers is quantized.
@@ -247,6 +248,8 @@ StatusOr<Plan> make_plan(const ir::Model& model, const Options& options,
   COMPRESSOR_ASSIGN_OR_RETURN(std::vector<WeightLayer> layers,
                               select_layers(scan, options.nodes, kName));
   if (options.nodes.empty()) plan.skipped = scan.skipped;
+  COMPRESSOR_ASSIGN_OR_RETURN(
+      layers, filter_layers(graph, std::move(layers), options.filter, kName, plan.skipped));
   const int64_t opset = model.opset_version("");
   if (opset < 10 && !scan.skipped.empty()) {
     plan.note = "no layer quantized: QuantizeLinear needs opset 10, the model imports opset " +
@@ -786,7 +789,11 @@ const pass::PassInfo& quantize_static_info() {
        {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
        {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
        {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
-       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."}}};
+       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."},
+       {"include", "",
+        "Patterns, one per line: quantize only matching layers (name, op type, "
+        "or regex on the name)."},
+       {"exclude", "", "Patterns, one per line: leave matching layers in float."}}};
   return info;
 }
 
@@ -824,6 +831,11 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_static(const pass::PassOpt
     }
   }
   if (auto it = options.find("nodes"); it != options.end()) o.nodes = split_node_labels(it->second);
+  auto get = [&](const char* key) {
+    auto it = options.find(key);
+    return it == options.end() ? std::string() : it->second;
+  };
+  COMPRESSOR_ASSIGN_OR_RETURN(o.filter, parse_layer_filter(kName, get("include"), get("exclude")));
   return std::unique_ptr<pass::Pass>(new QuantizeStatic(std::move(o)));
 }
 
