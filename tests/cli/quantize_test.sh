@@ -114,7 +114,8 @@ check "dynamic: ledger lists quantized layers" "$TMP/tiny_mlp.dyn.json" \
 
 for method in percentile entropy mse; do
   run "static with --calibration $method" 0 "" -- \
-    quantize "$CNN" -o "$TMP/cnn.$method.onnx" --calibration "$method" "${DATA[@]}" --no-drift
+    quantize "$CNN" -o "$TMP/cnn.$method.onnx" --calibration "$method" \
+    --calibration-data "$TMP/calib" --no-drift
 done
 
 run "exclude by op type" 0 "excluded by --exclude" -- \
