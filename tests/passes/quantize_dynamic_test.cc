@@ -137,7 +137,7 @@ TEST(QuantizeDynamic, MatMulBecomesMatMulIntegerWithPerColumnScales) {
   auto pass = make_pass("quantize-dynamic");
   ASSERT_OK(pass);
   EXPECT_EQ((*pass)->eligible_nodes(*model), std::vector<std::string>{"Y"});
-  auto r = run_pass(*model, "quantize-dynamic");
+  auto r = run_pass(*model, "quantize-dynamic", {{"weight_type", "int8"}});
   ASSERT_OK(r);
   EXPECT_EQ(r->nodes_changed, 1u);
   EXPECT_TRUE(r->skipped.empty());
@@ -183,10 +183,12 @@ TEST(QuantizeDynamic, MatMulBecomesMatMulIntegerWithPerColumnScales) {
                 double(*std::min_element(s.begin(), s.end())),
                 double(*std::max_element(s.begin(), s.end())));
   EXPECT_EQ(r->changes[0].detail, expected);
-  ASSERT_EQ(r->notes.size(), 1u);
+  ASSERT_EQ(r->notes.size(), 2u);
   EXPECT_EQ(r->notes[0],
             "1 layer to dynamic int8 (1 MatMulInteger; weights int8, per channel), 1 "
             "DynamicQuantizeLinear, weights 96 B -> 41 B");
+  EXPECT_NE(r->notes[1].find("ONNX Runtime's MatMulInteger can saturate"), std::string::npos)
+      << r->notes[1];
 
   const auto x = random_floats(36, 2, -2.0f, 3.0f);
   const auto expect = matmul_with_bound(x, w, 6, 4, s);
@@ -206,14 +208,18 @@ TEST(QuantizeDynamic, PerTensorScalesAndUint8AndReducedRangeWeights) {
     bool per_tensor;
   };
   const Case cases[] = {
-      {{{"per_channel", "false"}}, ir::DType::kInt8, 0, -127, 127, true},
-      {{{"weight_type", "uint8"}}, ir::DType::kUInt8, 128, 0, 255, false},
-      {{{"reduce_range", "true"}}, ir::DType::kInt8, 0, -63, 63, false},
-      {{{"weight_type", "uint8"}, {"reduce_range", "1"}}, ir::DType::kUInt8, 64, 0, 127, false},
+      {{}, ir::DType::kUInt8, 128, 0, 255, false},  // the defaults
+      {{{"per_channel", "false"}, {"weight_type", "int8"}}, ir::DType::kInt8, 0, -127, 127, true},
+      {{{"per_channel", "false"}}, ir::DType::kUInt8, 128, 0, 255, true},
+      {{{"weight_type", "int8"}}, ir::DType::kInt8, 0, -127, 127, false},
+      {{{"reduce_range", "true"}, {"weight_type", "int8"}}, ir::DType::kInt8, 0, -63, 63, false},
+      {{{"reduce_range", "1"}}, ir::DType::kUInt8, 64, 0, 127, false},
   };
   const auto amax = abs_max_columns(w, 6, 4);
   for (const Case& c : cases) {
-    SCOPED_TRACE(c.options.begin()->first + "=" + c.options.begin()->second);
+    std::string trace;
+    for (const auto& [k, v] : c.options) trace += k + "=" + v + " ";
+    SCOPED_TRACE(trace);
     auto model = model_from_text(matmul_text(w));
     ASSERT_OK(model);
     auto r = run_pass(*model, "quantize-dynamic", c.options);
@@ -368,100 +374,109 @@ TEST(QuantizeDynamic, ConvBecomesConvIntegerWithPerChannelScalesAndReshapedBias)
   };
   for (const ConvCase& cc : cases) {
     for (const char* per_channel : {"true", "false"}) {
-      SCOPED_TRACE("group " + std::to_string(cc.group) + " per_channel " + per_channel);
-      const int64_t c = 4, m = 6, cg = c / cc.group;
-      const ir::Dims xd{2, c, 7, 7};
-      auto w = random_floats(size_t(m * cg * 9), 11);
-      for (size_t i = 0; i < size_t(cg * 9); ++i) w[i] *= 0.05f;  // a small channel
-      const auto b = random_floats(size_t(m), 12);
-      auto ints = [](const std::vector<int64_t>& v) {
-        std::string s;
-        for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-        return "[" + s + "]";
-      };
-      const ir::Tensor wt = float_tensor({m, cg, 3, 3}, w);
-      ir::Dims yd;
-      const auto x = random_floats(size_t(ir::element_count(xd)), 13, -1.0f, 1.5f);
-      const auto y = conv2d_reference(x, xd, wt, cc.bias ? b : std::vector<float>{}, cc.group,
-                                      cc.strides, cc.pads, cc.dilations, &yd);
-      std::string text = R"(<ir_version: 8, opset_import: ["" : 13]>
+      for (const char* weight_type : {"int8", "uint8"}) {
+        SCOPED_TRACE("group " + std::to_string(cc.group) + " per_channel " + per_channel + " " +
+                     weight_type);
+        const bool int8 = std::string(weight_type) == "int8";
+        const int64_t c = 4, m = 6, cg = c / cc.group;
+        const ir::Dims xd{2, c, 7, 7};
+        auto w = random_floats(size_t(m * cg * 9), 11);
+        for (size_t i = 0; i < size_t(cg * 9); ++i) w[i] *= 0.05f;  // a small channel
+        const auto b = random_floats(size_t(m), 12);
+        auto ints = [](const std::vector<int64_t>& v) {
+          std::string s;
+          for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+          return "[" + s + "]";
+        };
+        const ir::Tensor wt = float_tensor({m, cg, 3, 3}, w);
+        ir::Dims yd;
+        const auto x = random_floats(size_t(ir::element_count(xd)), 13, -1.0f, 1.5f);
+        const auto y = conv2d_reference(x, xd, wt, cc.bias ? b : std::vector<float>{}, cc.group,
+                                        cc.strides, cc.pads, cc.dilations, &yd);
+        std::string text = R"(<ir_version: 8, opset_import: ["" : 13]>
         g (float[2, 4, 7, 7] X) => (float)" +
-                         ir::dims_to_string(yd) + R"( Y)
+                           ir::dims_to_string(yd) + R"( Y)
         <float[6, )" + std::to_string(cg) +
-                         ", 3, 3] W = " + float_literal(w) + ", float[6] B = " + float_literal(b) +
-                         R"(>
+                           ", 3, 3] W = " + float_literal(w) +
+                           ", float[6] B = " + float_literal(b) +
+                           R"(>
         { Y = Conv <group = )" +
-                         std::to_string(cc.group) + ", strides = " + ints(cc.strides) +
-                         ", pads = " + ints(cc.pads) + ", dilations = " + ints(cc.dilations) +
-                         "> (X, W" + (cc.bias ? ", B" : "") + ") }";
-      auto model = model_from_text(text);
-      ASSERT_OK(model);
-      const std::vector<ir::Attribute> conv_attributes = model->graph.node(0).attributes;
-      auto r = run_pass(*model, "quantize-dynamic", {{"per_channel", per_channel}});
-      ASSERT_OK(r);
-      const ir::Graph& g = model->graph;
-      std::vector<std::string> ops{"DynamicQuantizeLinear", "ConvInteger", "Cast", "Mul", "Mul"};
-      if (cc.bias) ops.push_back("Add");
-      ASSERT_EQ(op_types(g), ops);
-      const ir::Node& ci = g.node(1);
-      ASSERT_EQ(ci.attributes.size(), conv_attributes.size());
-      for (size_t i = 0; i < ci.attributes.size(); ++i) {
-        EXPECT_EQ(ci.attributes[i].name(), conv_attributes[i].name());
-        EXPECT_EQ(ci.attributes[i].ints(), conv_attributes[i].ints());
-        EXPECT_EQ(ci.attributes[i].i(), conv_attributes[i].i());
-      }
-      const ir::Tensor& q = init(g, "W_quantized");
-      EXPECT_EQ(q.dtype(), ir::DType::kInt8);
-      EXPECT_EQ(q.dims(), (ir::Dims{m, cg, 3, 3}));
-      EXPECT_EQ(init(g, "W_zero_point").dims(), ir::Dims{});
-      const ir::Tensor& scale = init(g, "W_scale");
-      const bool pc = std::string(per_channel) == "true";
-      EXPECT_EQ(scale.dims(), pc ? (ir::Dims{1, m, 1, 1}) : ir::Dims{});
-      const auto s = values_of<float>(scale);
-      const size_t per = size_t(cg * 9);
-      std::vector<float> amax(size_t(m), 0.0f);
-      for (size_t i = 0; i < w.size(); ++i)
-        amax[i / per] = std::max(amax[i / per], std::fabs(w[i]));
-      for (size_t o = 0; o < s.size(); ++o) {
-        EXPECT_FLOAT_EQ(s[o],
-                        pc ? amax[o] / 127 : *std::max_element(amax.begin(), amax.end()) / 127);
-      }
-      if (cc.bias) {
-        EXPECT_EQ(g.node(5).inputs[1], "B_reshaped");
-        EXPECT_EQ(init(g, "B_reshaped").dims(), (ir::Dims{1, m, 1, 1}));
-        EXPECT_EQ(values_of<float>(init(g, "B_reshaped")), b);
-        EXPECT_EQ(g.find_initializer("B"), nullptr);
-      }
-      ASSERT_EQ(r->changes.size(), 1u);
-      EXPECT_NE(r->changes[0].detail.find(pc ? "dynamic int8: ConvInteger, weight int8 per output "
-                                               "channel (scales "
-                                             : "dynamic int8: ConvInteger, weight int8 per tensor"),
-                std::string::npos)
-          << r->changes[0].detail;
+                           std::to_string(cc.group) + ", strides = " + ints(cc.strides) +
+                           ", pads = " + ints(cc.pads) + ", dilations = " + ints(cc.dilations) +
+                           "> (X, W" + (cc.bias ? ", B" : "") + ") }";
+        auto model = model_from_text(text);
+        ASSERT_OK(model);
+        const std::vector<ir::Attribute> conv_attributes = model->graph.node(0).attributes;
+        auto r = run_pass(*model, "quantize-dynamic",
+                          {{"per_channel", per_channel}, {"weight_type", weight_type}});
+        ASSERT_OK(r);
+        const ir::Graph& g = model->graph;
+        std::vector<std::string> ops{"DynamicQuantizeLinear", "ConvInteger", "Cast", "Mul", "Mul"};
+        if (cc.bias) ops.push_back("Add");
+        ASSERT_EQ(op_types(g), ops);
+        const ir::Node& ci = g.node(1);
+        ASSERT_EQ(ci.attributes.size(), conv_attributes.size());
+        for (size_t i = 0; i < ci.attributes.size(); ++i) {
+          EXPECT_EQ(ci.attributes[i].name(), conv_attributes[i].name());
+          EXPECT_EQ(ci.attributes[i].ints(), conv_attributes[i].ints());
+          EXPECT_EQ(ci.attributes[i].i(), conv_attributes[i].i());
+        }
+        const ir::Tensor& q = init(g, "W_quantized");
+        EXPECT_EQ(q.dtype(), int8 ? ir::DType::kInt8 : ir::DType::kUInt8);
+        EXPECT_EQ(q.dims(), (ir::Dims{m, cg, 3, 3}));
+        EXPECT_EQ(init(g, "W_zero_point").dims(), ir::Dims{});
+        EXPECT_EQ(r->notes.size(), 1u) << "no saturation warning for ConvInteger";
+        const ir::Tensor& scale = init(g, "W_scale");
+        const bool pc = std::string(per_channel) == "true";
+        EXPECT_EQ(scale.dims(), pc ? (ir::Dims{1, m, 1, 1}) : ir::Dims{});
+        const auto s = values_of<float>(scale);
+        const size_t per = size_t(cg * 9);
+        std::vector<float> amax(size_t(m), 0.0f);
+        for (size_t i = 0; i < w.size(); ++i) {
+          amax[i / per] = std::max(amax[i / per], std::fabs(w[i]));
+        }
+        const float levels = int8 ? 127.0f : 127.5f;  // symmetric: (max - min) / 2 levels
+        const float amax_all = *std::max_element(amax.begin(), amax.end());
+        for (size_t o = 0; o < s.size(); ++o) {
+          EXPECT_FLOAT_EQ(s[o], (pc ? amax[o] : amax_all) / levels);
+        }
+        if (cc.bias) {
+          EXPECT_EQ(g.node(5).inputs[1], "B_reshaped");
+          EXPECT_EQ(init(g, "B_reshaped").dims(), (ir::Dims{1, m, 1, 1}));
+          EXPECT_EQ(values_of<float>(init(g, "B_reshaped")), b);
+          EXPECT_EQ(g.find_initializer("B"), nullptr);
+        }
+        ASSERT_EQ(r->changes.size(), 1u);
+        const std::string head = "dynamic int8: ConvInteger, weight " + std::string(weight_type);
+        EXPECT_EQ(r->changes[0].detail.rfind(
+                      head + (pc ? " per output channel (scales " : " per tensor (scale "), 0),
+                  0u)
+            << r->changes[0].detail;
 
-      // Bound: conv(|x|, sw/2) + conv(sx/2, |w|) + conv(sx/2, sw/2), padding counted as zero
-      // (ConvInteger pads with the zero point, which is exact).
-      const double sx = activation_step(x);
-      std::vector<float> ax(x.size()), ones(x.size(), 1.0f), aw(w.size()), half_steps(w.size());
-      for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
-      for (size_t i = 0; i < w.size(); ++i) {
-        aw[i] = std::fabs(w[i]);
-        half_steps[i] = s[pc ? i / per : 0] / 2;
+        // Bound: conv(|x|, sw/2) + conv(sx/2, |w|) + conv(sx/2, sw/2), padding counted as zero
+        // (ConvInteger pads with the zero point, which is exact).
+        const double sx = activation_step(x);
+        std::vector<float> ax(x.size()), ones(x.size(), 1.0f), aw(w.size()), half_steps(w.size());
+        for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
+        for (size_t i = 0; i < w.size(); ++i) {
+          aw[i] = std::fabs(w[i]);
+          half_steps[i] = s[pc ? i / per : 0] / 2;
+        }
+        ir::Dims unused;
+        const auto t1 = conv2d_reference(ax, xd, float_tensor({m, cg, 3, 3}, half_steps), {},
+                                         cc.group, cc.strides, cc.pads, cc.dilations, &unused);
+        const auto t2 = conv2d_reference(ones, xd, float_tensor({m, cg, 3, 3}, aw), {}, cc.group,
+                                         cc.strides, cc.pads, cc.dilations, &unused);
+        const auto t3 = conv2d_reference(ones, xd, float_tensor({m, cg, 3, 3}, half_steps), {},
+                                         cc.group, cc.strides, cc.pads, cc.dilations, &unused);
+        std::vector<float> bound(y.size());
+        for (size_t i = 0; i < y.size(); ++i) {
+          bound[i] = float(t1[i] + sx / 2 * t2[i] + sx / 2 * t3[i]);
+        }
+        const auto actual = run_model(*model, {{"X", float_tensor(xd, x)}});
+        expect_within(actual, y, bound);
+        EXPECT_GT(cosine(actual, y), 0.999);
       }
-      ir::Dims unused;
-      const auto t1 = conv2d_reference(ax, xd, float_tensor({m, cg, 3, 3}, half_steps), {},
-                                       cc.group, cc.strides, cc.pads, cc.dilations, &unused);
-      const auto t2 = conv2d_reference(ones, xd, float_tensor({m, cg, 3, 3}, aw), {}, cc.group,
-                                       cc.strides, cc.pads, cc.dilations, &unused);
-      const auto t3 = conv2d_reference(ones, xd, float_tensor({m, cg, 3, 3}, half_steps), {},
-                                       cc.group, cc.strides, cc.pads, cc.dilations, &unused);
-      std::vector<float> bound(y.size());
-      for (size_t i = 0; i < y.size(); ++i) {
-        bound[i] = float(t1[i] + sx / 2 * t2[i] + sx / 2 * t3[i]);
-      }
-      const auto actual = run_model(*model, {{"X", float_tensor(xd, x)}});
-      expect_within(actual, y, bound);
-      EXPECT_GT(cosine(actual, y), 0.999);
     }
   }
 }

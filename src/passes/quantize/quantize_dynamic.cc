@@ -3,7 +3,7 @@
 //
 // Before:  X -> MatMul(X, W:float32[K, N]) -> Y
 // After:   X -> DynamicQuantizeLinear -> (X_q:uint8, X_scale, X_zero_point)
-//          MatMulInteger(X_q, W_q:int8, X_zero_point, W_zero_point) -> int32
+//          MatMulInteger(X_q, W_q:uint8, X_zero_point, W_zero_point) -> int32
 //            -> Cast(float) -> Mul(., Mul(X_scale, W_scale)) -> Y
 //
 // Gemm (transA = 0) becomes the same chain on B (transposed offline when transB = 1) with alpha
@@ -12,21 +12,24 @@
 // Add of the bias reshaped to [1, M, 1, 1]. Layers reading the same activation share one
 // DynamicQuantizeLinear; layers reading the same weight the same way share its quantized copy.
 //
-// Weights are symmetric: int8 (default) in [-127, 127] with zero point 0, or uint8 with zero
-// point 128 (reduce_range: one bit less, int8 in [-63, 63], uint8 in [0, 127] around 64). Symmetric
-// weights have one zero point for every channel, so the zero point is always a scalar: ONNX
-// Runtime's CPU ConvInteger refuses per-channel weight zero points ("Non per-tensor quantization
-// is not supported now"), and its older MatMulInteger with int8 B accepted only a zero zero
-// point. Per-channel scales (per column of B, per output channel of Conv) live in the float Mul
-// after the integer op, which is ordinary broadcasting: no opset beyond the 11 that
-// DynamicQuantizeLinear needs. ONNX Runtime 1.30's CPU kernels accept uint8 activations with int8
-// or uint8 weights for both MatMulInteger and ConvInteger.
+// Weights are symmetric: uint8 (default) with zero point 128, or int8 in [-127, 127] with zero
+// point 0 (reduce_range: one bit less, uint8 in [0, 127] around 64, int8 in [-63, 63]). Both
+// have 255 levels. Symmetric weights have one zero point for every channel, so the zero point is
+// always a scalar: ONNX Runtime's CPU ConvInteger refuses per-channel weight zero points
+// ("Non per-tensor quantization is not supported now"), and its older MatMulInteger with int8 B
+// accepted only a zero zero point. Per-channel scales (per column of B, per output channel of
+// Conv) live in the float Mul after the integer op, which is ordinary broadcasting: no opset
+// beyond the 11 that DynamicQuantizeLinear needs. ONNX Runtime 1.30's CPU kernels accept uint8
+// activations with int8 or uint8 weights for both MatMulInteger and ConvInteger.
 //
-// reduce_range is for CPUs whose u8 x s8 dot product instructions (AVX2 without VNNI) can
-// saturate int16 intermediate sums; activations always use DynamicQuantizeLinear's full uint8
-// range. Skipped with a reason: opset < 11, ConvTranspose, Conv that is not 2-D or has a computed
-// bias, Gemm with transA = 1 or a computed C scaled by beta, MatMul whose B is not 2-D, weights
-// with non-finite values, and every layer without a constant float32 weight.
+// Why uint8 by default: ONNX Runtime's u8 x s8 MatMulInteger on x86 CPUs without VNNI (AVX2)
+// adds pairs of products in saturating int16, so full-range int8 weights give wrong results
+// there (measured: 5-17% relative error on the demo models against exact integer arithmetic,
+// which is what the reference executor computes and drift reports); uint8 weights and 7-bit
+// int8 weights (reduce_range) are exact. Activations always use DynamicQuantizeLinear's full
+// uint8 range. Skipped with a reason: opset < 11, ConvTranspose, Conv that is not 2-D or has a
+// computed bias, Gemm with transA = 1 or a computed C scaled by beta, MatMul whose B is not 2-D,
+// weights with non-finite values, and every layer without a constant float32 weight.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -392,6 +395,12 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
       (per_channel_ ? "per channel" : "per tensor") + (reduce_range_ ? ", reduced range" : "") +
       "), " + std::to_string(activations.size()) + " DynamicQuantizeLinear, weights " +
       human_bytes(bytes_before) + " -> " + human_bytes(bytes_after));
+  if (weight_type_ == QType::kInt8 && !reduce_range_ && matmul_count > 0) {
+    result.notes.push_back(
+        "full-range int8 weights: ONNX Runtime's MatMulInteger can saturate on x86 CPUs without "
+        "VNNI (AVX2), giving other results than measured here; weight_type=uint8 or "
+        "reduce_range=true avoid it");
+  }
   return result;
 }
 
@@ -403,9 +412,11 @@ const pass::PassInfo& quantize_dynamic_info() {
       "Dynamic int8: MatMul, Gemm and Conv become MatMulInteger/ConvInteger on weights quantized "
       "offline and activations quantized at run time (no calibration).",
       {{"per_channel", "true", "One weight scale per output channel (column of B) or per tensor."},
-       {"weight_type", "int8", "int8 (zero point 0) or uint8 (zero point 128) weights."},
+       {"weight_type", "uint8",
+        "uint8 (zero point 128) or int8 (zero point 0) weights; full-range int8 can saturate in "
+        "ONNX Runtime on x86 CPUs without VNNI."},
        {"reduce_range", "false",
-        "7-bit weights, for CPUs whose u8 x s8 dot products can saturate (AVX2 without VNNI)."},
+        "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."},
        {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."}}};
   return info;
 }
@@ -414,7 +425,7 @@ const pass::PassInfo& QuantizeDynamic::info() const { return quantize_dynamic_in
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOptions& options) {
   bool per_channel = true, reduce_range = false;
-  QType weight_type = QType::kInt8;
+  QType weight_type = QType::kUInt8;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {
     COMPRESSOR_ASSIGN_OR_RETURN(per_channel, parse_bool_option(kName, "per_channel", it->second));
