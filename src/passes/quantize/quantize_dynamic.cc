@@ -147,11 +147,12 @@ ir::Node make_node(std::string name, std::string op, std::vector<std::string> in
 class QuantizeDynamic : public pass::Pass {
  public:
   QuantizeDynamic(bool per_channel, QType weight_type, bool reduce_range,
-                  std::vector<std::string> nodes)
+                  std::vector<std::string> nodes, LayerFilter filter)
       : per_channel_(per_channel),
         weight_type_(weight_type),
         reduce_range_(reduce_range),
-        nodes_(std::move(nodes)) {}
+        nodes_(std::move(nodes)),
+        filter_(std::move(filter)) {}
 
   const pass::PassInfo& info() const override;
 
@@ -176,6 +177,7 @@ class QuantizeDynamic : public pass::Pass {
   QType weight_type_;
   bool reduce_range_;
   std::vector<std::string> nodes_;
+  LayerFilter filter_;
 };
 
 QuantizeDynamic::QuantizedWeight QuantizeDynamic::quantize(ir::Graph& graph, NameGenerator& names,
@@ -234,6 +236,8 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
   COMPRESSOR_ASSIGN_OR_RETURN(std::vector<WeightLayer> layers, select_layers(scan, nodes_, kName));
   pass::PassResult result;
   if (nodes_.empty()) result.skipped = scan.skipped;
+  COMPRESSOR_ASSIGN_OR_RETURN(
+      layers, filter_layers(graph, std::move(layers), filter_, kName, result.skipped));
   if (opset < kMinOpset && !scan.skipped.empty()) {
     result.notes.push_back(
         "no layer quantized: DynamicQuantizeLinear needs opset 11, the model imports opset " +
@@ -417,7 +421,11 @@ const pass::PassInfo& quantize_dynamic_info() {
         "ONNX Runtime on x86 CPUs without VNNI."},
        {"reduce_range", "false",
         "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."},
-       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."}}};
+       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."},
+       {"include", "",
+        "Patterns, one per line: quantize only matching layers (name, op type, "
+        "or regex on the name)."},
+       {"exclude", "", "Patterns, one per line: leave matching layers in float."}}};
   return info;
 }
 
@@ -445,8 +453,14 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOp
     }
   }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
-  return std::unique_ptr<pass::Pass>(
-      new QuantizeDynamic(per_channel, weight_type, reduce_range, std::move(nodes)));
+  auto get = [&](const char* key) {
+    auto it = options.find(key);
+    return it == options.end() ? std::string() : it->second;
+  };
+  COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter,
+                              parse_layer_filter(kName, get("include"), get("exclude")));
+  return std::unique_ptr<pass::Pass>(new QuantizeDynamic(per_channel, weight_type, reduce_range,
+                                                         std::move(nodes), std::move(filter)));
 }
 
 }  // namespace compressor::passes
