@@ -129,7 +129,15 @@ Status run_quantize(const QuantizeOptions& opts) {
       cmd.calibration->save_path = opts.save_calibration;
     }
   }
-  return run_pipeline_command(cmd, std::move(pipeline));
+  Status st = run_pipeline_command(cmd, std::move(pipeline));
+  if (!st.ok() && opts.per_channel && st.message().find("version converter") != std::string::npos) {
+    const int64_t fallback = opts.mode == "dynamic" ? 11 : 10;
+    return Status(st.code(), st.message() +
+                                 " (per-channel scales need opset 13; with "
+                                 "--no-per-channel the model only needs opset " +
+                                 std::to_string(fallback) + ")");
+  }
+  return st;
 }
 
 }  // namespace

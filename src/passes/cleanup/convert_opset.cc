@@ -1,7 +1,9 @@
 // convert-opset: moves the model to a newer default-domain opset with ONNX's version converter
 // (int8 per-channel scales need opset 13, DynamicQuantizeLinear 11). A model already at or
 // above the target is left as it is; a conversion ONNX cannot do is an error that says so.
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
 
 #include <charconv>
@@ -24,6 +26,13 @@ class ConvertOpset : public pass::Pass {
     if (from == 0) return invalid_model("the model imports no default-domain opset");
     std::unique_ptr<onnx::ModelProto> proto = io::to_proto(model);
     onnx::ModelProto converted;
+    try {
+      // Some adapters (Softmax 12 -> 13) need the ranks of their inputs: infer shapes first.
+      onnx::ShapeInferenceOptions lenient(/*check_type=*/false, /*strict_mode=*/0);
+      onnx::shape_inference::InferShapes(*proto, onnx::OpSchemaRegistry::Instance(), lenient);
+    } catch (const std::exception&) {
+      // Shape inference is a help here, not a requirement; the converter says what it lacks.
+    }
     try {
       converted = onnx::version_conversion::ConvertVersion(*proto, static_cast<int>(target_));
     } catch (const std::exception& e) {
