@@ -98,7 +98,8 @@ TEST_P(PassContract, ValidDeterministicAndSkipsUntouched) {
     }
     skipped_total += ra->skipped.size();
   }
-  if (GetParam() != "eliminate-dead-nodes") {
+  // Whole-model passes have no node they could leave alone.
+  if (GetParam() != "eliminate-dead-nodes" && GetParam() != "convert-opset") {
     EXPECT_GT(skipped_total, 0u) << "the contract models exercise a skip of every pass";
   }
 }

@@ -2,7 +2,7 @@
 """Splits batched .npy arrays into compressor's sample-folder layout.
 
     npy_to_samples.py OUT_DIR NAME=FILE.npy [NAME=FILE.npy ...] [--reshape NAME=D0,D1,...]
-                      [--count N]
+                      [--start N] [--count N]
 
 Each FILE holds one array whose first axis runs over samples. Sample i becomes the folder
 OUT_DIR/sample_<i>/ with NAME.npy holding that sample with a leading batch axis of 1 (or the
@@ -20,7 +20,8 @@ def main():
     ap.add_argument("out_dir")
     ap.add_argument("inputs", nargs="+", help="NAME=FILE.npy")
     ap.add_argument("--reshape", action="append", default=[], help="NAME=D0,D1,... per sample")
-    ap.add_argument("--count", type=int, default=0, help="only the first N samples")
+    ap.add_argument("--start", type=int, default=0, help="skip the first N samples")
+    ap.add_argument("--count", type=int, default=0, help="only N samples")
     args = ap.parse_args()
     shapes = {}
     for spec in args.reshape:
@@ -36,10 +37,10 @@ def main():
     if len(counts) != 1:
         sys.exit("error: the arrays have different sample counts: " + str(sorted(counts)))
     n = counts.pop()
-    if args.count:
-        n = min(n, args.count)
-    width = len(str(n - 1))
-    for i in range(n):
+    first = min(args.start, n)
+    last = min(n, first + args.count) if args.count else n
+    width = len(str(max(last - 1, 0)))
+    for i in range(first, last):
         folder = os.path.join(args.out_dir, f"sample_{i:0{width}d}")
         os.makedirs(folder, exist_ok=True)
         for name, a in arrays.items():
@@ -47,7 +48,7 @@ def main():
             if name in shapes:
                 x = x.reshape(shapes[name])
             np.save(os.path.join(folder, name.replace("/", "_") + ".npy"), np.ascontiguousarray(x))
-    print(f"{n} samples in {args.out_dir}")
+    print(f"{last - first} samples in {args.out_dir}")
 
 
 if __name__ == "__main__":
