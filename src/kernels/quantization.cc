@@ -664,8 +664,9 @@ class QLinearConvKernel : public Kernel {
                               const int32_t b = bias ? bias->span<int32_t>()[m] : 0;
                               Q* out = yp + (n * g.m + m) * pix;
                               for (int64_t p = 0; p < pix; ++p) {
-                                out[p] =
-                                    requantize<Q>(static_cast<float>(acc(r, p) + b) * mult, yz);
+                                // In 64 bits: a bias near the int32 limits must not overflow.
+                                const int64_t sum = int64_t{acc(r, p)} + b;
+                                out[p] = requantize<Q>(static_cast<float>(sum) * mult, yz);
                               }
                             }
                           });
