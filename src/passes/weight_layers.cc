@@ -174,6 +174,26 @@ StatusOr<LayerFilter> parse_layer_filter(const std::string& pass_name, const std
   return filter;
 }
 
+StatusOr<LayerFilter> parse_layer_filter(const std::string& pass_name,
+                                         const pass::PassOptions& options) {
+  auto get = [&](const char* key) {
+    auto it = options.find(key);
+    return it == options.end() ? std::string() : it->second;
+  };
+  return parse_layer_filter(pass_name, get("include"), get("exclude"));
+}
+
+std::vector<pass::PassOptionInfo> with_layer_selection_options(
+    std::vector<pass::PassOptionInfo> own) {
+  own.push_back(
+      {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."});
+  own.push_back({"include", "",
+                 "Patterns, one per line: quantize only matching layers (name, op type, or regex "
+                 "on the name)."});
+  own.push_back({"exclude", "", "Patterns, one per line: leave matching layers in float."});
+  return own;
+}
+
 StatusOr<std::vector<WeightLayer>> filter_layers(const ir::Graph& graph,
                                                  std::vector<WeightLayer> layers,
                                                  const LayerFilter& filter,

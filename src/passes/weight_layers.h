@@ -70,6 +70,15 @@ struct LayerFilter {
 StatusOr<LayerFilter> parse_layer_filter(const std::string& pass_name, const std::string& include,
                                          const std::string& exclude);
 
+/// The same, reading the `include` and `exclude` entries of a pass's options.
+StatusOr<LayerFilter> parse_layer_filter(const std::string& pass_name,
+                                         const pass::PassOptions& options);
+
+/// `own` followed by the layer-selection options every quantization pass takes: `nodes`,
+/// `include`, `exclude`.
+std::vector<pass::PassOptionInfo> with_layer_selection_options(
+    std::vector<pass::PassOptionInfo> own);
+
 /// Applies the filter to `layers`: layers that are not included, or are excluded, move to
 /// `skipped` with the reason ("excluded by --exclude 'conv.*'"). An include pattern that
 /// matches no layer is an invalid argument (likely a typo).

@@ -415,17 +415,15 @@ const pass::PassInfo& quantize_dynamic_info() {
       kName,
       "Dynamic int8: MatMul, Gemm and Conv become MatMulInteger/ConvInteger on weights quantized "
       "offline and activations quantized at run time (no calibration).",
-      {{"per_channel", "true", "One weight scale per output channel (column of B) or per tensor."},
-       {"weight_type", "uint8",
-        "uint8 (zero point 128) or int8 (zero point 0) weights; full-range int8 can saturate in "
-        "ONNX Runtime on x86 CPUs without VNNI."},
-       {"reduce_range", "false",
-        "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."},
-       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."},
-       {"include", "",
-        "Patterns, one per line: quantize only matching layers (name, op type, "
-        "or regex on the name)."},
-       {"exclude", "", "Patterns, one per line: leave matching layers in float."}}};
+      with_layer_selection_options(
+          {{"per_channel", "true",
+            "One weight scale per output channel (column of B) or per tensor."},
+           {"weight_type", "uint8",
+            "uint8 (zero point 128) or int8 (zero point 0) weights; full-range int8 can saturate "
+            "in "
+            "ONNX Runtime on x86 CPUs without VNNI."},
+           {"reduce_range", "false",
+            "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."}})};
   return info;
 }
 
@@ -453,12 +451,7 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOp
     }
   }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
-  auto get = [&](const char* key) {
-    auto it = options.find(key);
-    return it == options.end() ? std::string() : it->second;
-  };
-  COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter,
-                              parse_layer_filter(kName, get("include"), get("exclude")));
+  COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter, parse_layer_filter(kName, options));
   return std::unique_ptr<pass::Pass>(new QuantizeDynamic(per_channel, weight_type, reduce_range,
                                                          std::move(nodes), std::move(filter)));
 }

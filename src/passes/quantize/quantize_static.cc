@@ -782,18 +782,14 @@ const pass::PassInfo& quantize_static_info() {
       kName,
       "Static int8 quantization of Conv, ConvTranspose, Gemm and MatMul with calibrated "
       "activation ranges (QDQ or QLinear ops).",
-      {{"format", "qdq",
-        "qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, "
-        "QLinearMatMul)."},
-       {"per_channel", "true", "One weight scale per output channel (needs opset 13)."},
-       {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
-       {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
-       {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
-       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."},
-       {"include", "",
-        "Patterns, one per line: quantize only matching layers (name, op type, "
-        "or regex on the name)."},
-       {"exclude", "", "Patterns, one per line: leave matching layers in float."}}};
+      with_layer_selection_options(
+          {{"format", "qdq",
+            "qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, "
+            "QLinearMatMul)."},
+           {"per_channel", "true", "One weight scale per output channel (needs opset 13)."},
+           {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
+           {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
+           {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."}})};
   return info;
 }
 
@@ -831,11 +827,7 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_static(const pass::PassOpt
     }
   }
   if (auto it = options.find("nodes"); it != options.end()) o.nodes = split_node_labels(it->second);
-  auto get = [&](const char* key) {
-    auto it = options.find(key);
-    return it == options.end() ? std::string() : it->second;
-  };
-  COMPRESSOR_ASSIGN_OR_RETURN(o.filter, parse_layer_filter(kName, get("include"), get("exclude")));
+  COMPRESSOR_ASSIGN_OR_RETURN(o.filter, parse_layer_filter(kName, options));
   return std::unique_ptr<pass::Pass>(new QuantizeStatic(std::move(o)));
 }
 

@@ -193,13 +193,10 @@ const pass::PassInfo& quantize_weights_info() {
   static const pass::PassInfo info{
       kName,
       "Stores Conv, ConvTranspose, Gemm and MatMul weights as int8 behind a DequantizeLinear.",
-      {{"per_channel", "true", "One scale per output channel (needs opset 13; else per tensor)."},
-       {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."},
-       {"nodes", "", "'|'-separated node labels to quantize (default: every eligible layer)."},
-       {"include", "",
-        "Patterns, one per line: quantize only matching layers (name, op type, "
-        "or regex on the name)."},
-       {"exclude", "", "Patterns, one per line: leave matching layers in float."}}};
+      with_layer_selection_options(
+          {{"per_channel", "true",
+            "One scale per output channel (needs opset 13; else per tensor)."},
+           {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."}})};
   return info;
 }
 
@@ -215,12 +212,7 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOp
     COMPRESSOR_ASSIGN_OR_RETURN(symmetric, parse_bool_option(kName, "symmetric", it->second));
   }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
-  auto get = [&](const char* key) {
-    auto it = options.find(key);
-    return it == options.end() ? std::string() : it->second;
-  };
-  COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter,
-                              parse_layer_filter(kName, get("include"), get("exclude")));
+  COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter, parse_layer_filter(kName, options));
   return std::unique_ptr<pass::Pass>(
       new QuantizeWeights(per_channel, symmetric, std::move(nodes), std::move(filter)));
 }
