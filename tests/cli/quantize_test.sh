@@ -132,6 +132,8 @@ run "table and calibration data together is a usage error" 2 "cannot be combined
   quantize "$CNN" -o "$TMP/x.onnx" --calibration-table "$TMP/cnn.calib.json" --calibration-data "$TMP/calib"
 run "calibration options with --mode dynamic are a usage error" 2 "static only" -- \
   quantize "$CNN" -o "$TMP/x.onnx" --mode dynamic --calibration-data "$TMP/calib"
+run "--save-calibration into a missing folder is a usage error naming it" 2 "--save-calibration" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --save-calibration "$TMP/no/such/dir/t.json"
 [[ ! -e $TMP/x.onnx ]] && ok "nothing written on usage errors" || fail "usage errors" "wrote output"
 
 # An opset-9 model is moved to 13 for per-channel scales, and the report says so.

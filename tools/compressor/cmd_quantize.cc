@@ -67,7 +67,7 @@ Status run_quantize(const QuantizeOptions& opts) {
     return invalid_argument("--percentile must be in (0, 100], got " +
                             std::to_string(opts.percentile));
   }
-  COMPRESSOR_RETURN_IF_ERROR(check_report_path(opts.save_calibration));
+  COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--save-calibration", opts.save_calibration));
   COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationMethod method,
                               pass::parse_calibration_method(opts.calibration));
 

@@ -73,7 +73,7 @@ Status run_sensitivity(const SensitivityOptions& opts) {
     return invalid_argument("--metric '" + opts.metric + "': unknown (valid: " + valid + ")");
   }
   const std::string pass_name = pass_for(opts.pass);
-  COMPRESSOR_RETURN_IF_ERROR(check_report_path(opts.report));
+  COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--report", opts.report));
   COMPRESSOR_ASSIGN_OR_RETURN(pass::PassOptions base, parse_pass_options(opts.pass_options));
   const auto& registry = pass::PassRegistry::builtin();
   COMPRESSOR_ASSIGN_OR_RETURN(auto probe_pass, registry.create(pass_name, base));

@@ -77,22 +77,22 @@ void add_gate_options(CLI::App& cmd, GateOptions& opts, bool with_on_exceed) {
   cmd.add_option("--report", opts.report, "Write the JSON report to this file");
 }
 
-Status check_report_path(const std::string& path) {
+Status check_writable_path(const std::string& option, const std::string& path) {
   if (path.empty()) return ok_status();
   std::error_code ec;
   const std::filesystem::path p(path);
   if (std::filesystem::is_directory(p, ec)) {
-    return invalid_argument("--report " + path + ": is a folder, not a file");
+    return invalid_argument(option + " " + path + ": is a folder, not a file");
   }
   if (!p.parent_path().empty() && !std::filesystem::is_directory(p.parent_path(), ec)) {
-    return invalid_argument("--report " + path + ": folder '" + p.parent_path().string() +
+    return invalid_argument(option + " " + path + ": folder '" + p.parent_path().string() +
                             "' does not exist");
   }
   return ok_status();
 }
 
 StatusOr<std::vector<eval::Gate>> parse_gates(const GateOptions& opts) {
-  COMPRESSOR_RETURN_IF_ERROR(check_report_path(opts.report));
+  COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--report", opts.report));
   std::vector<eval::Gate> gates;
   for (const auto& expr : opts.gates) {
     COMPRESSOR_ASSIGN_OR_RETURN(eval::Gate g, eval::parse_gate(expr));

@@ -45,8 +45,9 @@ struct GateOptions {
 /// Adds --gate and --report; `with_on_exceed` adds --on-exceed too (pipelines).
 void add_gate_options(CLI::App& cmd, GateOptions& opts, bool with_on_exceed);
 
-/// Fails early (a usage error) when the --report file's folder does not exist.
-Status check_report_path(const std::string& path);
+/// Fails early (a usage error naming `option`) when a file to write later (--report,
+/// --save-calibration) is a folder or its folder does not exist.
+Status check_writable_path(const std::string& option, const std::string& path);
 
 /// Parses every --gate (a malformed one is a usage error listing the metric names).
 StatusOr<std::vector<eval::Gate>> parse_gates(const GateOptions& opts);
