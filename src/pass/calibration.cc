@@ -343,6 +343,18 @@ const TensorRange* CalibrationTable::find(const std::string& name) const {
   return it == ranges.end() ? nullptr : &it->second;
 }
 
+const ChannelStats* CalibrationTable::find_channels(const std::string& name) const {
+  auto it = channels.find(name);
+  return it == channels.end() ? nullptr : &it->second;
+}
+
+void CalibrationTable::merge(const CalibrationTable& other) {
+  method = other.method;
+  samples = other.samples;
+  for (const auto& [name, range] : other.ranges) ranges[name] = range;
+  for (const auto& [name, stats] : other.channels) channels[name] = stats;
+}
+
 std::string CalibrationTable::to_json() const {
   // nlohmann writes doubles in the shortest form that reads back to the same bits.
   Json j;
@@ -353,6 +365,13 @@ std::string CalibrationTable::to_json() const {
   Json r = Json::object();
   for (const auto& [name, range] : ranges) r[name] = Json::array({range.min, range.max});
   j["ranges"] = std::move(r);
+  if (!channels.empty()) {
+    Json c = Json::object();
+    for (const auto& [name, stats] : channels) {
+      c[name] = Json{{"axis", stats.axis}, {"mean", stats.mean}, {"abs_max", stats.abs_max}};
+    }
+    j["channels"] = std::move(c);
+  }
   return j.dump(2) + "\n";
 }
 
@@ -423,6 +442,44 @@ StatusOr<CalibrationTable> CalibrationTable::from_json(std::string_view text,
     }
     table.ranges[name] = r;
   }
+  if (const Json* channels = key("channels")) {
+    if (!channels->is_object()) return bad("key 'channels' must be an object");
+    for (const auto& [name, value] : channels->items()) {
+      const std::string where = label + ": key 'channels." + name + "'";
+      auto at = [&](const std::string& field) {
+        return label + ": key 'channels." + name + "." + field + "'";
+      };
+      auto numbers = [&](const char* field, std::vector<double>& out) -> Status {
+        auto it = value.find(field);
+        if (it == value.end() || !it->is_array()) {
+          return invalid_model(at(field) + " must be an array of numbers");
+        }
+        for (const auto& x : *it) {
+          if (!x.is_number() || !std::isfinite(x.get<double>())) {
+            return invalid_model(at(field) + " must hold finite numbers");
+          }
+          out.push_back(x.get<double>());
+        }
+        return ok_status();
+      };
+      if (!value.is_object()) return invalid_model(where + " must be an object");
+      ChannelStats stats;
+      auto axis = value.find("axis");
+      if (axis == value.end() || !axis->is_number_unsigned()) {
+        return invalid_model(at("axis") + " must be a non-negative integer");
+      }
+      stats.axis = axis->get<int64_t>();
+      COMPRESSOR_RETURN_IF_ERROR(numbers("mean", stats.mean));
+      COMPRESSOR_RETURN_IF_ERROR(numbers("abs_max", stats.abs_max));
+      if (stats.mean.size() != stats.abs_max.size()) {
+        return invalid_model(where + ": 'mean' and 'abs_max' have different lengths");
+      }
+      for (double m : stats.abs_max) {
+        if (m < 0) return invalid_model(at("abs_max") + " holds a negative number");
+      }
+      table.channels[name] = std::move(stats);
+    }
+  }
   return table;
 }
 
@@ -460,11 +517,79 @@ struct Tracked {
   bool seen = false;
 };
 
+/// Per-channel running sums of one tensor (ChannelRequest).
+struct ChannelTracked {
+  int64_t axis = 1;  ///< As requested; resolved against the rank of the first value seen.
+  int64_t resolved = -1;
+  std::vector<double> sum;
+  std::vector<double> abs_max;
+  uint64_t per_channel = 0;  ///< Values added to each channel.
+  bool range_only = false;   ///< Not asked for by `tensors`: its histogram is not kept.
+
+  /// Adds one value of the tensor; an axis outside its rank or a channel count that changes
+  /// between samples is an error naming the tensor.
+  Status observe(const std::string& name, const ir::Tensor& value) {
+    const auto& dims = value.dims();
+    const int64_t rank = static_cast<int64_t>(dims.size());
+    const int64_t a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) {
+      return invalid_argument("calibration tensor '" + name + "': channel axis " +
+                              std::to_string(axis) + " is outside its rank " +
+                              std::to_string(rank));
+    }
+    const size_t channels = static_cast<size_t>(dims[static_cast<size_t>(a)]);
+    if (resolved < 0) {
+      resolved = a;
+      sum.assign(channels, 0.0);
+      abs_max.assign(channels, 0.0);
+    } else if (a != resolved || channels != sum.size()) {
+      return invalid_argument("calibration tensor '" + name + "' changes its channel count (" +
+                              std::to_string(sum.size()) + " then " + std::to_string(channels) +
+                              ") between samples");
+    }
+    if (channels == 0) return ok_status();
+    size_t inner = 1;
+    for (size_t d = static_cast<size_t>(a) + 1; d < dims.size(); ++d) {
+      inner *= static_cast<size_t>(dims[d]);
+    }
+    const auto values = value.span<float>();
+    const size_t outer = values.size() / (channels * std::max<size_t>(inner, 1));
+    per_channel += outer * inner;
+    for (size_t o = 0; o < outer; ++o) {
+      for (size_t c = 0; c < channels; ++c) {
+        const float* p = values.data() + (o * channels + c) * inner;
+        double s = 0;
+        float m = 0;
+        for (size_t k = 0; k < inner; ++k) {
+          if (std::isnan(p[k])) continue;
+          s += p[k];
+          m = std::max(m, std::fabs(p[k]));
+        }
+        sum[c] += s;
+        abs_max[c] = std::max(abs_max[c], static_cast<double>(m));
+      }
+    }
+    return ok_status();
+  }
+
+  ChannelStats result() const {
+    ChannelStats out;
+    out.axis = resolved;
+    out.abs_max = abs_max;
+    out.mean.resize(sum.size());
+    for (size_t c = 0; c < sum.size(); ++c) {
+      out.mean[c] = per_channel == 0 ? 0.0 : sum[c] / static_cast<double>(per_channel);
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
                                      const std::vector<std::string>& tensors,
-                                     const CalibrationOptions& options) {
+                                     const CalibrationOptions& options,
+                                     const std::vector<ChannelRequest>& channels) {
   COMPRESSOR_RETURN_IF_ERROR(validate_calibration_options(options));
   const ir::Graph& graph = model.graph;
   std::set<std::string> node_outputs;
@@ -478,8 +603,22 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
 
   // Each name comes from exactly one place: a constant, the feed, or a node (captured).
   std::map<std::string, Tracked> tracked;
+  std::map<std::string, ChannelTracked> channel_tracked;
+  for (const auto& request : channels) {
+    ChannelTracked& c = channel_tracked[request.tensor];
+    c.axis = request.axis;
+  }
+  // A tensor asked for per channel only still goes through `tracked` (for where it comes from
+  // and the infinity check) but gets no range.
+  std::vector<std::string> names = tensors;
+  for (const auto& [name, c] : channel_tracked) {
+    if (std::find(tensors.begin(), tensors.end(), name) == tensors.end()) {
+      names.push_back(name);
+      channel_tracked[name].range_only = true;
+    }
+  }
   std::vector<std::string> captured;
-  for (const auto& name : tensors) {
+  for (const auto& name : names) {
     if (tracked.count(name)) continue;
     const ir::Initializer* init = graph.find_initializer(name);
     if (init == nullptr && !fed.count(name) && !node_outputs.count(name)) {
@@ -495,6 +634,9 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
       }
       t.stats.observe(values);
       t.seen = true;
+      if (auto c = channel_tracked.find(name); c != channel_tracked.end()) {
+        COMPRESSOR_RETURN_IF_ERROR(c->second.observe(name, init->tensor));
+      }
     } else if (node_outputs.count(name)) {
       captured.push_back(name);
     }
@@ -517,6 +659,9 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
       }
       it->second.stats.observe(values);
       it->second.seen = true;
+      if (auto c = channel_tracked.find(name); c != channel_tracked.end()) {
+        failure = c->second.observe(name, value);
+      }
     };
     COMPRESSOR_ASSIGN_OR_RETURN(auto sample, samples.get(i));
     std::vector<exec::NamedValue> feed;
@@ -539,7 +684,12 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
   table.method = std::string(calibration_method_name(options.method));
   table.samples = count;
   for (const auto& [name, t] : tracked) {
-    if (t.seen) table.ranges[name] = t.stats.range(options);
+    if (!t.seen) continue;
+    auto c = channel_tracked.find(name);
+    if (c == channel_tracked.end() || !c->second.range_only) {
+      table.ranges[name] = t.stats.range(options);
+    }
+    if (c != channel_tracked.end()) table.channels[name] = c->second.result();
   }
   return table;
 }

@@ -208,30 +208,41 @@ Status PassPipeline::prepare_calibration(const Pass& pass, const ir::Model& mode
                                          PassRecord& record) {
   ctx.set_calibration(nullptr);
   const std::vector<std::string> needed = pass.calibration_tensors(model);
-  if (needed.empty()) return ok_status();
+  const std::vector<ChannelRequest> channels = pass.channel_statistics(model);
+  if (needed.empty() && channels.empty()) return ok_status();
+  const auto missing = [&](const std::string& name, const char* what) {
+    return invalid_argument("the calibration table has no " + std::string(what) + " for tensor '" +
+                            name + "', which pass '" + pass.name() +
+                            "' needs (was it made for this model and these options?)");
+  };
   if (table_given_) {
     for (const auto& name : needed) {
-      if (table_->ranges.count(name) == 0) {
-        return invalid_argument("the calibration table has no range for tensor '" + name +
-                                "', which pass '" + pass.name() +
-                                "' needs (was it made for this model and these options?)");
+      if (table_->ranges.count(name) == 0) return missing(name, "range");
+    }
+    for (const auto& request : channels) {
+      if (table_->channels.count(request.tensor) == 0) {
+        return missing(request.tensor, "per-channel statistics");
       }
     }
+    ctx.set_calibration(&*table_);
   } else if (calibration_samples_ != nullptr) {
     const auto start = std::chrono::steady_clock::now();
-    auto table = calibrate(model, *calibration_samples_, needed, calibration_options_);
+    auto table = calibrate(model, *calibration_samples_, needed, calibration_options_, channels);
     if (!table.ok())
       return table.status().with_context("calibrating for pass '" + pass.name() + "'");
-    table_ = std::move(table).value();
-    record.calibrated_tensors = table_->ranges.size();
+    record.calibrated_tensors = table->ranges.size() + table->channels.size();
     record.calibration_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // Every table a pass used goes into the saved one, so that reusing it reproduces the run.
+    if (!table_) table_.emplace();
+    table_->merge(*table);
+    pass_table_ = std::move(table).value();
+    ctx.set_calibration(&*pass_table_);
   } else {
     return invalid_argument("pass '" + pass.name() +
                             "' needs activation ranges: give sample data or a calibration table");
   }
   used_table_ = true;
-  ctx.set_calibration(&*table_);
   return ok_status();
 }
 

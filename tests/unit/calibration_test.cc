@@ -630,5 +630,110 @@ TEST(Calibrate, InfinityNamesTensorAndSample) {
   EXPECT_GE(fine->find("y")->max, 1.0);
 }
 
+TEST(Calibrate, ChannelStatisticsMatchTheValuesPerChannel) {
+  const ir::Model model = load(kModel);
+  const io::SampleSet samples = open_samples(model, 5);
+  // The oracle: every value of x (rows are positions, columns channels) and of h, per channel.
+  std::map<std::string, std::vector<std::vector<double>>> per_channel;
+  auto track = [&](const std::string& name, const ir::Tensor& t) {
+    if (name != "x" && name != "h") return;
+    const auto& dims = t.dims();
+    auto& cols = per_channel[name];
+    cols.resize(static_cast<size_t>(dims[1]));
+    const auto v = t.span<float>();
+    for (size_t i = 0; i < v.size(); ++i) cols[i % cols.size()].push_back(v[i]);
+  };
+  auto ex = exec::Executor::create(model, {.threads = 1});
+  ASSERT_OK(ex);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    auto sample = samples.get(i);
+    ASSERT_OK(sample);
+    std::vector<exec::NamedTensor> feed;
+    for (auto& t : *sample) {
+      track(t.name, t.tensor);
+      feed.push_back({t.name, t.tensor});
+    }
+    ASSERT_OK((*ex)->run(feed, track));
+  }
+  // x per channel only (no range asked for), h both; the axis counted from the end.
+  auto table = calibrate(model, samples, {"h"}, {}, {{"x", 1}, {"h", -1}});
+  ASSERT_OK(table);
+  EXPECT_EQ(table->find("x"), nullptr);
+  ASSERT_NE(table->find("h"), nullptr);
+  for (const char* name : {"x", "h"}) {
+    const ChannelStats* c = table->find_channels(name);
+    ASSERT_NE(c, nullptr) << name;
+    EXPECT_EQ(c->axis, 1) << name;
+    const auto& cols = per_channel[name];
+    ASSERT_EQ(c->mean.size(), cols.size()) << name;
+    for (size_t k = 0; k < cols.size(); ++k) {
+      double sum = 0, m = 0;
+      for (double v : cols[k]) {
+        sum += v;
+        m = std::max(m, std::fabs(v));
+      }
+      EXPECT_NEAR(c->mean[k], sum / static_cast<double>(cols[k].size()), 1e-12) << name << k;
+      EXPECT_EQ(c->abs_max[k], m) << name << k;
+    }
+  }
+  // They survive the JSON table bit-exactly, and reading them back gives the same text.
+  auto back = CalibrationTable::from_json(table->to_json(), "t.json");
+  ASSERT_OK(back);
+  ASSERT_NE(back->find_channels("h"), nullptr);
+  EXPECT_EQ(back->find_channels("h")->mean, table->find_channels("h")->mean);
+  EXPECT_EQ(back->find_channels("h")->abs_max, table->find_channels("h")->abs_max);
+  EXPECT_EQ(back->to_json(), table->to_json());
+  // A table without channels writes no "channels" key (older tables read the same).
+  CalibrationTable plain;
+  plain.method = "minmax";
+  EXPECT_EQ(plain.to_json().find("channels"), std::string::npos);
+}
+
+TEST(Calibrate, ChannelAxisOutsideTheRankNamesTheTensor) {
+  const ir::Model model = load(kModel);
+  const io::SampleSet samples = open_samples(model, 2);
+  auto r = calibrate(model, samples, {}, {}, {{"h", 2}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("'h'"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("axis 2"), std::string::npos) << r.status().message();
+}
+
+TEST(CalibrationTable, BadChannelsNameTheKey) {
+  const std::string head =
+      R"({"format": "compressor-calibration", "version": 1, "method": "minmax", "samples": 1, )"
+      R"("ranges": {}, "channels": {"t": )";
+  for (const auto& [body, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"axis": -1, "mean": [0], "abs_max": [1]})", "channels.t.axis"},
+           {R"({"axis": 1, "mean": [0, 1], "abs_max": [1]})", "channels.t'"},
+           {R"({"axis": 1, "mean": [0], "abs_max": [-1]})", "channels.t.abs_max"},
+           {R"({"axis": 1, "mean": ["a"], "abs_max": [1]})", "channels.t.mean"}}) {
+    auto r = CalibrationTable::from_json(head + body + "}}", "c.json");
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.status().message().find("c.json"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(key), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(CalibrationTable, MergeLetsTheLaterEntryWin) {
+  CalibrationTable a, b;
+  a.method = "minmax";
+  a.samples = 3;
+  a.ranges["x"] = {-1, 1};
+  a.ranges["y"] = {0, 2};
+  a.channels["x"] = {1, {0.5}, {1}};
+  b.method = "entropy";
+  b.samples = 4;
+  b.ranges["y"] = {0, 3};
+  b.channels["z"] = {0, {0.25}, {2}};
+  a.merge(b);
+  EXPECT_EQ(a.method, "entropy");
+  EXPECT_EQ(a.samples, 4u);
+  EXPECT_EQ(a.find("x")->max, 1.0);
+  EXPECT_EQ(a.find("y")->max, 3.0);
+  ASSERT_NE(a.find_channels("x"), nullptr);
+  ASSERT_NE(a.find_channels("z"), nullptr);
+}
+
 }  // namespace
 }  // namespace compressor::pass

@@ -15,6 +15,7 @@
 #include "compressor/core/status.h"
 #include "compressor/io/samples.h"
 #include "compressor/ir/model.h"
+#include "compressor/pass/pass.h"
 
 namespace compressor::pass {
 
@@ -81,17 +82,33 @@ class TensorStats {
   std::vector<uint64_t> histogram_;
 };
 
+/// Per-channel statistics of one float tensor over every sample and every position other than
+/// the channel axis: what bias correction (the mean input a layer sees) and SmoothQuant (the
+/// largest |x| per input channel) need.
+struct ChannelStats {
+  int64_t axis = 1;             ///< Resolved, non-negative axis of the channels.
+  std::vector<double> mean;     ///< Mean value per channel.
+  std::vector<double> abs_max;  ///< Largest |x| per channel.
+};
+
 /// The ranges of the calibrated tensors, by value name.
 class CalibrationTable {
  public:
   std::string method;    ///< calibration_method_name of the method used.
   uint64_t samples = 0;  ///< How many samples were run.
   std::map<std::string, TensorRange> ranges;
+  /// Per-channel statistics of the tensors some pass asked for (ChannelRequest), by value name.
+  std::map<std::string, ChannelStats> channels;
 
   const TensorRange* find(const std::string& name) const;
+  const ChannelStats* find_channels(const std::string& name) const;
+  /// Adds `other`'s entries, replacing entries of the same name (a later pass's view wins);
+  /// `method` and `samples` become other's.
+  void merge(const CalibrationTable& other);
   /// Deterministic JSON: {"format": "compressor-calibration", "version": 1, "method",
-  /// "samples", "ranges": {name: [min, max], ...}} with names sorted and numbers written so
-  /// they read back bit-identically.
+  /// "samples", "ranges": {name: [min, max], ...}, "channels": {name: {"axis": a, "mean":
+  /// [...], "abs_max": [...]}, ...}} with names sorted and numbers written so they read back
+  /// bit-identically; "channels" is written only when non-empty and optional on reading.
   std::string to_json() const;
   /// Parses to_json's format; errors name `label` (the file) and what is wrong.
   static StatusOr<CalibrationTable> from_json(std::string_view text, const std::string& label);
@@ -102,9 +119,12 @@ class CalibrationTable {
 /// Runs `model` on every sample and returns the ranges of the named tensors (float32 values the
 /// model computes, or its float inputs). A name the model does not produce is a kInvalidArgument
 /// error naming it; a tensor holding an infinity is a kInvalidModel error naming the tensor and
-/// the sample; a tensor that is not float32 is skipped (absent from the table).
+/// the sample; a tensor that is not float32 is skipped (absent from the table). The tensors of
+/// `channels` get per-channel statistics (CalibrationTable::channels) from the same run; an axis
+/// outside a tensor's rank is a kInvalidArgument error naming the tensor.
 StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
                                      const std::vector<std::string>& tensors,
-                                     const CalibrationOptions& options);
+                                     const CalibrationOptions& options,
+                                     const std::vector<ChannelRequest>& channels = {});
 
 }  // namespace compressor::pass

@@ -13,6 +13,13 @@ namespace compressor::pass {
 
 class PassContext;
 
+/// A pass's request for per-channel statistics of a float tensor (see CalibrationTable::channels):
+/// channels lie along `axis` (negative counts from the end, as ONNX axes do).
+struct ChannelRequest {
+  std::string tensor;
+  int64_t axis = 1;
+};
+
 /// A node a pass left as it was, with the reason (shown in the report).
 struct SkippedNode {
   std::string node;  ///< Node name (or op type when unnamed).
@@ -72,6 +79,11 @@ class Pass {
   /// Float tensors whose calibrated ranges this pass needs (PassContext::calibration must then
   /// hold them when it runs); empty for passes that need no calibration.
   virtual std::vector<std::string> calibration_tensors(const ir::Model& /*model*/) const {
+    return {};
+  }
+  /// Float tensors whose per-channel statistics (CalibrationTable::channels) this pass needs;
+  /// the pipeline gathers them in the same calibration run as calibration_tensors.
+  virtual std::vector<ChannelRequest> channel_statistics(const ir::Model& /*model*/) const {
     return {};
   }
 };

@@ -135,7 +135,8 @@ class PassPipeline {
   void set_calibration_table(CalibrationTable table);
   /// Or: calibrate on these samples, on the model as it stands just before such a pass.
   void set_calibration_samples(const io::SampleSet* samples, CalibrationOptions options);
-  /// The table the last calibrated pass used (to save it); null when no pass needed one.
+  /// Every calibration the passes used, merged (to save it; a later pass's entry for a tensor
+  /// wins); null when no pass needed one.
   const CalibrationTable* calibration_table() const { return used_table_ ? &*table_ : nullptr; }
 
   /// Runs every pass in order; stops at the first error, naming the pass, and after a pass an
@@ -154,7 +155,8 @@ class PassPipeline {
 
   std::vector<Entry> passes_;
   std::vector<std::unique_ptr<PassInstrumentation>> instrumentations_;
-  std::optional<CalibrationTable> table_;
+  std::optional<CalibrationTable> table_;       ///< Given, or the merge of every run.
+  std::optional<CalibrationTable> pass_table_;  ///< The current pass's own run.
   bool table_given_ = false;
   bool used_table_ = false;
   const io::SampleSet* calibration_samples_ = nullptr;
