@@ -1,5 +1,6 @@
 #include "compressor/core/format.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace compressor {
@@ -23,6 +24,20 @@ std::string human_bytes(uint64_t b) {
     std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024);
   } else {
     std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
+  }
+  return buf;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  const double a = std::fabs(v);
+  if (v == 0) return "0";
+  if (a >= 1e-3 && a < 1e5) {
+    std::snprintf(buf, sizeof(buf), "%.6g", v);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.3e", v);
   }
   return buf;
 }

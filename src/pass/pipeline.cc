@@ -86,9 +86,6 @@ Status DumpInstrumentation::after_pass(const Pass& pass, const ir::Model& model,
   return saved.ok() ? ok_status() : saved.status();
 }
 
-namespace {
-
-/// The drift between a model and itself, shaped like `current` (a pass that changed nothing).
 std::vector<eval::OutputDrift> zero_delta(const std::vector<eval::OutputDrift>& current) {
   std::vector<eval::OutputDrift> out;
   for (const auto& d : current) {
@@ -107,8 +104,6 @@ std::vector<eval::OutputDrift> zero_delta(const std::vector<eval::OutputDrift>& 
   }
   return out;
 }
-
-}  // namespace
 
 Status DriftInstrumentation::after_pass(const Pass& pass, const ir::Model& model,
                                         PassRecord& record) {
@@ -134,6 +129,7 @@ Status DriftInstrumentation::after_pass(const Pass& pass, const ir::Model& model
     if (record.result.nodes_changed > 0) meter_.accept();
     return ok_status();
   }
+  if (!deferred_.empty() && pass.name() == deferred_) return ok_status();
   record.verdict =
       on_exceed_ == OnExceed::kRevert ? PassRecord::Verdict::kRevert : PassRecord::Verdict::kStop;
   if (record.verdict == PassRecord::Verdict::kStop && record.result.nodes_changed > 0) {

@@ -107,20 +107,6 @@ Json pass_json(const pass::PassRecord& r, bool drift_measured) {
   return j;
 }
 
-std::string format_value(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[32];
-  const double a = std::fabs(v);
-  if (v == 0) return "0";
-  if (a >= 1e-3 && a < 1e5) {
-    std::snprintf(buf, sizeof(buf), "%.6g", v);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.3e", v);
-  }
-  return buf;
-}
-
 std::string ratio(uint64_t before, uint64_t after) {
   if (before == 0) return "";
   char buf[24];
@@ -233,6 +219,37 @@ std::string to_json(const Report& r) {
     s["layers"] = std::move(layers);
     j["sensitivity"] = std::move(s);
   }
+  if (r.fallback) {
+    const pass::FallbackResult& f = *r.fallback;
+    Json fb;
+    fb["pass"] = f.pass;
+    fb["gate"] = f.gate;
+    fb["metric"] = f.metric;
+    fb["value_all_changed"] = number(f.value_all);
+    fb["met"] = f.met;
+    fb["seconds"] = f.seconds;
+    Json steps = Json::array();
+    for (const auto& st : f.steps) {
+      steps.push_back(Json{
+          {"float_layers", st.float_layers}, {"value", number(st.value)}, {"passed", st.passed}});
+    }
+    fb["steps"] = std::move(steps);
+    Json layers = Json::array();
+    Json in_float = Json::array();
+    for (const auto& l : f.layers) {
+      Json row;
+      row["node"] = l.node;
+      row["op_type"] = l.op_type;
+      row["value_with_only_it_in_float"] = number(l.alone);
+      row["step"] = l.step == 0 ? Json(nullptr) : Json(l.step);
+      row["saved"] = number(l.saved);
+      layers.push_back(std::move(row));
+      if (l.step > 0 && f.met) in_float.push_back(l.node);
+    }
+    fb["ranking"] = std::move(layers);
+    fb["float_layers"] = std::move(in_float);
+    j["fallback"] = std::move(fb);
+  }
   Json gates = Json::array();
   for (const auto& g : r.gates) gates.push_back(gate_json(g));
   j["gates"] = std::move(gates);
@@ -319,6 +336,34 @@ std::string to_text(const Report& r) {
     }
     for (const auto& l : r.sensitivity) {
       if (!l.skipped.empty()) out += "  skipped " + l.node + ": " + l.skipped + "\n";
+    }
+  }
+  if (r.fallback) {
+    const pass::FallbackResult& f = *r.fallback;
+    const size_t in_float =
+        f.met && !f.steps.empty() ? f.steps.back().float_layers : static_cast<size_t>(0);
+    std::snprintf(buf, sizeof(buf),
+                  "\nauto-fallback on %s, ranked by %s (%s with every layer changed: %s), %.3fs:\n",
+                  f.pass.c_str(), f.gate.c_str(), f.metric.c_str(),
+                  f.value_all ? format_value(*f.value_all).c_str() : "-", f.seconds);
+    out += buf;
+    for (const auto& st : f.steps) {
+      std::snprintf(buf, sizeof(buf), "  %zu layer(s) in float: %s = %s  %s\n", st.float_layers,
+                    f.metric.c_str(), st.value ? format_value(*st.value).c_str() : "-",
+                    st.passed ? "gates pass" : "gates fail");
+      out += buf;
+    }
+    if (f.met) {
+      std::snprintf(buf, sizeof(buf), "  left in float (%zu of %zu):\n", in_float, f.layers.size());
+      out += buf;
+      for (const auto& l : f.layers) {
+        if (l.step == 0) continue;
+        out += "    " + l.node + " (" + l.op_type + "): " + f.metric + " with only it in float " +
+               (l.alone ? format_value(*l.alone) : "-") + ", step " + std::to_string(l.step) +
+               " saved " + (l.saved ? format_value(*l.saved) : "-") + "\n";
+      }
+    } else {
+      out += "  the gates cannot be met by returning layers to float\n";
     }
   }
   if (r.output) {

@@ -160,5 +160,65 @@ checker "opset-9 model quantized" "$TMP/old.q.onnx"
 run "opset 9 model: --no-per-channel needs only opset 10" 0 "opset 9 -> 10" -- \
   quantize "$TMP/old.onnx" -o "$TMP/old.q10.onnx" --no-per-channel
 
+# --auto-fallback: a model whose second MatMul reads one channel 1000x larger than the rest, so
+# per-tensor int8 on its input wipes out the other channels and breaks the gate; the search
+# returns that layer (and only what it must) to float until the gate passes.
+$PY - "$TMP/outlier.onnx" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.RandomState(1)
+scale = np.ones(32, np.float32)
+scale[3] = 1000.0
+w2 = rng.randn(32, 10).astype(np.float32)
+w2[3, :] *= 1e-3  # the large channel contributes like the others in float
+inits = [numpy_helper.from_array(rng.randn(16, 32).astype(np.float32), "w1"),
+         numpy_helper.from_array(scale, "scale"),
+         numpy_helper.from_array(w2, "w2"),
+         numpy_helper.from_array(rng.randn(10, 10).astype(np.float32), "w3")]
+nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="mm1"),
+         helper.make_node("Relu", ["h"], ["r"], name="relu"),
+         helper.make_node("Mul", ["r", "scale"], ["s"], name="outlier"),
+         helper.make_node("MatMul", ["s", "w2"], ["t"], name="mm2"),
+         helper.make_node("MatMul", ["t", "w3"], ["logits"], name="mm3")]
+g = helper.make_graph(nodes, "outlier",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                      [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])], inits)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 8
+onnx.checker.check_model(m)
+onnx.save(m, sys.argv[1])
+PYEOF
+FB=(quantize "$TMP/outlier.onnx" --samples 32 --gate "cosine>=0.999")
+run "plain int8 breaks the gate on the outlier model (exit 3)" 3 "FAIL" -- \
+  "${FB[@]}" -o "$TMP/outlier.q.onnx" --report "$TMP/outlier.json"
+check "plain int8: cosine below the gate" "$TMP/outlier.json" "r['drift']['logits']['cosine'] < 0.999"
+run "--auto-fallback finds a mixed-precision model that passes" 0 "left in float" -- \
+  "${FB[@]}" -o "$TMP/outlier.fb.onnx" --report "$TMP/outlier.fb.json" --auto-fallback
+checker "auto-fallback output" "$TMP/outlier.fb.onnx"
+check "auto-fallback: mm2 is in float, and not every layer is" "$TMP/outlier.fb.json" \
+  "r['fallback']['met'] and 'mm2' in r['fallback']['float_layers'] and len(r['fallback']['float_layers']) < 3"
+check "auto-fallback: the result meets the gate" "$TMP/outlier.fb.json" \
+  "r['exit_code'] == 0 and r['drift']['logits']['cosine'] >= 0.999 and all(g['ok'] for g in r['gates'])"
+check "auto-fallback: the ledger says why mm2 stayed float" "$TMP/outlier.fb.json" \
+  "any(s['node'] == 'mm2' and 'returned to float for accuracy' in s['reason'] for s in r['passes'][-1]['nodes_skipped'])"
+check "auto-fallback: the other layers are quantized" "$TMP/outlier.fb.json" \
+  "{c['node'] for c in r['passes'][-1]['changes']} >= {'mm1', 'mm3'} - set(r['fallback']['float_layers'])"
+check "auto-fallback: every quantized layer is ranked, with the drift its step saved" "$TMP/outlier.fb.json" \
+  "len(r['fallback']['ranking']) == 3 and all(l['saved'] is not None for l in r['fallback']['ranking'] if l['step'])"
+[[ $(ops "$TMP/outlier.fb.onnx") == *QuantizeLinear* ]] && ok "auto-fallback output still has int8 layers" \
+  || fail "auto-fallback output" "no QuantizeLinear left: $(ops "$TMP/outlier.fb.onnx")"
+run "--auto-fallback output is deterministic" 0 "" -- \
+  "${FB[@]}" -o "$TMP/outlier.fb2.onnx" --auto-fallback
+cmp -s "$TMP/outlier.fb.onnx" "$TMP/outlier.fb2.onnx" && ok "auto-fallback: same bytes twice" \
+  || fail "auto-fallback determinism" "outputs differ"
+run "--auto-fallback with the gate already met changes nothing" 0 "every layer changed" -- \
+  quantize "$TMP/outlier.onnx" --samples 8 --gate "cosine>=0.5" --auto-fallback -o "$TMP/easy.onnx"
+run "--auto-fallback without a drift gate is a usage error" 2 "--auto-fallback needs a drift --gate" -- \
+  quantize "$TMP/outlier.onnx" -o "$TMP/x.onnx" --auto-fallback --gate "size_ratio<=0.5"
+run "--fallback-step without --auto-fallback is a usage error" 2 "--fallback-step" -- \
+  quantize "$TMP/outlier.onnx" -o "$TMP/x.onnx" --fallback-step 2
+
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]

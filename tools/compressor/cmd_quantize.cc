@@ -30,6 +30,8 @@ struct QuantizeOptions {
   bool reduce_range = false;
   std::vector<std::string> include;
   std::vector<std::string> exclude;
+  bool auto_fallback = false;
+  size_t fallback_step = 0;
 };
 
 /// Patterns for the passes' include/exclude options: one per line.
@@ -129,6 +131,11 @@ Status run_quantize(const QuantizeOptions& opts) {
       cmd.calibration->save_path = opts.save_calibration;
     }
   }
+  if (opts.auto_fallback) {
+    cmd.fallback = FallbackSpec{name, options, {.step = opts.fallback_step}};
+  } else if (opts.fallback_step > 0) {
+    return invalid_argument("--fallback-step applies with --auto-fallback only");
+  }
   Status st = run_pipeline_command(cmd, std::move(pipeline));
   if (!st.ok() && opts.per_channel && st.message().find("version converter") != std::string::npos) {
     const int64_t fallback = opts.mode == "dynamic" ? 11 : 10;
@@ -192,6 +199,14 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   cmd->add_option("--exclude", opts->exclude,
                   "Leave layers matching in float: a node name, an op type, or a regex on the "
                   "name (repeatable)");
+  cmd->add_flag("--auto-fallback", opts->auto_fallback,
+                "When the result breaks a drift --gate, return the layers that cost the most "
+                "accuracy to float, a group at a time, until the gates pass (exit 3 if they "
+                "cannot)");
+  cmd->add_option("--fallback-step", opts->fallback_step,
+                  "Layers returned to float per step of --auto-fallback (default: 1/16 of the "
+                  "quantized layers, at least 1)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--dump-after", opts->cmd.dump_after,
                   "Folder to save the model into after every pass (NN-<pass>.onnx)");
   add_data_options(*cmd, opts->cmd.data, /*with_no_drift=*/true);

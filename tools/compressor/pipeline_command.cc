@@ -30,6 +30,28 @@ Status emit_report(const report::Report& report, const std::string& json_path) {
   return ok_status();
 }
 
+namespace {
+
+/// Keeps a copy of the model as it is before the named pass (tensors are shared until written).
+class SnapshotInstrumentation : public pass::PassInstrumentation {
+ public:
+  SnapshotInstrumentation(std::string pass_name, std::optional<ir::Model>& into)
+      : pass_(std::move(pass_name)), into_(into) {}
+  Status before_pass(const pass::Pass& pass, const ir::Model& model) override {
+    if (pass.name() == pass_) into_ = model;
+    return ok_status();
+  }
+  Status after_pass(const pass::Pass&, const ir::Model&, pass::PassRecord&) override {
+    return ok_status();
+  }
+
+ private:
+  std::string pass_;
+  std::optional<ir::Model>& into_;
+};
+
+}  // namespace
+
 Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipeline) {
   // Usage errors first.
   COMPRESSOR_ASSIGN_OR_RETURN(std::vector<eval::Gate> gates, parse_gates(cmd.gates));
@@ -37,6 +59,10 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   std::vector<eval::Gate> drift_gates;
   for (const auto& g : gates) {
     if (eval::needs_drift(g)) drift_gates.push_back(g);
+  }
+  if (cmd.fallback && drift_gates.empty()) {
+    return invalid_argument(
+        "--auto-fallback needs a drift --gate to meet (e.g. --gate 'cosine>=0.999')");
   }
   if (cmd.data.no_drift && !drift_gates.empty()) {
     return invalid_argument("--gate '" + drift_gates.front().expr +
@@ -115,10 +141,17 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   }
 
   pipeline.add_instrumentation(std::make_unique<pass::VerifyInstrumentation>());
+  std::optional<ir::Model> before_fallback_pass;
   if (meter) {
-    pipeline.add_instrumentation(std::make_unique<pass::DriftInstrumentation>(
+    auto drift = std::make_unique<pass::DriftInstrumentation>(
         *meter, drift_gates,
-        cmd.gates.on_exceed == "revert" ? pass::OnExceed::kRevert : pass::OnExceed::kFail));
+        cmd.gates.on_exceed == "revert" ? pass::OnExceed::kRevert : pass::OnExceed::kFail);
+    if (cmd.fallback) {
+      drift->defer(cmd.fallback->pass);
+      pipeline.add_instrumentation(
+          std::make_unique<SnapshotInstrumentation>(cmd.fallback->pass, before_fallback_pass));
+    }
+    pipeline.add_instrumentation(std::move(drift));
   }
   if (!cmd.dump_after.empty()) {
     pipeline.add_instrumentation(std::make_unique<pass::DumpInstrumentation>(cmd.dump_after));
@@ -128,6 +161,21 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   auto records = pipeline.run(model, ctx);
   if (!records.ok()) return records.status().with_context(cmd.model);
   rep.passes = std::move(records).value();
+  if (cmd.fallback && !rep.passes.empty() && rep.passes.back().name == cmd.fallback->pass &&
+      before_fallback_pass) {
+    pass::PassRecord& last = rep.passes.back();
+    if (last.exceeded.empty()) {
+      rep.notes.push_back("--auto-fallback: the gates passed with every layer changed");
+    } else {
+      auto found =
+          pass::search_fallback(*before_fallback_pass, cmd.fallback->pass, cmd.fallback->options,
+                                pipeline.calibration_table(), *meter, drift_gates,
+                                cmd.fallback->search, ctx, model, last);
+      if (!found.ok()) return found.status().with_context(cmd.model);
+      rep.fallback = std::move(found).value();
+    }
+    before_fallback_pass.reset();
+  }
   bool stopped = false;
   std::string applied;
   for (const auto& r : rep.passes) {

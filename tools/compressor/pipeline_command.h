@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "compressor/pass/fallback.h"
 #include "compressor/pass/pipeline.h"
 #include "compressor/report/report.h"
 #include "data_options.h"
@@ -22,6 +23,14 @@ struct CalibrationSpec {
   std::string save_path;  ///< --save-calibration
 };
 
+/// Accuracy-driven fallback (--auto-fallback): when the named pass breaks a drift gate, layers
+/// go back to float until the gates pass (pass::search_fallback).
+struct FallbackSpec {
+  std::string pass;           ///< The layer-wise pass searched over (the pipeline's last).
+  pass::PassOptions options;  ///< Its options.
+  pass::FallbackOptions search;
+};
+
 struct PipelineCommand {
   std::string command;  ///< "optimize", ...
   std::string model;
@@ -31,6 +40,7 @@ struct PipelineCommand {
   std::string dump_after;
   /// Set for commands whose passes may calibrate (quantize --mode static).
   std::optional<CalibrationSpec> calibration;
+  std::optional<FallbackSpec> fallback;
 };
 
 /// Runs `pipeline` on the model. Usage errors (gates, data options) come before any work. A

@@ -61,6 +61,9 @@ struct PassRecord {
   Verdict verdict = Verdict::kKeep;
 };
 
+/// The drift between a model and itself, shaped like `current` (a pass that changed nothing).
+std::vector<eval::OutputDrift> zero_delta(const std::vector<eval::OutputDrift>& current);
+
 /// Hooks run around every pass (verification, statistics, dumps, drift).
 class PassInstrumentation {
  public:
@@ -88,8 +91,13 @@ class DriftInstrumentation : public PassInstrumentation {
       : meter_(meter), gates_(std::move(gates)), on_exceed_(on_exceed) {}
   Status after_pass(const Pass& pass, const ir::Model& model, PassRecord& record) override;
   bool may_revert() const override { return on_exceed_ == OnExceed::kRevert && !gates_.empty(); }
+  /// A pass named `pass_name` that breaks a gate keeps the verdict kKeep and is not accepted by
+  /// the meter (the broken gates are still in PassRecord::exceeded): the caller settles it, as
+  /// the accuracy-driven fallback search does.
+  void defer(std::string pass_name) { deferred_ = std::move(pass_name); }
 
  private:
+  std::string deferred_;
   eval::DriftMeter& meter_;
   std::vector<eval::Gate> gates_;  ///< Drift gates only.
   OnExceed on_exceed_;

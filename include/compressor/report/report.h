@@ -10,6 +10,7 @@
 #include "compressor/core/status.h"
 #include "compressor/eval/drift.h"
 #include "compressor/eval/gates.h"
+#include "compressor/pass/fallback.h"
 #include "compressor/pass/pipeline.h"
 
 namespace compressor::report {
@@ -62,6 +63,8 @@ struct Report {
   std::string sensitivity_pass;
   std::string sensitivity_metric;
   std::vector<LayerSensitivity> sensitivity;
+  /// quantize --auto-fallback: the search for layers to return to float, when one ran.
+  std::optional<pass::FallbackResult> fallback;
   std::vector<eval::GateResult> gates;
   std::vector<std::string> notes;
   int exit_code = 0;
