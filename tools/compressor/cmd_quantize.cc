@@ -30,6 +30,7 @@ struct QuantizeOptions {
   bool reduce_range = false;
   std::vector<std::string> include;
   std::vector<std::string> exclude;
+  bool equalize = false;
   bool auto_fallback = false;
   size_t fallback_step = 0;
 };
@@ -101,6 +102,10 @@ Status run_quantize(const QuantizeOptions& opts) {
   // the quantized form needs.
   COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline,
                               pass::PassPipeline::parse(pass::cleanup_pipeline_spec()));
+  if (opts.equalize) {
+    COMPRESSOR_ASSIGN_OR_RETURN(auto equalize, registry.create("equalize-cross-layer", {}));
+    pipeline.add(std::move(equalize));
+  }
   const int64_t opset = opts.per_channel ? 13 : opts.mode == "dynamic" ? 11 : 10;
   COMPRESSOR_ASSIGN_OR_RETURN(auto convert,
                               registry.create("convert-opset", {{"opset", std::to_string(opset)}}));
@@ -199,6 +204,10 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   cmd->add_option("--exclude", opts->exclude,
                   "Leave layers matching in float: a node name, an op type, or a regex on the "
                   "name (repeatable)");
+  cmd->add_flag("--equalize", opts->equalize,
+                "Cross-layer equalization first: rescale Conv -> Relu -> Conv pairs so their "
+                "per-channel weight ranges match (exact in float; helps per-tensor int8 on "
+                "depthwise-separable nets)");
   cmd->add_flag("--auto-fallback", opts->auto_fallback,
                 "When the result breaks a drift --gate, return the layers that cost the most "
                 "accuracy to float, a group at a time, until the gates pass (exit 3 if they "
