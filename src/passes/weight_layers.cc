@@ -1,6 +1,8 @@
 // Weight-layer discovery, the `nodes` option and small formatting helpers for layer passes.
 #include "weight_layers.h"
 
+#include <onnx/onnx_pb.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -39,9 +41,48 @@ std::string weight_problem(const ir::Graph& graph, const ir::Node& node, size_t 
 
 }  // namespace
 
+namespace {
+
+/// Adds the candidate layers inside `body` (and its own subgraphs) to `skipped`: passes rewrite
+/// the main graph only, and the ledger must not lose a layer silently.
+void skip_subgraph_layers(const onnx::GraphProto& body, const std::string& where,
+                          std::vector<pass::SkippedNode>& skipped) {
+  for (const auto& n : body.node()) {
+    const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    const std::string label =
+        !n.name().empty() ? n.name() : (n.output_size() > 0 ? n.output(0) : n.op_type());
+    if (default_domain && (n.op_type() == "Conv" || n.op_type() == "ConvTranspose" ||
+                           n.op_type() == "Gemm" || n.op_type() == "MatMul")) {
+      skipped.push_back({label, "inside " + where +
+                                    ": layers in If/Loop/Scan bodies are not rewritten (only the "
+                                    "main graph is)"});
+    }
+    for (const auto& a : n.attribute()) {
+      const std::string inner =
+          "the '" + a.name() + "' body of " + n.op_type() + " '" + label + "' (" + where + ")";
+      if (a.has_g()) skip_subgraph_layers(a.g(), inner, skipped);
+      for (const auto& g : a.graphs()) skip_subgraph_layers(g, inner, skipped);
+    }
+  }
+}
+
+}  // namespace
+
 LayerScan scan_weight_layers(const ir::Graph& graph, MatMulWeight matmul,
                              const WeightCheck& check) {
   LayerScan scan;
+  for (size_t i = 0; i < graph.node_count(); ++i) {
+    const ir::Node& node = graph.node(i);
+    if (!node.has_subgraphs()) continue;
+    const std::string label = pass::node_label(node);
+    for (const auto& a : node.attributes) {
+      if (!a.has_subgraphs()) continue;
+      const std::string where =
+          "the '" + a.name() + "' body of " + node.op_type + " '" + label + "'";
+      if (a.proto().has_g()) skip_subgraph_layers(a.proto().g(), where, scan.skipped);
+      for (const auto& g : a.proto().graphs()) skip_subgraph_layers(g, where, scan.skipped);
+    }
+  }
   for (size_t i = 0; i < graph.node_count(); ++i) {
     const ir::Node& node = graph.node(i);
     if (!is_candidate(node)) continue;

@@ -11,6 +11,7 @@
 #include "compressor/io/test_data.h"
 #include "compressor/pass/pass_context.h"
 #include "passes/layer_pass_testing.h"
+#include "testing/kernel_testing.h"
 #include "testing/test_models.h"
 
 namespace compressor {
@@ -741,6 +742,44 @@ TEST(QuantizeStatic, DemoModelsStayCloseToFloat) {
       agree += (a - ref.begin()) == (b - got.begin());
     }
     EXPECT_GE(agree, ref.size() / 10 - 1);
+  }
+}
+
+// Layers inside If/Loop bodies are not rewritten; every layer pass lists them in its ledger with
+// that reason instead of dropping them silently.
+TEST(LayerPasses, LayersInsideSubgraphsAreSkippedWithTheReason) {
+  const auto w = random_floats(4 * 4, 3, -0.5f, 0.5f);
+  const std::string text = R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 4] X, bool C) => (float[1, 4] Z)
+    <float[4, 4] W = )" + float_literal(w) +
+                           R"(>
+    {
+      Y = MatMul(X, W)
+      Z = If(C) <then_branch = t () => (float[1, 4] A) { A = MatMul(Y, W) },
+                 else_branch = e () => (float[1, 4] B) { B = Relu(Y) }>
+    })";
+  for (const std::string name :
+       {"quantize-static", "quantize-weights", "quantize-dynamic", "prune-magnitude"}) {
+    auto model = model_from_text(text);
+    ASSERT_OK(model);
+    StatusOr<pass::PassResult> r = pass::PassResult();
+    if (name == "quantize-static") {
+      std::vector<Inputs> samples = {{{"X", float_input({1, 4}, 5)}, {"C", bool_tensor({}, {1})}}};
+      r = run_pass_calibrated(*model, name, table_for(*model, samples));
+    } else {
+      r = run_pass(
+          *model, name,
+          name == "prune-magnitude" ? pass::PassOptions{{"sparsity", "0.5"}} : pass::PassOptions{});
+    }
+    ASSERT_OK(r);
+    EXPECT_EQ(r->nodes_changed, 1u) << name;  // the MatMul of the main graph
+    bool listed = false;
+    for (const auto& s : r->skipped) {
+      listed = listed ||
+               (s.node == "A" && s.reason.find("'then_branch' body of If") != std::string::npos);
+    }
+    EXPECT_TRUE(listed) << name << ": the MatMul in the then-branch is not in the ledger";
   }
 }
 
