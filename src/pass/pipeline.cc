@@ -216,7 +216,7 @@ Status PassPipeline::prepare_calibration(const Pass& pass, const ir::Model& mode
       if (table_->ranges.count(name) == 0) return missing(name, "range");
     }
     for (const auto& request : channels) {
-      if (table_->channels.count(request.tensor) == 0) {
+      if (!request.optional && table_->channels.count(request.tensor) == 0) {
         return missing(request.tensor, "per-channel statistics");
       }
     }

@@ -18,6 +18,9 @@ class PassContext;
 struct ChannelRequest {
   std::string tensor;
   int64_t axis = 1;
+  /// The pass copes without these statistics (it then leaves the layer as it is and says why):
+  /// a given calibration table that lacks them is not an error.
+  bool optional = false;
 };
 
 /// A node a pass left as it was, with the reason (shown in the report).

@@ -116,4 +116,34 @@ QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, b
   return q;
 }
 
+ir::Tensor dequantize_weight(const QuantizedTensor& q, int64_t axis) {
+  const auto& dims = q.values.dims();
+  const auto scale = q.scale.span<float>();
+  const size_t channels = scale.size();
+  size_t inner = static_cast<size_t>(q.values.numel());
+  if (channels > 1) {
+    inner = 1;
+    for (size_t d = static_cast<size_t>(axis) + 1; d < dims.size(); ++d) inner *= size_t(dims[d]);
+  }
+  ir::Tensor out = ir::Tensor::uninitialized(ir::DType::kFloat, dims);
+  auto dst = out.mutable_span<float>();
+  auto load = [&](auto tag) {
+    using T = decltype(tag);
+    const auto v = q.values.span<T>();
+    const auto zero = q.zero_point.span<T>();
+    for (size_t i = 0; i < v.size(); ++i) {
+      const size_t c = channels > 1 ? (i / inner) % channels : 0;
+      const int32_t z = zero.size() > 1 ? int32_t(zero[c]) : int32_t(zero[0]);
+      // As DequantizeLinear computes it: the integer difference times the float32 scale.
+      dst[i] = static_cast<float>(int32_t(v[i]) - z) * scale[c];
+    }
+  };
+  if (q.values.dtype() == ir::DType::kInt8) {
+    load(int8_t{});
+  } else {
+    load(uint8_t{});
+  }
+  return out;
+}
+
 }  // namespace compressor::passes

@@ -57,4 +57,8 @@ struct QuantizedTensor {
 QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, bool symmetric,
                                 bool reduce_range = false);
 
+/// The float32 values a DequantizeLinear computes from `q`: (value - zero point) * scale, with
+/// scale and zero point each a scalar (or one value) or one per index of `axis`.
+ir::Tensor dequantize_weight(const QuantizedTensor& q, int64_t axis);
+
 }  // namespace compressor::passes

@@ -35,12 +35,14 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <utility>
 
 #include "../pass_util.h"
 #include "../weight_layers.h"
+#include "bias_correction.h"
 #include "compressor/pass/pass_context.h"
 #include "quant_util.h"
 
@@ -146,11 +148,12 @@ ir::Node make_node(std::string name, std::string op, std::vector<std::string> in
 
 class QuantizeDynamic : public pass::Pass {
  public:
-  QuantizeDynamic(bool per_channel, QType weight_type, bool reduce_range,
+  QuantizeDynamic(bool per_channel, QType weight_type, bool reduce_range, bool bias_correction,
                   std::vector<std::string> nodes, LayerFilter filter)
       : per_channel_(per_channel),
         weight_type_(weight_type),
         reduce_range_(reduce_range),
+        bias_correction_(bias_correction),
         nodes_(std::move(nodes)),
         filter_(std::move(filter)) {}
 
@@ -160,7 +163,25 @@ class QuantizeDynamic : public pass::Pass {
     return layer_labels(quantizable_layers(model).layers);
   }
 
-  StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext&) override;
+  // With bias_correction, the mean input per channel of every layer the pass quantizes.
+  std::vector<pass::ChannelRequest> channel_statistics(const ir::Model& model) const override {
+    if (!bias_correction_) return {};
+    auto layers = select_layers(quantizable_layers(model), nodes_, kName);
+    if (!layers.ok()) return {};
+    std::vector<pass::SkippedNode> skipped;
+    auto kept = filter_layers(model.graph, std::move(layers).value(), filter_, kName, skipped);
+    if (!kept.ok()) return {};
+    const BiasCorrector corrector(model.graph, nullptr);
+    std::vector<pass::ChannelRequest> requests;
+    std::set<std::string> seen;
+    for (const WeightLayer& layer : *kept) {
+      auto request = corrector.request(model.graph, layer.node);
+      if (request && seen.insert(request->tensor).second) requests.push_back(*request);
+    }
+    return requests;
+  }
+
+  StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;
 
  private:
   // A quantized weight: integer values, the scale shaped for the output Mul, and a scalar
@@ -176,6 +197,7 @@ class QuantizeDynamic : public pass::Pass {
   bool per_channel_;
   QType weight_type_;
   bool reduce_range_;
+  bool bias_correction_;
   std::vector<std::string> nodes_;
   LayerFilter filter_;
 };
@@ -229,7 +251,7 @@ QuantizeDynamic::QuantizedWeight QuantizeDynamic::quantize(ir::Graph& graph, Nam
   return out;
 }
 
-StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassContext&) {
+StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassContext& ctx) {
   ir::Graph& graph = model.graph;
   const int64_t opset = model.opset_version("");
   const LayerScan scan = quantizable_layers(model);
@@ -246,6 +268,8 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
   if (layers.empty()) return result;
 
   NameGenerator names(graph);
+  std::optional<BiasCorrector> corrector;
+  if (bias_correction_) corrector.emplace(graph, ctx.calibration());
   const char* type_name = weight_type_ == QType::kInt8 ? "int8" : "uint8";
   std::map<std::string, std::array<std::string, 3>> activations;  // X -> (X_q, scale, zero)
   std::map<std::pair<std::string, bool>, QuantizedWeight> weights;
@@ -262,9 +286,10 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
     originals.insert(&node);
     const bool is_conv = node.op_type == "Conv";
     const bool transpose = node.op_type == "Gemm" && node.attr_int("transB", 0) != 0;
-    const std::string& x = node.inputs[0];
-    const std::string& w = node.inputs[1];
-    const std::string& y = node.outputs[0];
+    // Copies: bias correction may add an input to the node.
+    const std::string x = node.inputs[0];
+    const std::string w = node.inputs[1];
+    const std::string y = node.outputs[0];
     const std::string label = layer.label;
     std::vector<ir::Node>& out = before[layer.node];
 
@@ -292,6 +317,19 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
       }
     }
     const QuantizedWeight& qw = wq->second;
+
+    // Bias correction from the weight error as stored (transposed for Gemm with transB).
+    std::string corrected;
+    if (corrector) {
+      const ir::Tensor& original = graph.find_initializer(w)->tensor;
+      const ir::Tensor w_float = transpose ? transposed(original) : original;
+      const QuantizedTensor stored{graph.find_initializer(qw.values)->tensor, qw.scale_tensor,
+                                   graph.find_initializer(qw.zero_point)->tensor};
+      const int64_t axis = !per_channel_ ? kPerTensor : is_conv ? 0 : 1;
+      corrected =
+          corrector->correct(graph, names, layer.node, w_float, dequantize_weight(stored, axis),
+                             is_conv ? WeightLayout::kConv : WeightLayout::kMatrix);
+    }
 
     // Integer op -> int32 -> float -> times x_scale * w_scale (* alpha).
     ir::Node integer =
@@ -364,7 +402,7 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
     }
     result.changes.push_back({label, std::string("dynamic int8: ") +
                                          (is_conv ? "ConvInteger" : "MatMulInteger") + ", weight " +
-                                         type_name + " " + layout});
+                                         type_name + " " + layout + corrected});
     conv_count += is_conv ? 1 : 0;
     ++result.nodes_changed;
   }
@@ -377,6 +415,7 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
   }
   graph.remove_nodes_if([&](const ir::Node& n) { return originals.count(&n) > 0; });
 
+  if (corrector) replaced.insert(corrector->replaced().begin(), corrector->replaced().end());
   const ir::UseDefIndex index = graph.index();
   graph.remove_initializers_if([&](const ir::Initializer& init) {
     return replaced.count(init.name) && index.consumer_count(init.name) == 0 &&
@@ -405,6 +444,7 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
         "VNNI (AVX2), giving other results than measured here; weight_type=uint8 or "
         "reduce_range=true avoid it");
   }
+  if (corrector && !corrector->note().empty()) result.notes.push_back(corrector->note());
   return result;
 }
 
@@ -423,14 +463,15 @@ const pass::PassInfo& quantize_dynamic_info() {
             "in "
             "ONNX Runtime on x86 CPUs without VNNI."},
            {"reduce_range", "false",
-            "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."}})};
+            "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."},
+           bias_correction_option_info()})};
   return info;
 }
 
 const pass::PassInfo& QuantizeDynamic::info() const { return quantize_dynamic_info(); }
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOptions& options) {
-  bool per_channel = true, reduce_range = false;
+  bool per_channel = true, reduce_range = false, bias_correction = false;
   QType weight_type = QType::kUInt8;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {
@@ -450,10 +491,15 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOp
                               "'");
     }
   }
+  if (auto it = options.find(kBiasCorrectionOption); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(bias_correction,
+                                parse_bool_option(kName, kBiasCorrectionOption, it->second));
+  }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter, parse_layer_filter(kName, options));
   return std::unique_ptr<pass::Pass>(new QuantizeDynamic(per_channel, weight_type, reduce_range,
-                                                         std::move(nodes), std::move(filter)));
+                                                         bias_correction, std::move(nodes),
+                                                         std::move(filter)));
 }
 
 }  // namespace compressor::passes

@@ -50,11 +50,13 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "../pass_util.h"
 #include "../weight_layers.h"
+#include "bias_correction.h"
 #include "compressor/pass/calibration.h"
 #include "compressor/pass/pass_context.h"
 #include "quant_util.h"
@@ -74,6 +76,7 @@ struct Options {
   QType activation = QType::kInt8;
   bool symmetric = false;
   bool reduce_range = false;
+  bool bias_correction = false;
   std::vector<std::string> nodes;
   LayerFilter filter;
 };
@@ -470,6 +473,21 @@ class QuantizeStatic : public pass::Pass {
     return names;
   }
 
+  std::vector<pass::ChannelRequest> channel_statistics(const ir::Model& model) const override {
+    if (!options_.bias_correction) return {};
+    auto plan = make_plan(model, options_, nullptr);
+    if (!plan.ok()) return {};
+    const BiasCorrector corrector(model.graph, nullptr);
+    std::vector<pass::ChannelRequest> requests;
+    std::set<std::string> seen;
+    for (const LayerPlan& lp : plan->layers) {
+      if (lp.layer.slot == kNoWeight) continue;
+      auto request = corrector.request(model.graph, lp.layer.node);
+      if (request && seen.insert(request->tensor).second) requests.push_back(*request);
+    }
+    return requests;
+  }
+
   StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;
 
  private:
@@ -519,6 +537,8 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
   std::vector<std::vector<ir::Node>> before(n_nodes), after(n_nodes);
   std::vector<ir::Node> front;
   std::set<std::string> created;  // names of nodes this pass adds
+  std::optional<BiasCorrector> corrector;
+  if (options_.bias_correction) corrector.emplace(graph, table);
   std::set<std::string> added_initializers;
   auto add_initializer = [&](const std::string& name, ir::Tensor tensor) {
     added_initializers.insert(name);
@@ -586,6 +606,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
   struct WeightQ {
     std::string q_value, scale, zero_point, dq_value;
     ir::Tensor scale_tensor;
+    ir::Tensor dequantized;  // what the DequantizeLinear computes (for bias correction)
     int64_t axis = kPerTensor;
   };
   std::map<std::pair<std::string, int64_t>, WeightQ> weights;
@@ -595,6 +616,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
     const std::string label = lp.layer.label;
     QdqTensor& out = qdq.at(lp.output);
     std::string detail = act == QType::kInt8 ? "int8 QDQ" : "uint8 QDQ (int8 weights)";
+    std::string corrected;  // bias correction's ledger text
     // The records of the quantized inputs (readers were rewired to their DQ values).
     const QdqTensor* x = by_dq.count(node.inputs[0]) ? by_dq.at(node.inputs[0]) : nullptr;
     const QdqTensor* x2 = lp.layer.slot == kNoWeight && by_dq.count(node.inputs[1])
@@ -620,6 +642,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
         wq.zero_point = names.value(weight + "_zero_point");
         wq.dq_value = names.value(weight + "_dequantized");
         wq.scale_tensor = q.scale;
+        if (corrector) wq.dequantized = dequantize_weight(q, axis);
         add_initializer(wq.q_value, std::move(q.values));
         add_initializer(wq.scale, std::move(q.scale));
         add_initializer(wq.zero_point, std::move(q.zero_point));
@@ -637,6 +660,11 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
       detail += std::string(", weight ") + (axis != kPerTensor ? "per channel" : "per tensor") +
                 " (scales " + scale_span(wq.scale_tensor) + ")";
       if (x != nullptr) detail += ", input scale " + fmt("%.3g", x->params.scale);
+      // The corrected float bias is what gets quantized to int32 below.
+      if (corrector) {
+        corrected =
+            corrector->correct(graph, names, lp.layer.node, w, wq.dequantized, weight_layout(node));
+      }
 
       // Bias: Conv/ConvTranspose input 2, Gemm C when 1-D of the output channel count.
       const int64_t channels =
@@ -726,8 +754,12 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
                        std::string(act == QType::kInt8 ? "int8 " : "uint8 ") + node.op_type);
       }
     }
-    result.changes.push_back({label, detail});
+    result.changes.push_back({label, detail + corrected});
     ++result.nodes_changed;
+  }
+  if (corrector) {
+    float_constants.insert(corrector->replaced().begin(), corrector->replaced().end());
+    float_constants.insert(corrector->written().begin(), corrector->written().end());
   }
 
   // Insert from the back so positions stay valid: before[i], node i, after[i].
@@ -772,6 +804,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
                            " op(s) between quantized layers stay float: the calibration table "
                            "has no range for them");
   }
+  if (corrector && !corrector->note().empty()) result.notes.push_back(corrector->note());
   return result;
 }
 
@@ -789,7 +822,8 @@ const pass::PassInfo& quantize_static_info() {
            {"per_channel", "true", "One weight scale per output channel (needs opset 13)."},
            {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
            {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
-           {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."}})};
+           {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
+           bias_correction_option_info()})};
   return info;
 }
 
@@ -821,7 +855,8 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_static(const pass::PassOpt
   }
   for (auto [key, target] : {std::pair<const char*, bool*>{"per_channel", &o.per_channel},
                              {"activation_symmetric", &o.symmetric},
-                             {"reduce_range", &o.reduce_range}}) {
+                             {"reduce_range", &o.reduce_range},
+                             {kBiasCorrectionOption, &o.bias_correction}}) {
     if (auto it = options.find(key); it != options.end()) {
       COMPRESSOR_ASSIGN_OR_RETURN(*target, parse_bool_option(kName, key, it->second));
     }

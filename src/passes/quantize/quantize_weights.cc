@@ -19,12 +19,14 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <utility>
 
 #include "../pass_util.h"
 #include "../weight_layers.h"
+#include "bias_correction.h"
 #include "compressor/pass/pass_context.h"
 #include "quant_util.h"
 
@@ -52,10 +54,11 @@ LayerScan quantizable_layers(const ir::Model& model) {
 
 class QuantizeWeights : public pass::Pass {
  public:
-  QuantizeWeights(bool per_channel, bool symmetric, std::vector<std::string> nodes,
-                  LayerFilter filter)
+  QuantizeWeights(bool per_channel, bool symmetric, bool bias_correction,
+                  std::vector<std::string> nodes, LayerFilter filter)
       : per_channel_(per_channel),
         symmetric_(symmetric),
+        bias_correction_(bias_correction),
         nodes_(std::move(nodes)),
         filter_(std::move(filter)) {}
 
@@ -65,7 +68,26 @@ class QuantizeWeights : public pass::Pass {
     return layer_labels(quantizable_layers(model).layers);
   }
 
-  StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext&) override {
+  // With bias_correction, the mean input per channel of every layer the pass quantizes.
+  std::vector<pass::ChannelRequest> channel_statistics(const ir::Model& model) const override {
+    if (!bias_correction_) return {};
+    const LayerScan scan = quantizable_layers(model);
+    auto layers = select_layers(scan, nodes_, kName);
+    if (!layers.ok()) return {};
+    std::vector<pass::SkippedNode> skipped;
+    auto kept = filter_layers(model.graph, std::move(layers).value(), filter_, kName, skipped);
+    if (!kept.ok()) return {};
+    const BiasCorrector corrector(model.graph, nullptr);
+    std::vector<pass::ChannelRequest> requests;
+    std::set<std::string> seen;
+    for (const WeightLayer& layer : *kept) {
+      auto request = corrector.request(model.graph, layer.node);
+      if (request && seen.insert(request->tensor).second) requests.push_back(*request);
+    }
+    return requests;
+  }
+
+  StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override {
     ir::Graph& graph = model.graph;
     const int64_t opset = model.opset_version("");
     const LayerScan scan = quantizable_layers(model);
@@ -75,6 +97,8 @@ class QuantizeWeights : public pass::Pass {
     if (nodes_.empty()) result.skipped = scan.skipped;
     COMPRESSOR_ASSIGN_OR_RETURN(
         layers, filter_layers(graph, std::move(layers), filter_, kName, result.skipped));
+    std::optional<BiasCorrector> corrector;
+    if (bias_correction_) corrector.emplace(graph, ctx.calibration());
     if (opset < 10 && !scan.skipped.empty()) {
       result.notes.push_back(
           "no layer quantized: DequantizeLinear needs opset 10, the model imports opset " +
@@ -108,9 +132,10 @@ class QuantizeWeights : public pass::Pass {
     uint64_t bytes_before = 0, bytes_after = 0;
     size_t per_channel_groups = 0;
     for (const Group& group : groups) {
-      const ir::Tensor& w = graph.find_initializer(group.weight)->tensor;
+      const ir::Tensor w = graph.find_initializer(group.weight)->tensor;  // shares the buffer
       if (float_weights.insert(group.weight).second) bytes_before += w.nbytes();
       QuantizedTensor q = quantize_weight(w, group.axis, QType::kInt8, symmetric_);
+      const ir::Tensor w_dq = corrector ? dequantize_weight(q, group.axis) : ir::Tensor();
       bytes_after += q.values.nbytes() + q.scale.nbytes() + q.zero_point.nbytes();
       per_channel_groups += group.axis != kPerTensor ? 1 : 0;
       const auto scales = q.scale.span<float>();
@@ -119,8 +144,14 @@ class QuantizeWeights : public pass::Pass {
       std::snprintf(detail, sizeof(detail), "int8 weight %s, %s (scales %.3g..%.3g)",
                     group.weight.c_str(), group.axis != kPerTensor ? "per channel" : "per tensor",
                     double(*smin), double(*smax));
-      for (const WeightLayer* layer : group.layers)
-        result.changes.push_back({layer->label, detail});
+      for (const WeightLayer* layer : group.layers) {
+        std::string corrected;
+        if (corrector) {
+          corrected = corrector->correct(graph, names, layer->node, w, w_dq,
+                                         weight_layout(graph.node(layer->node)));
+        }
+        result.changes.push_back({layer->label, detail + corrected});
+      }
 
       ir::Node dq;
       dq.name = names.node(group.weight + "_dequantize");
@@ -149,8 +180,10 @@ class QuantizeWeights : public pass::Pass {
 
     const ir::UseDefIndex index = graph.index();
     graph.remove_initializers_if([&](const ir::Initializer& init) {
-      return float_weights.count(init.name) && index.consumer_count(init.name) == 0 &&
-             !index.escapes(init.name) && !graph.is_graph_input(init.name);
+      return (float_weights.count(init.name) ||
+              (corrector && corrector->replaced().count(init.name))) &&
+             index.consumer_count(init.name) == 0 && !index.escapes(init.name) &&
+             !graph.is_graph_input(init.name);
     });
     prune_value_info(graph);
     // A float weight that other readers keep still counts after.
@@ -177,12 +210,14 @@ class QuantizeWeights : public pass::Pass {
       result.notes.push_back("per-channel scales need opset 13 (the model imports opset " +
                              std::to_string(opset) + "); weights were quantized per tensor");
     }
+    if (corrector && !corrector->note().empty()) result.notes.push_back(corrector->note());
     return result;
   }
 
  private:
   bool per_channel_;
   bool symmetric_;
+  bool bias_correction_;
   std::vector<std::string> nodes_;
   LayerFilter filter_;
 };
@@ -196,14 +231,15 @@ const pass::PassInfo& quantize_weights_info() {
       with_layer_selection_options(
           {{"per_channel", "true",
             "One scale per output channel (needs opset 13; else per tensor)."},
-           {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."}})};
+           {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."},
+           bias_correction_option_info()})};
   return info;
 }
 
 const pass::PassInfo& QuantizeWeights::info() const { return quantize_weights_info(); }
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOptions& options) {
-  bool per_channel = true, symmetric = true;
+  bool per_channel = true, symmetric = true, bias_correction = false;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {
     COMPRESSOR_ASSIGN_OR_RETURN(per_channel, parse_bool_option(kName, "per_channel", it->second));
@@ -211,10 +247,14 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOp
   if (auto it = options.find("symmetric"); it != options.end()) {
     COMPRESSOR_ASSIGN_OR_RETURN(symmetric, parse_bool_option(kName, "symmetric", it->second));
   }
+  if (auto it = options.find(kBiasCorrectionOption); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(bias_correction,
+                                parse_bool_option(kName, kBiasCorrectionOption, it->second));
+  }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter, parse_layer_filter(kName, options));
-  return std::unique_ptr<pass::Pass>(
-      new QuantizeWeights(per_channel, symmetric, std::move(nodes), std::move(filter)));
+  return std::unique_ptr<pass::Pass>(new QuantizeWeights(per_channel, symmetric, bias_correction,
+                                                         std::move(nodes), std::move(filter)));
 }
 
 }  // namespace compressor::passes
