@@ -154,6 +154,7 @@ bool foldable_affine(const ir::Graph& graph, const std::string& name, int64_t k)
 struct Fold {
   std::vector<std::pair<size_t, size_t>> params;
   std::string where;
+  size_t producer = 0;  ///< The node writing x.
 };
 
 // Where 1/s can be folded when `x` is read by `members` alone: the Scale and Bias of the
@@ -170,7 +171,7 @@ std::optional<Fold> fold_target(const ir::Graph& graph, const ir::UseDefIndex& i
   if (!n.in_default_domain() || n.outputs.empty() || n.outputs[0] != x) return std::nullopt;
   if (n.op_type == "LayerNormalization" && n.inputs.size() >= 2 &&
       foldable_affine(graph, n.inputs[1], k)) {
-    Fold fold{{{p->second, 1}}, "LayerNormalization '" + pass::node_label(n) + "'"};
+    Fold fold{{{p->second, 1}}, "LayerNormalization '" + pass::node_label(n) + "'", p->second};
     if (n.inputs.size() >= 3 && !n.inputs[2].empty()) {
       if (!foldable_affine(graph, n.inputs[2], k)) return std::nullopt;
       fold.params.push_back({p->second, 2});
@@ -192,7 +193,8 @@ std::optional<Fold> fold_target(const ir::Graph& graph, const ir::UseDefIndex& i
       }
       return Fold{{{m->second, scale}, {p->second, shift}},
                   "Mul '" + pass::node_label(mul) + "' and Add '" + pass::node_label(n) +
-                      "' (a layer norm's scale and shift)"};
+                      "' (a layer norm's scale and shift)",
+                  p->second};
     }
   }
   return std::nullopt;
@@ -388,6 +390,11 @@ StatusOr<pass::PassResult> SmoothQuant::run(ir::Model& model, pass::PassContext&
           replaced.insert(name);
         }
       }
+      // X's values change, so it gets a new name: a calibration table holding statistics of X
+      // from before smoothing (this pass's own) must not be read as those of the result.
+      const std::string smoothed = names.value(group.x + "_smoothed");
+      graph.node(fold->producer).outputs[0] = smoothed;
+      for (const auto& l : group.layers) graph.node(l.node).inputs[0] = smoothed;
       detail += "folded into " + fold->where;
     } else {
       const std::string scale = names.value(group.x + "_smooth_scale");
