@@ -235,8 +235,10 @@ Status PassPipeline::prepare_calibration(const Pass& pass, const ir::Model& mode
     pass_table_ = std::move(table).value();
     ctx.set_calibration(&*pass_table_);
   } else {
-    return invalid_argument("pass '" + pass.name() +
-                            "' needs activation ranges: give sample data or a calibration table");
+    return invalid_argument(
+        "pass '" + pass.name() +
+        "' needs calibration (activation ranges or per-channel statistics): give "
+        "sample data or a calibration table");
   }
   used_table_ = true;
   return ok_status();

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "compressor/core/format.h"
 #include "compressor/pass/calibration.h"
 #include "compressor/pass/pipeline.h"
 #include "compressor/pass/registry.h"
@@ -31,6 +32,8 @@ struct QuantizeOptions {
   std::vector<std::string> include;
   std::vector<std::string> exclude;
   bool equalize = false;
+  std::optional<double> smooth_quant;
+  bool bias_correction = false;
   bool auto_fallback = false;
   size_t fallback_step = 0;
 };
@@ -59,9 +62,17 @@ Status run_quantize(const QuantizeOptions& opts) {
     return invalid_argument(
         "--calibration-table cannot be combined with --calibration-data or --calibration-samples");
   }
-  if (opts.mode != "static" && (!opts.calibration_table.empty() || !opts.save_calibration.empty() ||
-                                !opts.calibration_data.empty() || opts.calibration_samples > 0)) {
-    return invalid_argument("calibration options apply to --mode static only");
+  // Static ranges, SmoothQuant's per-channel maxima and bias correction's input means all come
+  // from calibration.
+  const bool calibrates = opts.mode == "static" || opts.smooth_quant || opts.bias_correction;
+  if (!calibrates && (!opts.calibration_table.empty() || !opts.save_calibration.empty() ||
+                      !opts.calibration_data.empty() || opts.calibration_samples > 0)) {
+    return invalid_argument(
+        "calibration options apply to --mode static, --smooth-quant and --bias-correction only");
+  }
+  if (opts.smooth_quant && !(*opts.smooth_quant >= 0 && *opts.smooth_quant <= 1)) {
+    return invalid_argument("--smooth-quant: alpha must be in [0, 1], got " +
+                            std::to_string(*opts.smooth_quant));
   }
   if (opts.mode != "static" && opts.format != "qdq") {
     return invalid_argument("--format applies to --mode static only");
@@ -93,6 +104,7 @@ Status run_quantize(const QuantizeOptions& opts) {
     options = {{"per_channel", flag(opts.per_channel)},
                {"symmetric", flag(!opts.asymmetric_weights)}};
   }
+  if (opts.bias_correction) options["bias_correction"] = "true";
   if (!opts.include.empty()) options["include"] = join_lines(opts.include);
   if (!opts.exclude.empty()) options["exclude"] = join_lines(opts.exclude);
   const auto& registry = pass::PassRegistry::builtin();
@@ -106,6 +118,12 @@ Status run_quantize(const QuantizeOptions& opts) {
     COMPRESSOR_ASSIGN_OR_RETURN(auto equalize, registry.create("equalize-cross-layer", {}));
     pipeline.add(std::move(equalize));
   }
+  if (opts.smooth_quant) {
+    // Smoothing is exact in float, so it applies to every eligible layer, quantized or not.
+    const pass::PassOptions smooth = {{"alpha", format_value(*opts.smooth_quant)}};
+    COMPRESSOR_ASSIGN_OR_RETURN(auto sq, registry.create("smooth-quant", smooth));
+    pipeline.add(std::move(sq), options_text(smooth));
+  }
   const int64_t opset = opts.per_channel ? 13 : opts.mode == "dynamic" ? 11 : 10;
   COMPRESSOR_ASSIGN_OR_RETURN(auto convert,
                               registry.create("convert-opset", {{"opset", std::to_string(opset)}}));
@@ -116,7 +134,7 @@ Status run_quantize(const QuantizeOptions& opts) {
   // the evaluation samples).
   std::optional<io::SampleSet> calibration_samples;
   PipelineCommand cmd = opts.cmd;
-  if (opts.mode == "static") {
+  if (calibrates) {
     if (!opts.calibration_table.empty()) {
       COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationTable table,
                                   pass::CalibrationTable::load(opts.calibration_table));
@@ -208,6 +226,12 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
                 "Cross-layer equalization first: rescale Conv -> Relu -> Conv pairs so their "
                 "per-channel weight ranges match (exact in float; helps per-tensor int8 on "
                 "depthwise-separable nets)");
+  cmd->add_option("--smooth-quant", opts->smooth_quant,
+                  "SmoothQuant with this alpha (e.g. 0.5) before quantizing: move activation "
+                  "outliers of MatMul/Gemm inputs into the weights (calibrated per channel)");
+  cmd->add_flag("--bias-correction", opts->bias_correction,
+                "Shift each quantized layer's bias by its mean output error from weight "
+                "rounding, measured with calibration input means");
   cmd->add_flag("--auto-fallback", opts->auto_fallback,
                 "When the result breaks a drift --gate, return the layers that cost the most "
                 "accuracy to float, a group at a time, until the gates pass (exit 3 if they "
