@@ -60,6 +60,13 @@ done
 # accuracy left in float.
 quant "tiny_transformer-fallback" "$src/models/tiny_transformer/model.onnx" \
   "--mode static --reduce-range --auto-fallback --gate cosine>=0.9997" "--dim batch=2"
+# The quality options: their rewrites must run in ONNX Runtime too.
+quant "tiny_cnn-equalize-bias" "$src/models/tiny_cnn/model.onnx" \
+  "--mode static --reduce-range --equalize --bias-correction" "--dim batch=2"
+quant "tiny_transformer-smooth-bias" "$src/models/tiny_transformer/model.onnx" \
+  "--mode static --reduce-range --smooth-quant 0.5 --bias-correction" "--dim batch=2"
+quant "tiny_mlp-dynamic-bias" "$src/models/tiny_mlp/model.onnx" \
+  "--mode dynamic --bias-correction" "--dim batch=2"
 if [ -f "$deps/ocr/det.onnx" ]; then
   for entry in "${modes[@]}"; do
     quant "ocr_det-${entry%%:*}" "$deps/ocr/det.onnx" "${entry#*:}" \
@@ -71,6 +78,11 @@ if [ -f "$deps/ocr/det.onnx" ]; then
     quant "ocr_cls-${entry%%:*}" "$deps/ocr/cls.onnx" "${entry#*:} --no-per-channel" \
       "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
   done
+  quant "ocr_det-equalize-bias" "$deps/ocr/det.onnx" "--mode static --reduce-range --equalize --bias-correction" \
+    "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
+  quant "ocr_rec-smooth-bias" "$deps/ocr/rec.onnx" \
+    "--mode static --reduce-range --no-per-channel --smooth-quant 0.5 --bias-correction" \
+    "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
 else
   echo "note: OCR models not fetched; only demo models checked"
 fi
