@@ -121,9 +121,15 @@ double percentile_threshold(const std::vector<double>& mag, double percentile) {
 /// Q is mag[0, i) merged into 128 equal groups (the last group takes the remainder), each
 /// group's count spread evenly back over the bins of the group where P is nonzero. Both are
 /// smoothed (see smooth) and the edge with the smallest KL(P || Q) wins (the smallest on ties).
-double entropy_threshold(const std::vector<double>& mag) {
+double entropy_threshold(std::vector<double> mag, bool non_negative) {
   const size_t half = mag.size();
-  const size_t levels = std::min(kEntropyLevels, half);
+  // A tensor that is never negative (after Relu) is quantized with all 256 levels over [0, t];
+  // a signed one has 128 levels for |x|.
+  const size_t levels = std::min(non_negative ? 2 * kEntropyLevels : kEntropyLevels, half);
+  // The exact zeros of a Relu output pile up in the first bin; left there, that spike dominates
+  // the divergence and drives the threshold down to the smallest candidate. Like TensorRT's
+  // calibrator, give the first bin its neighbour's count.
+  if (half > 1) mag[0] = mag[1];
   std::vector<double> suffix(half + 1, 0.0);  // suffix[i] = sum of mag[i, half)
   for (size_t k = half; k-- > 0;) suffix[k] = suffix[k + 1] + mag[k];
 
@@ -318,7 +324,7 @@ TensorRange TensorStats::range(const CalibrationOptions& options) const {
         bins_t = percentile_threshold(mag, options.percentile);
         break;
       case CalibrationMethod::kEntropy:
-        bins_t = entropy_threshold(mag);
+        bins_t = entropy_threshold(mag, min_ >= 0);
         break;
       case CalibrationMethod::kMse:
         bins_t = mse_threshold(mag);
@@ -600,6 +606,8 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
   }
   std::set<std::string> fed;
   for (const ir::ValueInfo* in : io::user_inputs(model)) fed.insert(in->name());
+  std::set<std::string> outputs;
+  for (const auto& out : graph.outputs) outputs.insert(out.name());
 
   // Each name comes from exactly one place: a constant, the feed, or a node (captured).
   std::map<std::string, Tracked> tracked;
@@ -687,7 +695,11 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
     if (!t.seen) continue;
     auto c = channel_tracked.find(name);
     if (c == channel_tracked.end() || !c->second.range_only) {
-      table.ranges[name] = t.stats.range(options);
+      // A model output keeps its full range: clipping it changes the answer itself (the top
+      // logit is usually the outlier), not just the noise inside the network.
+      CalibrationOptions o = options;
+      if (outputs.count(name)) o.method = CalibrationMethod::kMinMax;
+      table.ranges[name] = t.stats.range(o);
     }
     if (c != channel_tracked.end()) table.channels[name] = c->second.result();
   }

@@ -348,6 +348,26 @@ TEST(TensorStatsRange, EntropyClipsHeavyTailsNotUniform) {
   EXPECT_LE(tf, f.half_width());
 }
 
+TEST(TensorStatsRange, EntropyIsNotDrivenByTheZerosOfARelu) {
+  // A Relu output: the positive half of a Laplace sample, and as many exact zeros again. The
+  // zeros must not pull the threshold down: it is the one the values alone give, and most of
+  // the range is kept.
+  std::vector<float> positive;
+  for (float v : laplace(20000, 9)) {
+    if (v > 0) positive.push_back(v);
+  }
+  std::vector<float> relu = positive;
+  relu.resize(2 * positive.size(), 0.0f);
+  TensorStats p, r;
+  p.observe(positive);
+  r.observe(relu);
+  ASSERT_EQ(p.half_width(), r.half_width());
+  const auto o = with_method(CalibrationMethod::kEntropy);
+  EXPECT_EQ(r.range(o).max, p.range(o).max);
+  EXPECT_EQ(r.range(o).min, 0.0);
+  EXPECT_GT(r.range(o).max, 0.5 * max_abs(positive));
+}
+
 TEST(TensorStatsRange, MseThresholdMinimisesRawQuantizationError) {
   const auto heavy = laplace(20000, 7);
   TensorStats h;
@@ -582,6 +602,23 @@ TEST(Calibrate, MinMaxMatchesValuesTheExecutorProduces) {
     EXPECT_GE(a->find("h")->min, table->find("h")->min);
     EXPECT_LE(a->find("h")->max, table->find("h")->max);
   }
+}
+
+TEST(Calibrate, ModelOutputsKeepTheirFullRange) {
+  // Clipping a model output changes the answer itself, so outputs get min-max ranges whatever
+  // the method; inner tensors get the method's.
+  const ir::Model model = load(kModel);
+  const io::SampleSet samples = open_samples(model, 6);
+  auto minmax = calibrate(model, samples, {"h", "y"}, {});
+  CalibrationOptions clip = with_method(CalibrationMethod::kPercentile);
+  clip.percentile = 50;
+  auto percentile = calibrate(model, samples, {"h", "y"}, clip);
+  ASSERT_OK(minmax);
+  ASSERT_OK(percentile);
+  EXPECT_EQ(percentile->find("y")->max, minmax->find("y")->max);
+  EXPECT_EQ(percentile->find("y")->min, minmax->find("y")->min);
+  const TensorRange* h = percentile->find("h");
+  EXPECT_LT(h->max - h->min, minmax->find("h")->max - minmax->find("h")->min);
 }
 
 TEST(Calibrate, UnknownTensorIsInvalidArgument) {

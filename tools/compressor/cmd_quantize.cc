@@ -147,6 +147,10 @@ Status run_quantize(const QuantizeOptions& opts) {
         cmd.calibration->samples.count = opts.calibration_samples;
         cmd.calibration->samples.labels_path.clear();
         cmd.calibration->separate = true;
+        // Random calibration samples must not be the random drift samples: a seed of their own.
+        if (opts.calibration_data.empty()) {
+          cmd.calibration->samples.seed = opts.cmd.data.seed ^ 0x9e3779b97f4a7c15ULL;
+        }
       }
       cmd.calibration->options.method = method;
       cmd.calibration->options.percentile = opts.percentile;
@@ -198,7 +202,8 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   cmd->add_option("--calibration-data", opts->calibration_data,
                   "Sample folder for calibration (default: the --data samples)");
   cmd->add_option("--calibration-samples", opts->calibration_samples,
-                  "Calibration samples (random ones when no --calibration-data)")
+                  "Calibration samples (random ones, seeded apart from the drift samples, when no "
+                  "--calibration-data)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--calibration-table", opts->calibration_table,
                   "Reuse a saved calibration table (JSON) instead of calibrating");
