@@ -25,8 +25,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "compressor/exec/executor.h"
+#include "compressor/exec/thread_pool.h"
 #include "compressor/io/files.h"
 
 namespace compressor::pass {
@@ -57,12 +59,6 @@ double pow2_ceil(double m) {
   int e = 0;
   const double f = std::frexp(m, &e);  // m = f * 2^e with f in [0.5, 1)
   return f == 0.5 ? m : std::ldexp(1.0, e);
-}
-
-/// Magnitude bin of a finite |x| <= r with `half` bins over [0, r] (see the file comment).
-size_t magnitude_bin(double a, double r, size_t half) {
-  const double t = std::ceil(a / r * static_cast<double>(half));
-  return t <= 1 ? 0 : static_cast<size_t>(t) - 1;
 }
 
 /// Spreads a small mass over the zero entries of a distribution, taken proportionally from the
@@ -253,7 +249,8 @@ Status validate_calibration_options(const CalibrationOptions& options) {
 // An odd or out-of-range bin count (calibrate validates it first) is rounded to the nearest
 // usable one rather than breaking the index arithmetic.
 TensorStats::TensorStats(size_t bins)
-    : bins_(std::clamp<size_t>(bins + bins % 2, 2, kMaxBins)), histogram_(bins_, 0) {}
+    : bins_(bins == 0 ? 0 : std::clamp<size_t>(bins + bins % 2, 2, kMaxBins)),
+      histogram_(bins_, 0) {}
 
 void TensorStats::observe(std::span<const float> values) {
   // The batch's extremes first, so R widens once per batch. Non-finite values are skipped and
@@ -275,6 +272,7 @@ void TensorStats::observe(std::span<const float> values) {
   max_ = count_ == 0 ? hi : std::max(max_, static_cast<double>(hi));
   count_ += n;
 
+  if (bins_ == 0) return;  // extremes only
   const size_t half = bins_ / 2;
   const double amax = std::max(-static_cast<double>(lo), static_cast<double>(hi));
   if (amax > 0) {
@@ -300,10 +298,20 @@ void TensorStats::observe(std::span<const float> values) {
     histogram_[half] += n;
     return;
   }
+  // magnitude_bin without a division or a ceil call per value: H / R is a power of two, so
+  // |v| * (H / R) is exact, and for a >= 0, ceil(a) - 1 is floor(a) unless a is a whole number.
+  const double scale = static_cast<double>(half) / half_width_;
+  uint64_t* const mid = histogram_.data() + half;
   for (float v : values) {
     if (!std::isfinite(v)) continue;
-    const size_t k = magnitude_bin(std::fabs(static_cast<double>(v)), half_width_, half);
-    ++histogram_[v >= 0 ? half + k : half - 1 - k];
+    const double a = std::fabs(static_cast<double>(v)) * scale;
+    const size_t f = static_cast<size_t>(a);
+    const size_t k = static_cast<double>(f) < a ? f : (f == 0 ? 0 : f - 1);
+    if (v >= 0) {
+      ++mid[k];
+    } else {
+      ++mid[-1 - static_cast<std::ptrdiff_t>(k)];
+    }
   }
 }
 
@@ -311,7 +319,7 @@ TensorRange TensorStats::range(const CalibrationOptions& options) const {
   TensorRange out;
   if (count_ == 0) return out;
   double lo = min_, hi = max_;
-  if (options.method != CalibrationMethod::kMinMax && half_width_ > 0) {
+  if (options.method != CalibrationMethod::kMinMax && half_width_ > 0 && bins_ > 0) {
     // The |x| histogram, in units of one bin width w = R / H.
     const size_t half = bins_ / 2;
     std::vector<double> mag(half);
@@ -633,7 +641,11 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
       return invalid_argument("calibration tensor '" + name +
                               "' is not an input, initializer or node output of the main graph");
     }
-    Tracked& t = tracked.emplace(name, Tracked(options.bins)).first->second;
+    // Min-max needs only the extremes: no histogram.
+    Tracked& t =
+        tracked
+            .emplace(name, Tracked(options.method == CalibrationMethod::kMinMax ? 0 : options.bins))
+            .first->second;
     if (init != nullptr) {
       if (init->tensor.dtype() != ir::DType::kFloat) continue;
       const auto values = init->tensor.span<float>();
@@ -691,18 +703,29 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
   CalibrationTable table;
   table.method = std::string(calibration_method_name(options.method));
   table.samples = count;
+  // The ranges, in parallel: the clipping methods search every candidate threshold per tensor.
+  std::vector<std::pair<const std::string*, const Tracked*>> todo;
   for (const auto& [name, t] : tracked) {
     if (!t.seen) continue;
     auto c = channel_tracked.find(name);
-    if (c == channel_tracked.end() || !c->second.range_only) {
+    if (c != channel_tracked.end()) table.channels[name] = c->second.result();
+    if (c == channel_tracked.end() || !c->second.range_only) todo.emplace_back(&name, &t);
+  }
+  std::vector<TensorRange> found(todo.size());
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  exec::ThreadPool pool(std::min<int>(threads, static_cast<int>(std::max<size_t>(1, todo.size()))));
+  pool.parallel_for(static_cast<int64_t>(todo.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
       // A model output keeps its full range: clipping it changes the answer itself (the top
       // logit is usually the outlier), not just the noise inside the network.
       CalibrationOptions o = options;
-      if (outputs.count(name)) o.method = CalibrationMethod::kMinMax;
-      table.ranges[name] = t.stats.range(o);
+      if (outputs.count(*todo[static_cast<size_t>(i)].first)) o.method = CalibrationMethod::kMinMax;
+      found[static_cast<size_t>(i)] = todo[static_cast<size_t>(i)].second->stats.range(o);
     }
-    if (c != channel_tracked.end()) table.channels[name] = c->second.result();
-  }
+  });
+  for (size_t i = 0; i < todo.size(); ++i) table.ranges[*todo[i].first] = found[i];
   return table;
 }
 
