@@ -49,10 +49,8 @@ function main() {
   run('/usr/bin/python3', [path.join(__dirname, 'make_bench_models.py'), dir]);
   const catalog = {
     det: [path.join(deps, 'ocr', 'det.onnx'), ['p2o.DynamicDimension.1=640', 'p2o.DynamicDimension.2=640'], 'PP-OCRv4 det, 1x3x640x640', '-2,2'],
-    // rec and cls import opset 9; ONNX's converter cannot take their Softmax to opset 13, so
-    // their weights are per tensor (opset 10 suffices).
-    rec: [path.join(deps, 'ocr', 'rec.onnx'), ['p2o.DynamicDimension.1=320'], 'PP-OCRv4 rec, 1x3x48x320', '-1,1', ['--no-per-channel']],
-    cls: [path.join(deps, 'ocr', 'cls.onnx'), ['p2o.DynamicDimension.1=48', 'p2o.DynamicDimension.2=192'], 'PP-OCR cls, 1x3x48x192', '-1,1', ['--no-per-channel']],
+    rec: [path.join(deps, 'ocr', 'rec.onnx'), ['p2o.DynamicDimension.1=320'], 'PP-OCRv4 rec, 1x3x48x320', '-1,1'],
+    cls: [path.join(deps, 'ocr', 'cls.onnx'), ['p2o.DynamicDimension.1=48', 'p2o.DynamicDimension.2=192'], 'PP-OCR cls, 1x3x48x192', '-1,1'],
     resnet: [path.join(dir, 'resnet.onnx'), ['batch=1'], 'ResNet-18-style, 1x3x224x224', '0,1'],
     transformer: [path.join(dir, 'transformer.onnx'), ['batch=1'], 'transformer 4x256, seq 128', '-1,1'],
   };

@@ -249,5 +249,30 @@ run "--auto-fallback without a drift gate is a usage error" 2 "--auto-fallback n
 run "--fallback-step without --auto-fallback is a usage error" 2 "--fallback-step" -- \
   quantize "$TMP/outlier.onnx" -o "$TMP/x.onnx" --fallback-step 2
 
+# Opset 9 with a Softmax whose input rank shape inference cannot know (Squeeze without axes): the
+# converter needs it, so the rank is measured on one run and the last axis written as -1.
+$PY - "$TMP/old_softmax.onnx" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.RandomState(2)
+w = numpy_helper.from_array(rng.randn(6, 6).astype(np.float32), "w")
+g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+                       helper.make_node("Squeeze", ["h"], ["s"], name="squeeze"),
+                       helper.make_node("Softmax", ["s"], ["y"], axis=1, name="softmax")],
+                      "old_softmax", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["a", "b"])], [w])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
+m.ir_version = 4
+onnx.checker.check_model(m)
+onnx.save(m, sys.argv[1])
+PYEOF
+run "opset 9 Softmax of unknown rank: per-channel after measuring the rank" 0 "axis written as -1" -- \
+  quantize "$TMP/old_softmax.onnx" -o "$TMP/old_softmax.q.onnx" --samples 4 --report "$TMP/old_softmax.json"
+checker "opset-9 Softmax model quantized per channel" "$TMP/old_softmax.q.onnx"
+check "opset-9 Softmax model: per-channel weights at opset 13" "$TMP/old_softmax.json" \
+  "any('opset 9 -> 13' in n for p in r['passes'] for n in p['notes']) and 'per channel' in r['passes'][-1]['changes'][0]['detail']"
+
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]
