@@ -8,6 +8,7 @@
 //
 //   node bench/quant_bench.js --build BUILD_DIR [--pairs 5] [--runs 5] [--threads 1]
 //                             [--models det,rec,cls,resnet] [--mode static] [--format qdq]
+//                             [--activation-type int8|uint8] [--calibration minmax|entropy|...]
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -19,7 +20,8 @@ const deps = process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps');
 
 function parse(argv) {
   const o = { build: path.join(repo, 'build'), pairs: 5, runs: 5, threads: 1,
-              models: ['det', 'rec', 'cls', 'resnet'], mode: 'static', format: 'qdq' };
+              models: ['det', 'rec', 'cls', 'resnet'], mode: 'static', format: 'qdq',
+              activation: 'int8', calibration: 'minmax' };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i], v = argv[i + 1];
     if (a === '--build') { o.build = v; ++i; }
@@ -29,6 +31,8 @@ function parse(argv) {
     else if (a === '--models') { o.models = v.split(','); ++i; }
     else if (a === '--mode') { o.mode = v; ++i; }
     else if (a === '--format') { o.format = v; ++i; }
+    else if (a === '--activation-type') { o.activation = v; ++i; }
+    else if (a === '--calibration') { o.calibration = v; ++i; }
     else { console.error(`quant_bench: unknown option ${a}`); process.exit(2); }
   }
   return o;
@@ -55,7 +59,8 @@ function main() {
     transformer: [path.join(dir, 'transformer.onnx'), ['batch=1'], 'transformer 4x256, seq 128', '-1,1'],
   };
   console.log(`quant_bench ${new Date().toISOString()}  ${os.cpus()[0].model}, ${os.cpus().length} cores, ` +
-              `${o.threads} thread(s), --mode ${o.mode} --format ${o.format}`);
+              `${o.threads} thread(s), --mode ${o.mode} --format ${o.format} --activation-type ${o.activation} ` +
+              `--calibration ${o.calibration} --reduce-range`);
   console.log(`${o.pairs} alternating pairs per row, each process: 1 warm-up + ${o.runs} timed runs\n`);
   console.log('| model | float ms | int8 ms | int8 / float (range) | size int8 / float | calibration s | inference s | calibration / inference |');
   console.log('|---|---|---|---|---|---|---|---|');
@@ -68,7 +73,9 @@ function main() {
     run(bin, ['-q', 'quantize', file, '-o', out, '--mode', o.mode, '--format', o.format,
               '--calibration-samples', '16', '--samples', '16', '--random-range', range, '--no-drift',
               '--report', report, '--threads', String(o.threads),
-              ...(o.mode === 'static' ? ['--reduce-range'] : []), ...extra, ...dimArgs]);
+              ...(o.mode === 'static' ? ['--reduce-range', '--activation-type', o.activation,
+                                         '--calibration', o.calibration] : []),
+              ...extra, ...dimArgs]);
     const r = JSON.parse(fs.readFileSync(report, 'utf8'));
     const calib = r.passes.reduce((s, p) => s + (p.calibration ? p.calibration.seconds : 0), 0);
     const prof = JSON.parse(run(bin, ['-q', 'profile', file, '--json', '--runs', '16', '--warmup', '0',

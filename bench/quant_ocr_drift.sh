@@ -70,19 +70,21 @@ fi
 # name | input height | width | normalization | --dim options | per-model quantize options
 models=(
   "det|320|320|imagenet|--dim p2o.DynamicDimension.1=320 --dim p2o.DynamicDimension.2=320|"
-  # rec and cls import opset 9; ONNX's version converter cannot take their Softmax to opset 13,
-  # which per-channel scales need (tests/integration/ort_quantize_test.sh).
-  "rec|48|320|half|--dim p2o.DynamicDimension.1=320|--no-per-channel"
-  "cls|48|192|half|--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192|--no-per-channel"
+  "rec|48|320|half|--dim p2o.DynamicDimension.1=320|"
+  "cls|48|192|half|--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192|"
 )
 # label | quantize options (static ones calibrate on the calibration set)
 modes=(
   "static QDQ, minmax|--mode static --reduce-range"
   "static QDQ, entropy|--mode static --reduce-range --calibration entropy"
   "static QDQ, percentile|--mode static --reduce-range --calibration percentile"
+  "static QDQ, percentile, bias correction|--mode static --reduce-range --calibration percentile --bias-correction"
+  "static QDQ, per-tensor weights|--mode static --reduce-range --no-per-channel"
+  "static QDQ, 8-bit ranges|--mode static"
   "static QOperator, minmax|--mode static --format qoperator --reduce-range"
   "dynamic|--mode dynamic"
   "weight-only|--mode weight-only"
+  "weight-only, bias correction|--mode weight-only --bias-correction"
 )
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
@@ -113,10 +115,11 @@ for entry in "${models[@]}"; do
     report="$dir/mode$k.json"
     log="$dir/mode$k.log"
     calib_opts=""
-    [[ $qopts == *"--mode static"* ]] && calib_opts="--calibration-data $dir/calib"
+    [[ $qopts == *"--mode static"* || $qopts == *--bias-correction* ]] &&
+      calib_opts="--calibration-data $dir/calib"
     echo "$name: $label" >&2
-    # One thread: with several, the calibrated scales can differ in their last bits when the
-    # machine is busy, and the small models' drift follows them.
+    # One thread, so the numbers do not depend on how many cores the machine has (parallel
+    # kernels split their sums by thread count).
     # shellcheck disable=SC2086  # option lists are split on purpose
     "$bin" quantize "$model" -o "$out" $qopts $extra $dims --data "$dir/eval" $calib_opts \
       --threads 1 --report "$report" >"$log" 2>&1
