@@ -301,7 +301,8 @@ TEST(SmoothQuant, QkvShareOneFactorFoldedIntoLayerNorm) {
   ASSERT_EQ(got.size(), 3u);
   for (size_t o = 0; o < 3; ++o) EXPECT_LT(max_rel_diff(want[o], got[o]), 1e-5) << o;
   // The LayerNormalization's output is flatter, and renamed (its values changed).
-  EXPECT_LT(max_over_median(channel_abs_max(model, feeds(samples), "n_smoothed")), max_over_median(a) / 3);
+  EXPECT_LT(max_over_median(channel_abs_max(model, feeds(samples), "n_smoothed")),
+            max_over_median(a) / 3);
 }
 
 TEST(SmoothQuant, SharedScaleIsCopiedNotChanged) {

@@ -296,4 +296,16 @@ std::string BiasCorrector::note() const {
   return s + ")";
 }
 
+std::vector<pass::ChannelRequest> bias_correction_requests(const ir::Graph& graph,
+                                                           const std::vector<size_t>& nodes) {
+  const BiasCorrector corrector(graph, nullptr);
+  std::vector<pass::ChannelRequest> requests;
+  std::set<std::string> seen;
+  for (size_t node : nodes) {
+    auto request = corrector.request(graph, node);
+    if (request && seen.insert(request->tensor).second) requests.push_back(*request);
+  }
+  return requests;
+}
+
 }  // namespace compressor::passes

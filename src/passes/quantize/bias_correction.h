@@ -51,6 +51,11 @@ std::vector<double> expected_output_error(const ir::Tensor& w, const ir::Tensor&
 inline constexpr const char* kBiasCorrectionOption = "bias_correction";
 pass::PassOptionInfo bias_correction_option_info();
 
+/// The statistics bias correction needs for the layers at `nodes` (node indices of `graph`), each
+/// tensor once, in order.
+std::vector<pass::ChannelRequest> bias_correction_requests(const ir::Graph& graph,
+                                                           const std::vector<size_t>& nodes);
+
 /// Corrects layer biases one layer at a time and keeps the tallies for the pass's notes. Node
 /// indices, and the names of each node's inputs 0 and 1 and output 0, are those of the graph given
 /// to the constructor; the caller may rewire those before correcting, but must not insert or remove

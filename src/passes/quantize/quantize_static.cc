@@ -477,15 +477,11 @@ class QuantizeStatic : public pass::Pass {
     if (!options_.bias_correction) return {};
     auto plan = make_plan(model, options_, nullptr);
     if (!plan.ok()) return {};
-    const BiasCorrector corrector(model.graph, nullptr);
-    std::vector<pass::ChannelRequest> requests;
-    std::set<std::string> seen;
+    std::vector<size_t> nodes;
     for (const LayerPlan& lp : plan->layers) {
-      if (lp.layer.slot == kNoWeight) continue;
-      auto request = corrector.request(model.graph, lp.layer.node);
-      if (request && seen.insert(request->tensor).second) requests.push_back(*request);
+      if (lp.layer.slot != kNoWeight) nodes.push_back(lp.layer.node);
     }
-    return requests;
+    return bias_correction_requests(model.graph, nodes);
   }
 
   StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;

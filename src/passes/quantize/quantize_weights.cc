@@ -77,14 +77,9 @@ class QuantizeWeights : public pass::Pass {
     std::vector<pass::SkippedNode> skipped;
     auto kept = filter_layers(model.graph, std::move(layers).value(), filter_, kName, skipped);
     if (!kept.ok()) return {};
-    const BiasCorrector corrector(model.graph, nullptr);
-    std::vector<pass::ChannelRequest> requests;
-    std::set<std::string> seen;
-    for (const WeightLayer& layer : *kept) {
-      auto request = corrector.request(model.graph, layer.node);
-      if (request && seen.insert(request->tensor).second) requests.push_back(*request);
-    }
-    return requests;
+    std::vector<size_t> nodes;
+    for (const WeightLayer& layer : *kept) nodes.push_back(layer.node);
+    return bias_correction_requests(model.graph, nodes);
   }
 
   StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override {
