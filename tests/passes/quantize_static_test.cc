@@ -745,6 +745,37 @@ TEST(QuantizeStatic, DemoModelsStayCloseToFloat) {
   }
 }
 
+TEST(QuantizeStatic, BiasBeyondInt32HeadroomStaysFloat) {
+  // Weights so small next to the bias that bias / (input scale x weight scale) passes 2^30: an
+  // int32 bias would leave a runtime's int32 accumulator no room, so the bias stays float.
+  auto w = random_floats(4 * 27, 4, -1e-6f, 1e-6f);
+  const std::vector<float> b = {100.0f, -50.0f, 0.5f, 3.0f};
+  auto model = model_from_text(conv_model(13, w, b));
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  std::vector<Inputs> samples;
+  for (uint64_t s = 0; s < 3; ++s) samples.push_back({{"X", float_input({1, 3, 6, 6}, 20 + s)}});
+  for (const char* format : {"qdq", "qoperator"}) {
+    ir::Model m = original;
+    auto r = run_pass_calibrated(m, "quantize-static", table_for(m, samples), {{"format", format}});
+    ASSERT_OK(r);
+    ASSERT_EQ(r->changes.size(), 1u);
+    EXPECT_NE(r->changes[0].detail.find("bias left float"), std::string::npos)
+        << r->changes[0].detail;
+    const ir::Node* conv = nullptr;
+    for (const auto& n : m.graph.nodes()) {
+      if (n->op_type == "Conv") conv = n.get();
+    }
+    ASSERT_NE(conv, nullptr) << format << ": the layer stays a QDQ Conv";
+    EXPECT_EQ(conv->inputs[2], "B");
+    for (const auto& init : m.graph.initializers()) {
+      EXPECT_NE(init.tensor.dtype(), ir::DType::kInt32) << init.name;
+    }
+    const Inputs in = {{"X", float_input({1, 3, 6, 6}, 99)}};
+    EXPECT_GT(cosine(run_model(original, in), run_model(m, in)), 0.9999) << format;
+  }
+}
+
 // Layers inside If/Loop bodies are not rewritten; every layer pass lists them in its ledger with
 // that reason instead of dropping them silently.
 TEST(LayerPasses, LayersInsideSubgraphsAreSkippedWithTheReason) {

@@ -688,11 +688,21 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
           sv[c] = x->params.scale * ws[c];
           ok = ok && sv[c] > 0.0f && std::isfinite(sv[c]);
         }
+        // An int32 bias beyond 2^30 leaves the runtime's int32 accumulator too little room for
+        // the products added to it (ONNX Runtime's fused kernels would overflow and wrap): such
+        // a bias stays float, and the layer runs unfused but right.
+        constexpr double kBiasLimit = 1073741824.0;  // 2^30
+        double worst = 0;
         for (size_t c = 0; ok && c < qv.size(); ++c) {
           const double v = std::nearbyint(double(bv[c]) / double(sv[sv.size() == 1 ? 0 : c]));
           ok = std::isfinite(v);
-          qv[c] = static_cast<int32_t>(std::clamp(v, double(std::numeric_limits<int32_t>::min()),
-                                                  double(std::numeric_limits<int32_t>::max())));
+          worst = std::max(worst, std::fabs(v));
+          qv[c] = static_cast<int32_t>(std::clamp(v, -kBiasLimit, kBiasLimit));
+        }
+        if (ok && worst > kBiasLimit) {
+          ok = false;
+          detail += ", bias left float (bias / (input scale x weight scale) reaches " +
+                    fmt("%.3g", worst) + ", past the int32 headroom of 2^30)";
         }
         if (ok) {
           const std::string bias = b->name;
