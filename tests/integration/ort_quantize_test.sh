@@ -85,7 +85,10 @@ if [ -f "$deps/ocr/det.onnx" ]; then
     "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
   quant "ocr_cls-dynamic-per-channel" "$deps/ocr/cls.onnx" "--mode dynamic" \
     "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
-  quant "ocr_det-equalize-bias" "$deps/ocr/det.onnx" "--mode static --reduce-range --equalize --bias-correction" \
+  # Not --equalize on det: some equalized det models (which ones depends on the build's float
+  # rounding) run in ONNX Runtime's fused int8 kernels at cosine 0.93-0.997 against the same
+  # model unfused, which agrees with our executor; open on issue 5.
+  quant "ocr_det-bias" "$deps/ocr/det.onnx" "--mode static --reduce-range --bias-correction" \
     "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
   quant "ocr_rec-smooth-bias" "$deps/ocr/rec.onnx" \
     "--mode static --reduce-range --no-per-channel --smooth-quant 0.5 --bias-correction" \
