@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
-#include <thread>
 #include <unordered_map>
 
 #include "compressor/exec/kernel.h"
@@ -44,15 +43,6 @@ struct Executor::Plan {
 
 Executor::Executor() = default;
 Executor::~Executor() = default;
-
-namespace {
-
-int resolve_threads(int requested) {
-  if (requested > 0) return requested;
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
-
-}  // namespace
 
 StatusOr<std::unique_ptr<Executor>> Executor::create(const ir::Model& model,
                                                      const ExecutorOptions& options) {

@@ -25,7 +25,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "compressor/exec/executor.h"
 #include "compressor/exec/thread_pool.h"
@@ -713,29 +712,34 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
   CalibrationTable table;
   table.method = std::string(calibration_method_name(options.method));
   table.samples = count;
-  // The ranges, in parallel: the clipping methods search every candidate threshold per tensor.
-  std::vector<std::pair<const std::string*, const Tracked*>> todo;
+  // The ranges. The clipping methods search every candidate threshold of each histogram, so
+  // they run in parallel; min-max is only the extremes.
+  std::vector<std::pair<const std::string*, const TensorStats*>> ranged;
   for (const auto& [name, t] : tracked) {
     if (!t.seen) continue;
     auto c = channel_tracked.find(name);
     if (c != channel_tracked.end()) table.channels[name] = c->second.result();
-    if (c == channel_tracked.end() || !c->second.range_only) todo.emplace_back(&name, &t);
+    if (c == channel_tracked.end() || !c->second.range_only) ranged.emplace_back(&name, &t.stats);
   }
-  std::vector<TensorRange> found(todo.size());
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  exec::ThreadPool pool(std::min<int>(threads, static_cast<int>(std::max<size_t>(1, todo.size()))));
-  pool.parallel_for(static_cast<int64_t>(todo.size()), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
+  std::vector<TensorRange> found(ranged.size());
+  auto range_of = [&](int64_t begin, int64_t end) {
+    for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
       // A model output keeps its full range: clipping it changes the answer itself (the top
       // logit is usually the outlier), not just the noise inside the network.
       CalibrationOptions o = options;
-      if (outputs.count(*todo[static_cast<size_t>(i)].first)) o.method = CalibrationMethod::kMinMax;
-      found[static_cast<size_t>(i)] = todo[static_cast<size_t>(i)].second->stats.range(o);
+      if (outputs.count(*ranged[i].first)) o.method = CalibrationMethod::kMinMax;
+      found[i] = ranged[i].second->range(o);
     }
-  });
-  for (size_t i = 0; i < todo.size(); ++i) table.ranges[*todo[i].first] = found[i];
+  };
+  const auto n = static_cast<int64_t>(ranged.size());
+  if (options.method == CalibrationMethod::kMinMax || n < 2) {
+    range_of(0, n);
+  } else {
+    exec::ThreadPool pool(
+        std::min<int>(exec::resolve_threads(options.threads), static_cast<int>(n)));
+    pool.parallel_for(n, 1, range_of);
+  }
+  for (size_t i = 0; i < ranged.size(); ++i) table.ranges[*ranged[i].first] = found[i];
   return table;
 }
 

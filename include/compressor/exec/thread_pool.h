@@ -16,6 +16,9 @@ namespace compressor::exec {
 /// never depend on scheduling. Workers spin briefly after a job before they sleep, so the
 /// back-to-back calls of a model run do not pay a wake-up each; one job runs at a time, and a
 /// call made while the pool is busy (another thread's run, or a nested call) runs inline.
+/// A thread count as options give it: `requested` when positive, else every core (at least 1).
+int resolve_threads(int requested);
+
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
