@@ -126,8 +126,7 @@ StatusOr<FallbackResult> search_fallback(
   const size_t n = out.layers.size();
   const size_t step = fallback.step > 0 ? fallback.step : std::max<size_t>(1, (n + 15) / 16);
   std::optional<double> previous = out.value_all;
-  std::optional<Trial> chosen;
-  bool all_float = false;
+  std::optional<Trial> chosen;  // the step that passed; empty when it was every layer in float
   for (size_t k = std::min(step, n); n > 0; k = std::min(k + step, n)) {
     std::vector<std::string> floated;
     for (size_t i = 0; i < k; ++i) floated.push_back(out.layers[i].node);
@@ -156,7 +155,6 @@ StatusOr<FallbackResult> search_fallback(
                         v.value ? *v.value : NAN);
     if (v.passed) {
       out.met = true;
-      all_float = k == n;
       chosen = std::move(trial);
       break;
     }
@@ -166,7 +164,7 @@ StatusOr<FallbackResult> search_fallback(
   // The ledger: layers returned to float say so instead of "excluded".
   std::map<std::string, const FallbackLayer*> floated_layer;
   for (const auto& l : out.layers) {
-    if (l.step > 0 && out.met) floated_layer[l.node] = &l;
+    if (l.step > 0) floated_layer[l.node] = &l;
   }
   auto floated_reason = [&](const FallbackLayer& l) {
     std::string why = "returned to float for accuracy (fallback step " + std::to_string(l.step);
@@ -174,43 +172,37 @@ StatusOr<FallbackResult> search_fallback(
     return why + ")";
   };
 
-  if (out.met && all_float) {
+  if (!out.met) {
+    // No step met the gates: the model stays as the pass left it (every layer changed), and
+    // the meter takes it as the current model again.
+    COMPRESSOR_RETURN_IF_ERROR(meter.measure(model).status());
+    meter.accept();
+    record.verdict = PassRecord::Verdict::kStop;
+  } else if (!chosen) {
     model = before;
     PassResult none;
-    for (const auto& s : record.result.skipped) none.skipped.push_back(s);
+    none.skipped = record.result.skipped;
     for (const auto& l : out.layers) none.skipped.push_back({l.node, floated_reason(l)});
     none.notes.push_back("every layer the pass changed had to return to float to meet the gates");
     record.result = std::move(none);
     record.drift = meter.current();
     record.delta = zero_delta(meter.current());
   } else {
-    if (!chosen) {
-      // No step met the gates: the pass on every layer, as first run.
-      COMPRESSOR_ASSIGN_OR_RETURN(chosen, apply({}));
-    }
     model = std::move(chosen->model);
-    PassResult result = std::move(chosen->result);
-    for (auto& s : result.skipped) {
-      if (auto it = floated_layer.find(s.node); it != floated_layer.end()) {
-        s.reason = floated_reason(*it->second);
+    record.result = std::move(chosen->result);
+    for (auto& skipped : record.result.skipped) {
+      if (auto it = floated_layer.find(skipped.node); it != floated_layer.end()) {
+        skipped.reason = floated_reason(*it->second);
       }
     }
-    record.result = std::move(result);
     record.drift = std::move(chosen->measured.cumulative);
     record.delta = std::move(chosen->measured.delta);
     meter.accept();
   }
-  record.exceeded.clear();
-  {
-    eval::GateInputs inputs;
-    inputs.drift = &record.drift;
-    for (const auto& g : drift_gates) {
-      COMPRESSOR_ASSIGN_OR_RETURN(eval::GateResult r, eval::evaluate_gate(g, inputs));
-      if (!r.ok) record.exceeded.push_back(std::move(r));
-    }
+  if (out.met) {
+    record.exceeded.clear();  // the step passed every drift gate
+    record.verdict = PassRecord::Verdict::kKeep;
   }
-  record.verdict =
-      record.exceeded.empty() ? PassRecord::Verdict::kKeep : PassRecord::Verdict::kStop;
   record.after = model_stats(model, ctx.dims());
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;

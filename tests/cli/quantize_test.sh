@@ -244,6 +244,13 @@ cmp -s "$TMP/outlier.fb.onnx" "$TMP/outlier.fb2.onnx" && ok "auto-fallback: same
   || fail "auto-fallback determinism" "outputs differ"
 run "--auto-fallback with the gate already met changes nothing" 0 "every layer changed" -- \
   quantize "$TMP/outlier.onnx" --samples 8 --gate "cosine>=0.5" --auto-fallback -o "$TMP/easy.onnx"
+# A gate no model meets (not even float): every step fails, the fully quantized model is written
+# and the exit code is 3 (--on-exceed revert undoes the cleanup passes the gate also rejects).
+run "--auto-fallback when the gates cannot be met (exit 3)" 3 "cannot be met" -- \
+  quantize "$TMP/outlier.onnx" --samples 8 --gate "cosine>1" --on-exceed revert --auto-fallback \
+  -o "$TMP/outlier.nm.onnx" --report "$TMP/outlier.nm.json"
+check "auto-fallback, not met: all layers tried, the quantized model kept" "$TMP/outlier.nm.json" \
+  "not r['fallback']['met'] and r['fallback']['steps'][-1]['float_layers'] == 3 and len(r['passes'][-1]['changes']) == 3 and r['exit_code'] == 3"
 run "--auto-fallback without a drift gate is a usage error" 2 "--auto-fallback needs a drift --gate" -- \
   quantize "$TMP/outlier.onnx" -o "$TMP/x.onnx" --auto-fallback --gate "size_ratio<=0.5"
 run "--fallback-step without --auto-fallback is a usage error" 2 "--fallback-step" -- \

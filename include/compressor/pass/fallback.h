@@ -57,12 +57,13 @@ struct FallbackOptions {
   size_t step = 0;
 };
 
-/// `before` is the model just before the pass, `record` the pass's record from a pipeline run
-/// whose drift gates failed (its `result.changes` name the changed layers). The pass is
-/// re-created from `registry` with `options` plus `nodes`, given `calibration` (its ranges), and
-/// measured with `meter`, whose accepted state must be `before`. On return `model` is the chosen
-/// model (the first step that passes; when none does, the pass applied to every layer again),
-/// `record` describes it (result, drift, delta, exceeded, after) and the meter has accepted it.
+/// `before` is the model just before the pass, `model` the pass's result on it and `record` the
+/// pass's record from a pipeline run whose drift gates failed (its `result.changes` name the
+/// changed layers). The pass is re-created from `registry` with `options` plus exact-name
+/// `exclude` patterns for the layers in float, given `calibration` (its ranges), and measured
+/// with `meter`, whose accepted state must be `before`. On return `model` is the chosen model
+/// (the first step that passes; when none does, `model` as it came), `record` describes it
+/// (result, drift, delta, exceeded, verdict, after) and the meter has accepted it.
 StatusOr<FallbackResult> search_fallback(
     const ir::Model& before, const std::string& pass_name, const PassOptions& options,
     const CalibrationTable* calibration, eval::DriftMeter& meter,
