@@ -539,6 +539,24 @@ io::SampleSet open_samples(const ir::Model& model, size_t count) {
   return std::move(s).value();
 }
 
+/// The oracle's view: runs `model` on every sample with the executor and shows `track` every
+/// input and every value the model computes.
+void see_every_value(const ir::Model& model, const io::SampleSet& samples,
+                     const exec::CaptureHook& track) {
+  auto ex = exec::Executor::create(model, {.threads = 1});
+  ASSERT_OK(ex);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    auto sample = samples.get(i);
+    ASSERT_OK(sample);
+    std::vector<exec::NamedTensor> feed;
+    for (auto& t : *sample) {
+      track(t.name, t.tensor);
+      feed.push_back({t.name, t.tensor});
+    }
+    ASSERT_OK((*ex)->run(feed, track));
+  }
+}
+
 TEST(Calibrate, MinMaxMatchesValuesTheExecutorProduces) {
   const ir::Model model = load(kModel);
   const io::SampleSet samples = open_samples(model, 6);
@@ -553,18 +571,7 @@ TEST(Calibrate, MinMaxMatchesValuesTheExecutorProduces) {
       it->second.second = std::max<double>(it->second.second, v);
     }
   };
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  ASSERT_OK(ex);
-  for (size_t i = 0; i < samples.size(); ++i) {
-    auto sample = samples.get(i);
-    ASSERT_OK(sample);
-    std::vector<exec::NamedTensor> feed;
-    for (auto& t : *sample) {
-      track(t.name, t.tensor);
-      feed.push_back({t.name, t.tensor});
-    }
-    ASSERT_OK((*ex)->run(feed, track));
-  }
+  see_every_value(model, samples, track);
   track("w", model.graph.find_initializer("w")->tensor);
 
   auto table = calibrate(model, samples, {"y", "x", "h", "w", "idx"}, {});
@@ -680,18 +687,7 @@ TEST(Calibrate, ChannelStatisticsMatchTheValuesPerChannel) {
     const auto v = t.span<float>();
     for (size_t i = 0; i < v.size(); ++i) cols[i % cols.size()].push_back(v[i]);
   };
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  ASSERT_OK(ex);
-  for (size_t i = 0; i < samples.size(); ++i) {
-    auto sample = samples.get(i);
-    ASSERT_OK(sample);
-    std::vector<exec::NamedTensor> feed;
-    for (auto& t : *sample) {
-      track(t.name, t.tensor);
-      feed.push_back({t.name, t.tensor});
-    }
-    ASSERT_OK((*ex)->run(feed, track));
-  }
+  see_every_value(model, samples, track);
   // x per channel only (no range asked for), h both; the axis counted from the end.
   auto table = calibrate(model, samples, {"h"}, {}, {{"x", 1}, {"h", -1}});
   ASSERT_OK(table);
