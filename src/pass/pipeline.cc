@@ -308,7 +308,7 @@ StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContex
 }
 
 std::string cleanup_pipeline_spec() {
-  return "constants-to-initializers,eliminate-identity,fold-batchnorm,"
+  return "constants-to-initializers,eliminate-identity,fold-batchnorm,fold-conv-affine,"
          "merge-duplicate-initializers,eliminate-dead-nodes";
 }
 

@@ -80,9 +80,10 @@ TEST(PassPipeline, RecordsStatsPerPassAndStampsMetadata) {
   pass::PassContext ctx;
   auto records = p->run(*loaded, ctx);
   ASSERT_OK(records);
-  ASSERT_EQ(records->size(), 5u);
+  ASSERT_EQ(records->size(), 6u);
   EXPECT_EQ((*records)[2].name, "fold-batchnorm");
   EXPECT_LT((*records)[2].after.nodes, (*records)[2].before.nodes);
+  EXPECT_EQ((*records)[3].name, "fold-conv-affine");
   pass::stamp_metadata(*loaded, p->spec());
   bool found = false;
   for (const auto& [k, v] : loaded->metadata())
