@@ -301,6 +301,25 @@ TEST(FoldConvAffine, DivByNonPowerOfTwoAndReversedSubNotApplied) {
                     "second input");
 }
 
+TEST(FoldConvAffine, OverflowingFoldNotApplied) {
+  expect_not_folded(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 1, 2, 2] X) => (float[1, 1, 2, 2] Y)
+    <float[1, 1, 1, 1] W = {3e38}, float[1] s = {10.0}>
+    {
+      C = Conv(X, W)
+      Y = Mul(C, s)
+    })",
+                    "overflow");
+  expect_not_folded(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 1, 2, 2] X) => (float[1, 1, 2, 2] Y)
+    <float[1, 1, 1, 1] W = {1.0}, float[1] B = {3e38}, float[1] a = {3e38}>
+    {
+      C = Conv(X, W, B)
+      Y = Add(C, a)
+    })",
+                    "overflow");
+}
+
 TEST(FoldConvAffine, SharedInitializersCopiedNotChangedInPlace) {
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[1, 1, 2, 2] X) => (float[1, 1, 2, 2] Y, float[1, 1, 2, 2] Z)

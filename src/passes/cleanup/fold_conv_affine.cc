@@ -9,7 +9,10 @@
 // is 1 or the channel count; a length-C vector aligns with the last output axis, so it is not per
 // channel. Chains fold one node at a time (the folded layer writes the node's output, so the next
 // Mul or Add finds it as producer). Folding is computed in double precision.
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <span>
 
 #include "../pass_util.h"
 
@@ -18,6 +21,12 @@ namespace {
 
 bool is_float32(const ir::Initializer* init) {
   return init != nullptr && init->tensor.dtype() == ir::DType::kFloat;
+}
+
+double max_abs(std::span<const float> values) {
+  double m = 0;
+  for (float v : values) m = std::max(m, std::fabs(double(v)));
+  return m;
 }
 
 bool is_power_of_two(float v) {
@@ -101,6 +110,23 @@ class FoldConvAffine : public pass::RewriteRule {
         return pass::Match::skip("Div by '" + operand +
                                  "' is not by powers of two (the reciprocal would round)");
       }
+    }
+    // The folded weights and bias must stay finite float32 values.
+    double factor = 0, shift = 0;
+    for (float v : values) {
+      const double a = std::fabs(double(v));
+      factor = std::max(factor, op.op_type == "Div" ? 1.0 / a : a);
+      shift = std::max(shift, a);
+    }
+    const bool scales = op.op_type == "Mul" || op.op_type == "Div";
+    double largest = 0;
+    if (prod.inputs.size() > 2 && !prod.inputs[2].empty()) {
+      largest = max_abs(graph.find_initializer(prod.inputs[2])->tensor.span<float>());
+    }
+    largest = scales ? std::max(largest, max_abs(w.span<float>())) * factor : largest + shift;
+    if (!(largest <= std::numeric_limits<float>::max())) {
+      return pass::Match::skip("folding " + op.op_type + " by '" + operand +
+                               "' would overflow float32");
     }
     return pass::Match::yes();
   }
