@@ -3,8 +3,7 @@
 // minmax on 16 seeded random samples) on the PaddleOCR models and the ResNet-style model, then
 // latency of the float and the int8 model in onnxruntime-node, alternating processes (float,
 // int8, float, int8, ...); per pair the ratio of the two medians, reported as the median ratio
-// with its range. Also the time `compressor quantize` spends calibrating against plain
-// inference of the same samples by our executor (`compressor profile`).
+// with its range. (What calibration costs against plain inference: bench/calib_bench.cc.)
 //
 //   node bench/quant_bench.js --build BUILD_DIR [--pairs 5] [--runs 5] [--threads 1]
 //                             [--models det,rec,cls,resnet] [--mode static] [--format qdq]
@@ -62,8 +61,8 @@ function main() {
               `${o.threads} thread(s), --mode ${o.mode} --format ${o.format} --activation-type ${o.activation} ` +
               `--calibration ${o.calibration} --reduce-range`);
   console.log(`${o.pairs} alternating pairs per row, each process: 1 warm-up + ${o.runs} timed runs\n`);
-  console.log('| model | float ms | int8 ms | int8 / float (range) | size int8 / float | calibration s | inference s | calibration / inference |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| model | float ms | int8 ms | int8 / float (range) | size int8 / float |');
+  console.log('|---|---|---|---|---|');
   for (const key of o.models) {
     const [file, dims, label, range, extra = []] = catalog[key];
     if (!fs.existsSync(file)) { console.log(`| ${label} | missing ${file} (tools/scripts/fetch_test_deps.sh) |`); continue; }
@@ -77,10 +76,6 @@ function main() {
                                          '--calibration', o.calibration] : []),
               ...extra, ...dimArgs]);
     const r = JSON.parse(fs.readFileSync(report, 'utf8'));
-    const calib = r.passes.reduce((s, p) => s + (p.calibration ? p.calibration.seconds : 0), 0);
-    const prof = JSON.parse(run(bin, ['-q', 'profile', file, '--json', '--runs', '16', '--warmup', '0',
-                                      '--threads', String(o.threads), ...dimArgs]));
-    const inference = prof.run_ms.median * 16 / 1000;
     const f = [], q = [], ratios = [];
     for (let p = 0; p < o.pairs; ++p) {
       const a = JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), file, '--threads', String(o.threads),
@@ -92,7 +87,7 @@ function main() {
     }
     const rr = median(ratios), lo = Math.min(...ratios), hi = Math.max(...ratios);
     console.log(`| ${label} | ${median(f).toFixed(2)} | ${median(q).toFixed(2)} | ${rr.toFixed(2)} (${lo.toFixed(2)}-${hi.toFixed(2)}) | ` +
-                `${(r.output.bytes / r.model.bytes).toFixed(3)} | ${calib.toFixed(2)} | ${inference.toFixed(2)} | ${(calib / inference).toFixed(2)} |`);
+                `${(r.output.bytes / r.model.bytes).toFixed(3)} |`);
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }

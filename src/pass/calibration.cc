@@ -37,7 +37,7 @@ constexpr size_t kMinBins = 128;
 constexpr size_t kMaxBins = size_t{1} << 20;  // keeps the bin index exact (see above)
 constexpr size_t kEntropyLevels = 128;        // quantized levels of |x| (TensorRT)
 constexpr double kMseLevels = 127;            // symmetric int8: |q| <= 127
-constexpr double kSmoothing = 1e-4;           // KL smoothing mass (see kl_divergence)
+constexpr double kSmoothing = 1e-4;           // KL smoothing mass (see entropy_threshold)
 constexpr const char* kFormat = "compressor-calibration";
 constexpr int kVersion = 1;
 
@@ -60,38 +60,6 @@ double pow2_ceil(double m) {
   return f == 0.5 ? m : std::ldexp(1.0, e);
 }
 
-/// Spreads a small mass over the zero entries of a distribution, taken proportionally from the
-/// others, so a KL divergence stays finite: each zero entry gets kSmoothing * sum / n. Returns
-/// false when every entry is zero.
-bool smooth(std::vector<double>& d) {
-  double sum = 0;
-  size_t zeros = 0;
-  for (double v : d) {
-    sum += v;
-    zeros += v == 0 ? 1 : 0;
-  }
-  if (sum <= 0) return false;
-  const double eps = kSmoothing * sum / static_cast<double>(d.size());
-  const double scale = (sum - eps * static_cast<double>(zeros)) / sum;
-  for (double& v : d) v = v == 0 ? eps : v * scale;
-  return true;
-}
-
-/// KL(P || Q) of two positive vectors, each normalised to sum 1.
-double kl_divergence(const std::vector<double>& p, const std::vector<double>& q) {
-  double sp = 0, sq = 0;
-  for (size_t k = 0; k < p.size(); ++k) {
-    sp += p[k];
-    sq += q[k];
-  }
-  double kl = 0;
-  for (size_t k = 0; k < p.size(); ++k) {
-    const double pk = p[k] / sp;
-    kl += pk * std::log(pk / (q[k] / sq));
-  }
-  return kl;
-}
-
 /// Percentile threshold: the |x| below which `percentile` percent of the values lie, read from
 /// the |x| histogram (`mag`, in bin widths) by linear interpolation inside the bin that crosses
 /// the target count.
@@ -110,13 +78,26 @@ double percentile_threshold(const std::vector<double>& mag, double percentile) {
   return static_cast<double>(mag.size());
 }
 
-/// Entropy threshold (TensorRT's calibrator, as MXNet and ONNX Runtime implement it), on the
+}  // namespace
+
+/// The entropy method (TensorRT's calibrator, as MXNet and ONNX Runtime implement it), on the
 /// |x| histogram `mag` (in bin widths). For every candidate edge i from 128 bins up to all of
 /// them: P is mag[0, i) with the counts beyond i (the clipped outliers) added to its last bin;
 /// Q is mag[0, i) merged into 128 equal groups (the last group takes the remainder), each
-/// group's count spread evenly back over the bins of the group where P is nonzero. Both are
-/// smoothed (see smooth) and the edge with the smallest KL(P || Q) wins (the smallest on ties).
-double entropy_threshold(std::vector<double> mag, bool non_negative) {
+/// group's count spread evenly back over the bins of the group where P is nonzero. Both get
+/// a small mass eps = 1e-4 * sum / i on their zero entries, taken proportionally from the others,
+/// and the edge with the smallest KL(P || Q) wins (the smallest on ties).
+///
+/// A candidate costs O(1), not a pass over the bins. Where P is zero, Q is zero
+/// too, both smoothed entries are 1e-4 / i of their sums, and the term vanishes. Elsewhere the
+/// smoothing scales P by a = 1 - 1e-4 Zp / i and Q by b = 1 - 1e-4 Zq / i (Zp, Zq: zero
+/// counts), Q's sum is mag[0, i)'s and P's is the total T, so with q_g = S_g / n_g (the group's
+/// sum over its nonzero count)
+///   KL = a / T * (sum p log p - sum_g P_g log q_g + T' log(a T_q / (b T))),
+/// where P_g is P's mass in group g and T' the mass with both nonzero. sum p log p comes from
+/// prefix sums of mag log mag, the group sums and nonzero counts from prefix sums too, and
+/// candidates of the same group width share all groups but the last.
+std::vector<double> entropy_divergences(std::vector<double> mag, bool non_negative) {
   const size_t half = mag.size();
   // A tensor that is never negative (after Relu) is quantized with all 256 levels over [0, t];
   // a signed one has 128 levels for |x|.
@@ -125,85 +106,177 @@ double entropy_threshold(std::vector<double> mag, bool non_negative) {
   // the divergence and drives the threshold down to the smallest candidate. Like TensorRT's
   // calibrator, give the first bin its neighbour's count.
   if (half > 1) mag[0] = mag[1];
-  std::vector<double> suffix(half + 1, 0.0);  // suffix[i] = sum of mag[i, half)
+  const auto xlogx = [](double x) { return x > 0 ? x * std::log(x) : 0.0; };
+  // sum[k], nonzero[k], plogp[k]: over mag[0, k). suffix[i]: the sum of mag[i, half), summed
+  // from the top so that the clipped mass of a long empty tail is exactly zero.
+  std::vector<double> sum(half + 1, 0.0), plogp(half + 1, 0.0), suffix(half + 1, 0.0);
+  std::vector<uint32_t> nonzero(half + 1, 0);
+  for (size_t k = 0; k < half; ++k) {
+    sum[k + 1] = sum[k] + mag[k];
+    plogp[k + 1] = plogp[k] + xlogx(mag[k]);
+    nonzero[k + 1] = nonzero[k] + (mag[k] != 0 ? 1 : 0);
+  }
   for (size_t k = half; k-- > 0;) suffix[k] = suffix[k + 1] + mag[k];
+  const double total = suffix[0];
+  std::vector<double> out(half >= levels ? half - levels + 1 : 0,
+                          std::numeric_limits<double>::infinity());
+  if (total <= 0) return out;
+  std::vector<double> log_count(half + 1, 0.0);  // log n for the nonzero counts
+  for (size_t n = 1; n <= half; ++n) log_count[n] = std::log(static_cast<double>(n));
 
-  double best_kl = std::numeric_limits<double>::infinity();
-  size_t best = half;
-  std::vector<double> p, q;
+  // The candidates with the same group width w = i / levels share every group but the last
+  // ([j w, (j + 1) w) for j < levels - 1), where P equals mag: their part of
+  // sum_g P_g log q_g = S_g (log S_g - log n_g) and their nonzero count are summed once per
+  // width; each candidate adds its last group.
+  size_t shared_width = 0;
+  double shared_cross = 0;
+  size_t shared_nonzero = 0;
   for (size_t i = levels; i <= half; ++i) {
-    p.assign(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(i));
-    p[i - 1] += suffix[i];
-    q.assign(i, 0.0);
-    const size_t group = i / levels;
-    for (size_t j = 0; j < levels; ++j) {
-      const size_t start = j * group;
-      const size_t stop = j + 1 == levels ? i : start + group;
-      double sum = 0;
-      size_t nonzero = 0;
-      for (size_t k = start; k < stop; ++k) {
-        sum += mag[k];
-        nonzero += p[k] != 0 ? 1 : 0;
-      }
-      if (nonzero == 0) continue;
-      for (size_t k = start; k < stop; ++k) {
-        if (p[k] != 0) q[k] = sum / static_cast<double>(nonzero);
+    const double q_total = sum[i];
+    if (q_total <= 0) continue;  // all mass clipped: no usable Q
+    const size_t width = i / levels;
+    if (width != shared_width) {
+      shared_width = width;
+      shared_cross = 0;
+      shared_nonzero = 0;
+      for (size_t j = 0; j + 1 < levels; ++j) {
+        const size_t start = j * width, stop = start + width;
+        const size_t n = nonzero[stop] - nonzero[start];
+        if (n == 0) continue;
+        const double g = sum[stop] - sum[start];
+        shared_nonzero += n;
+        shared_cross += g * (std::log(g) - log_count[n]);
       }
     }
-    if (!smooth(p) || !smooth(q)) continue;  // all mass clipped: no usable Q
-    const double kl = kl_divergence(p, q);
-    if (kl < best_kl) {
-      best_kl = kl;
-      best = i;
+    // The last group, where P's last bin also holds the clipped mass.
+    const double clipped = suffix[i];
+    const double last = mag[i - 1] + clipped;
+    const size_t start = (levels - 1) * width;
+    const double g = sum[i] - sum[start];
+    const size_t n = nonzero[i] - nonzero[start] + (last != 0 ? 1 : 0) - (mag[i - 1] != 0 ? 1 : 0);
+    const size_t p_nonzero = shared_nonzero + n;
+    double cross = shared_cross;  // sum over entries with P and Q nonzero of p log q
+    double lone_p = 0;            // P's mass where Q is zero
+    if (n != 0 && g <= 0) {
+      lone_p = last;  // the clipped mass alone: Q gets only the smoothing mass there
+    } else if (n != 0) {
+      cross += (g + clipped) * (std::log(g) - log_count[n]);
+    }
+    const double zeros_p = static_cast<double>(i - p_nonzero);
+    const double zeros_q = zeros_p + (lone_p > 0 ? 1 : 0);
+    const double di = static_cast<double>(i);
+    const double a = 1 - kSmoothing * zeros_p / di;
+    const double b = 1 - kSmoothing * zeros_q / di;
+    const double plogp_all = plogp[i - 1] - plogp[0] + xlogx(last);
+    const double both = total - lone_p;
+    double kl = plogp_all - xlogx(lone_p) - cross + both * std::log(a * q_total / (b * total));
+    if (lone_p > 0) kl += lone_p * std::log(a * lone_p * di / (kSmoothing * total));
+    out[i - levels] = kl * a / total;
+  }
+  return out;
+}
+
+namespace {
+
+/// The entropy edge: the candidate of smallest divergence (the smallest edge on ties), or all
+/// bins when no candidate has one.
+double entropy_threshold(const std::vector<double>& mag, bool non_negative) {
+  const std::vector<double> kl = entropy_divergences(mag, non_negative);
+  size_t best = mag.size();
+  double best_kl = std::numeric_limits<double>::infinity();
+  for (size_t k = 0; k < kl.size(); ++k) {
+    if (kl[k] < best_kl) {
+      best_kl = kl[k];
+      best = mag.size() - kl.size() + 1 + k;
     }
   }
   return static_cast<double>(best);
 }
 
-/// ∫ (x - c)^2 dx over [lo, hi].
-double square_integral(double lo, double hi, double c) {
-  const double a = lo - c, b = hi - c;
-  return (b * b * b - a * a * a) / 3.0;
-}
-
-/// Expected squared error, over the |x| histogram `mag` (in bin widths), of symmetric 8-bit
-/// quantization clipped at t: step s = t / 127, |x| <= t rounds to the nearest multiple of s,
-/// |x| > t becomes t. Values are taken as uniform inside their bin, so each bin contributes its
-/// count times the mean of (x - Q(x))^2 over the bin, integrated exactly cell by cell.
-double mse_of(const std::vector<double>& mag, size_t last, double t) {
-  const double s = t / kMseLevels;
-  double err = 0;
-  for (size_t k = 0; k <= last; ++k) {
-    if (mag[k] == 0) continue;
-    const double a = static_cast<double>(k), b = a + 1;
-    double e = 0;
-    if (a < t) {  // t is a bin edge, so a bin is either inside or beyond it
-      for (double j = std::floor(a / s + 0.5);; j += 1) {
-        const double lo = std::max(a, (j - 0.5) * s), hi = std::min(b, (j + 0.5) * s);
-        if (lo >= b) break;
-        if (hi > lo) e += square_integral(lo, hi, j * s);
-      }
-    } else {
-      e = square_integral(a, b, t);
+/// The mass of an |x| histogram below a point and its first two moments, with the values of
+/// each bin spread uniformly over it: F0(b) = ∫ density, F1(b) = ∫ x density, F2(b) =
+/// ∫ x^2 density over [0, b]. Whole bins come from prefix sums, the bin b cuts through from
+/// its share, so that each costs O(1).
+class BinMoments {
+ public:
+  explicit BinMoments(const std::vector<double>& mag)
+      : mag_(mag), f0_(mag.size() + 1, 0.0), f1_(mag.size() + 1, 0.0), f2_(mag.size() + 1, 0.0) {
+    for (size_t k = 0; k < mag.size(); ++k) {
+      const double x = static_cast<double>(k);
+      f0_[k + 1] = f0_[k] + mag[k];
+      f1_[k + 1] = f1_[k] + mag[k] * (x + 0.5);              // ∫ over [k, k + 1] of x
+      f2_[k + 1] = f2_[k] + mag[k] * (x * x + x + 1.0 / 3);  // of x^2
     }
-    err += mag[k] * e;
   }
+  size_t size() const { return mag_.size(); }
+  struct Moments {
+    double f0, f1, f2;
+  };
+  /// The moments over [0, b], 0 <= b <= size().
+  Moments below(double b) const {
+    // b >= 0: the signed conversion is one instruction where the unsigned one is not.
+    const auto k = static_cast<size_t>(std::min(static_cast<int64_t>(b), last_));
+    const double x = static_cast<double>(k), m = mag_[k], d = b - x;  // d in [0, 1]
+    return {f0_[k] + m * d, f1_[k] + m * d * (x + 0.5 * d),
+            f2_[k] + m * d * (x * x + x * d + d * d / 3)};
+  }
+
+ private:
+  const std::vector<double>& mag_;
+  const int64_t last_ = static_cast<int64_t>(mag_.size()) - 1;
+  std::vector<double> f0_, f1_, f2_;
+};
+
+/// Expected squared error, over the |x| histogram (in bin widths), of symmetric 8-bit
+/// quantization clipped at the bin edge t: step s = t / 127, |x| <= t rounds to the nearest
+/// multiple of s, |x| > t becomes t. Values are taken as uniform inside their bin. The values
+/// of cell j (those that round to c = j s, between the cell edges) contribute
+/// ∫ (x - c)^2 = F2 - 2 c F1 + c^2 F0 over the cell, from the moments at the 128 edges, each
+/// computed once.
+double mse_of(const BinMoments& m, size_t t) {
+  const double dt = static_cast<double>(t);
+  const double s = dt / kMseLevels;
+  const auto cells = static_cast<int>(kMseLevels);
+  BinMoments::Moments lo = m.below(0);
+  double err = 0;
+  for (int j = 0; j <= cells; ++j) {
+    const BinMoments::Moments hi = m.below(j == cells ? dt : (j + 0.5) * s);
+    const double c = j * s;
+    // An empty cell has equal moments at its edges and adds exactly 0: no branch.
+    err += (hi.f2 - lo.f2) - 2 * c * (hi.f1 - lo.f1) + c * c * (hi.f0 - lo.f0);
+    lo = hi;
+  }
+  // Beyond t everything becomes t.
+  const BinMoments::Moments all = m.below(static_cast<double>(m.size()));
+  const double n = all.f0 - lo.f0;
+  if (n > 0) err += (all.f2 - lo.f2) - 2 * dt * (all.f1 - lo.f1) + dt * dt * n;
   return err;
 }
 
+}  // namespace
+
+std::vector<double> mse_errors(const std::vector<double>& mag) {
+  const BinMoments moments(mag);
+  // Edges past the bin of the largest |x| are no candidates: the range is clipped to the
+  // largest |x| anyway.
+  size_t last = 0;
+  for (size_t k = 0; k < mag.size(); ++k) last = mag[k] > 0 ? k : last;
+  std::vector<double> out(mag.size(), std::numeric_limits<double>::infinity());
+  for (size_t t = 1; t <= last + 1; ++t) out[t - 1] = mse_of(moments, t);
+  return out;
+}
+
+namespace {
+
 /// MSE threshold: the bin edge t (1 to all bins) that minimises mse_of (the smallest on ties).
 double mse_threshold(const std::vector<double>& mag) {
-  size_t last = 0;
-  for (size_t k = 0; k < mag.size(); ++k) {
-    if (mag[k] > 0) last = k;
-  }
+  const std::vector<double> err = mse_errors(mag);
   double best_err = std::numeric_limits<double>::infinity();
   size_t best = mag.size();
-  for (size_t i = 1; i <= mag.size(); ++i) {
-    const double err = mse_of(mag, last, static_cast<double>(i));
-    if (err < best_err) {
-      best_err = err;
-      best = i;
+  for (size_t k = 0; k < err.size(); ++k) {
+    if (err[k] < best_err) {
+      best_err = err[k];
+      best = k + 1;
     }
   }
   return static_cast<double>(best);
@@ -251,77 +324,186 @@ TensorStats::TensorStats(size_t bins)
     : bins_(bins == 0 ? 0 : std::clamp<size_t>(bins + bins % 2, 2, kMaxBins)),
       histogram_(bins_, 0) {}
 
-void TensorStats::observe(std::span<const float> values) {
-  // The batch's extremes first, so R widens once per batch. Non-finite values are skipped and
-  // counted with the NaNs (calibrate refuses infinities before they get here).
-  float lo = std::numeric_limits<float>::infinity();
-  float hi = -lo;
-  uint64_t n = 0;
-  for (float v : values) {
-    if (!std::isfinite(v)) {
-      ++nan_count_;
+namespace {
+
+constexpr size_t kBlock = 256;  // values binned at a time (see TensorStats::observe)
+
+/// The extremes of a block of at most kBlock values and whether all are finite, in independent
+/// lanes that the compiler turns into vector instructions. With a value that is not finite the
+/// extremes are meaningless (the caller takes the slow path).
+struct BlockScan {
+  float lo;
+  float hi;
+  bool finite;
+};
+
+inline BlockScan scan_block(const float* v, size_t n) {
+  constexpr size_t kLanes = 8;
+  std::array<float, kLanes> lo, hi;
+  lo.fill(std::numeric_limits<float>::infinity());
+  hi.fill(-std::numeric_limits<float>::infinity());
+  uint32_t bad = 0;
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (size_t l = 0; l < kLanes; ++l) {
+      const float x = v[i + l];
+      lo[l] = x < lo[l] ? x : lo[l];
+      hi[l] = x > hi[l] ? x : hi[l];
+      bad += std::fabs(x) <= std::numeric_limits<float>::max() ? 0u : 1u;  // NaN: false
+    }
+  }
+  BlockScan out{lo[0], hi[0], true};
+  for (size_t l = 1; l < kLanes; ++l) {
+    out.lo = std::min(out.lo, lo[l]);
+    out.hi = std::max(out.hi, hi[l]);
+  }
+  for (; i < n; ++i) {
+    const float x = v[i];
+    out.lo = std::min(out.lo, x);
+    out.hi = std::max(out.hi, x);
+    bad += std::isfinite(x) ? 0u : 1u;
+  }
+  out.finite = bad == 0;
+  return out;
+}
+
+/// The signed bin of x relative to the middle of the histogram: k = ceil(|x| * scale) - 1
+/// clamped at 0 for x >= 0, -1 - k (its bitwise complement) for x < 0. `scale` is H / R, a
+/// power of two, so the product is exact; ceil(a) - 1 is the truncation of a, less one when a
+/// is whole. Branch-free, so that a block of exact zeros (Relu) costs what any block does.
+inline int32_t signed_bin(float x, float scale) {
+  const float a = std::fabs(x) * scale;
+  const auto f = static_cast<int32_t>(a);
+  int32_t k = f - (static_cast<float>(f) == a ? 1 : 0);
+  k = k < 0 ? 0 : k;
+  return k ^ -static_cast<int32_t>(x < 0);
+}
+
+/// The same in double, for any scale (a range below 2^-90, where H / R is not a float).
+inline std::ptrdiff_t signed_bin_wide(float x, double scale) {
+  const double a = std::fabs(static_cast<double>(x)) * scale;
+  const auto f = static_cast<std::ptrdiff_t>(a);
+  const std::ptrdiff_t k = static_cast<double>(f) < a ? f : (f == 0 ? 0 : f - 1);
+  return x >= 0 ? k : -1 - k;
+}
+
+}  // namespace
+
+void TensorStats::widen(double amax) {
+  if (!(amax > 0)) return;
+  const double r = pow2_ceil(amax);
+  if (half_width_ == 0) {
+    half_width_ = r;  // bins so far hold only zeros, which stay in magnitude bin 0
+    return;
+  }
+  if (r <= half_width_) return;
+  // Merge in place: magnitude bin k moves to k >> shift <= k, and every target below k was
+  // emptied before anything was added to it.
+  const size_t half = bins_ / 2;
+  const int shift = std::min(std::ilogb(r) - std::ilogb(half_width_), 62);
+  for (size_t k = 0; k < half; ++k) {
+    const size_t to = k >> shift;
+    const uint64_t pos = histogram_[half + k], neg = histogram_[half - 1 - k];
+    histogram_[half + k] = 0;
+    histogram_[half - 1 - k] = 0;
+    histogram_[half + to] += pos;
+    histogram_[half - 1 - to] += neg;
+  }
+  half_width_ = r;
+}
+
+void TensorStats::add_extremes(double lo, double hi, uint64_t n) {
+  min_ = count_ == 0 ? lo : std::min(min_, lo);
+  max_ = count_ == 0 ? hi : std::max(max_, hi);
+  count_ += n;
+}
+
+uint64_t TensorStats::observe(std::span<const float> values) {
+  // One pass, a block at a time: the block's extremes (R widens before the block is binned, so
+  // the result is the same as for any other batching), then its bins, computed together
+  // (vectorized) and counted. A large batch counts into two 32-bit copies of the histogram,
+  // alternating, so that runs of equal values (the zeros of a Relu) do not wait on one
+  // counter; the copies are added in before R widens and at the end.
+  const size_t half = bins_ / 2;
+  const size_t size = values.size();
+  const bool copies = bins_ > 0 && size >= 4 * bins_ && size <= (size_t{1} << 31);
+  thread_local std::vector<uint32_t> scratch;
+  if (copies) scratch.assign(2 * bins_, 0);
+  const auto flush = [&] {
+    if (!copies) return;
+    for (size_t b = 0; b < bins_; ++b) {
+      histogram_[b] += uint64_t{scratch[b]} + scratch[bins_ + b];
+      scratch[b] = 0;
+      scratch[bins_ + b] = 0;
+    }
+  };
+  std::array<int32_t, kBlock> bin;
+  uint64_t infinite = 0;
+  for (size_t i = 0; i < size; i += kBlock) {
+    const float* v = values.data() + i;
+    const size_t n = std::min(kBlock, size - i);
+    const BlockScan scan = scan_block(v, n);
+    if (!scan.finite) {
+      // Rare: skip the values that are not finite (counted with the NaNs), one value at a time.
+      for (size_t j = 0; j < n; ++j) {
+        if (!std::isfinite(v[j])) {
+          ++nan_count_;
+          infinite += std::isinf(v[j]) ? 1 : 0;
+          continue;
+        }
+        add_extremes(v[j], v[j], 1);
+        if (bins_ == 0) continue;
+        const double a = std::fabs(static_cast<double>(v[j]));
+        if (a > half_width_) {
+          flush();
+          widen(a);
+        }
+        if (half_width_ == 0) {
+          ++histogram_[half];
+        } else {
+          ++histogram_[half + signed_bin_wide(v[j], static_cast<double>(half) / half_width_)];
+        }
+      }
       continue;
     }
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    ++n;
-  }
-  if (n == 0) return;
-  min_ = count_ == 0 ? lo : std::min(min_, static_cast<double>(lo));
-  max_ = count_ == 0 ? hi : std::max(max_, static_cast<double>(hi));
-  count_ += n;
-
-  if (bins_ == 0) return;  // extremes only
-  const size_t half = bins_ / 2;
-  const double amax = std::max(-static_cast<double>(lo), static_cast<double>(hi));
-  if (amax > 0) {
-    const double r = pow2_ceil(amax);
-    if (half_width_ == 0) {
-      half_width_ = r;  // bins so far hold only zeros, which stay in magnitude bin 0
-    } else if (r > half_width_) {
-      // Merge in place: magnitude bin k moves to k >> shift <= k, and every target below k was
-      // emptied before anything was added to it.
-      const int shift = std::min(std::ilogb(r) - std::ilogb(half_width_), 62);
-      for (size_t k = 0; k < half; ++k) {
-        const size_t to = k >> shift;
-        const uint64_t pos = histogram_[half + k], neg = histogram_[half - 1 - k];
-        histogram_[half + k] = 0;
-        histogram_[half - 1 - k] = 0;
-        histogram_[half + to] += pos;
-        histogram_[half - 1 - to] += neg;
+    add_extremes(scan.lo, scan.hi, n);
+    if (bins_ == 0) continue;  // extremes only
+    const double amax = std::max(-static_cast<double>(scan.lo), static_cast<double>(scan.hi));
+    if (amax > half_width_) {
+      flush();
+      widen(amax);
+    }
+    if (half_width_ == 0) {  // all zeros so far
+      histogram_[half] += n;
+      continue;
+    }
+    const double scale = static_cast<double>(half) / half_width_;
+    if (scale >= 0x1p100) {
+      for (size_t j = 0; j < n; ++j) ++histogram_[half + signed_bin_wide(v[j], scale)];
+      continue;
+    }
+    const auto fscale = static_cast<float>(scale);
+    if (n == kBlock) {
+      for (size_t j = 0; j < kBlock; ++j) bin[j] = signed_bin(v[j], fscale);
+    } else {
+      for (size_t j = 0; j < n; ++j) bin[j] = signed_bin(v[j], fscale);
+    }
+    if (copies) {
+      uint32_t* const mid0 = scratch.data() + half;
+      uint32_t* const mid1 = scratch.data() + bins_ + half;
+      size_t j = 0;
+      for (; j + 2 <= n; j += 2) {
+        ++mid0[bin[j]];
+        ++mid1[bin[j + 1]];
       }
-      half_width_ = r;
+      if (j < n) ++mid0[bin[j]];
+    } else {
+      uint64_t* const mid = histogram_.data() + half;
+      for (size_t j = 0; j < n; ++j) ++mid[bin[j]];
     }
   }
-  if (half_width_ == 0) {  // all zeros so far
-    histogram_[half] += n;
-    return;
-  }
-  // The magnitude bin of |v|, without a division or a ceil call per value: H / R is a power of
-  // two, so |v| * (H / R) is exact, and for a >= 0, ceil(a) - 1 is floor(a) unless a is a
-  // whole number. In float when H / R is (every R above 2^-100), which the compiler vectorizes
-  // better; skipping non-finite values only when the batch has any.
-  uint64_t* const mid = histogram_.data() + half;
-  const double scale = static_cast<double>(half) / half_width_;
-  const bool all_finite = n == values.size();
-  if (scale < 0x1p100) {
-    const float fscale = static_cast<float>(scale);
-    for (float v : values) {
-      if (!all_finite && !std::isfinite(v)) continue;
-      const float a = std::fabs(v) * fscale;
-      const auto f = static_cast<std::ptrdiff_t>(a);
-      const std::ptrdiff_t k = static_cast<float>(f) < a ? f : (f == 0 ? 0 : f - 1);
-      ++mid[v >= 0 ? k : -1 - k];
-    }
-    return;
-  }
-  for (float v : values) {
-    if (!std::isfinite(v)) continue;
-    const double a = std::fabs(static_cast<double>(v)) * scale;
-    const auto f = static_cast<std::ptrdiff_t>(a);
-    const std::ptrdiff_t k = static_cast<double>(f) < a ? f : (f == 0 ? 0 : f - 1);
-    ++mid[v >= 0 ? k : -1 - k];
-  }
+  flush();
+  return infinite;
 }
 
 TensorRange TensorStats::range(const CalibrationOptions& options) const {
@@ -527,12 +709,6 @@ StatusOr<CalibrationTable> CalibrationTable::load(const std::string& path) {
 
 namespace {
 
-bool has_infinity(std::span<const float> values) {
-  bool inf = false;
-  for (float v : values) inf |= std::isinf(v);
-  return inf;
-}
-
 /// The statistics of one requested tensor; `seen` once a float32 value has been observed.
 struct Tracked {
   explicit Tracked(size_t bins) : stats(bins) {}
@@ -657,11 +833,9 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
             .first->second;
     if (init != nullptr) {
       if (init->tensor.dtype() != ir::DType::kFloat) continue;
-      const auto values = init->tensor.span<float>();
-      if (has_infinity(values)) {
+      if (t.stats.observe(init->tensor.span<float>()) > 0) {
         return invalid_model("calibration tensor '" + name + "' (initializer) holds an infinity");
       }
-      t.stats.observe(values);
       t.seen = true;
       if (auto c = channel_tracked.find(name); c != channel_tracked.end()) {
         COMPRESSOR_RETURN_IF_ERROR(c->second.observe(name, init->tensor));
@@ -680,13 +854,11 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
       if (!failure.ok() || value.dtype() != ir::DType::kFloat) return;
       auto it = tracked.find(name);
       if (it == tracked.end()) return;
-      const auto values = value.span<float>();
-      if (has_infinity(values)) {
+      if (it->second.stats.observe(value.span<float>()) > 0) {
         failure = invalid_model("calibration tensor '" + name + "' holds an infinity in sample " +
                                 std::to_string(i));
         return;
       }
-      it->second.stats.observe(values);
       it->second.seen = true;
       if (auto c = channel_tracked.find(name); c != channel_tracked.end()) {
         failure = c->second.observe(name, value);

@@ -745,9 +745,36 @@ TEST(QuantizeStatic, DemoModelsStayCloseToFloat) {
   }
 }
 
-TEST(QuantizeStatic, BiasBeyondInt32HeadroomStaysFloat) {
-  // Weights so small next to the bias that bias / (input scale x weight scale) passes 2^30: an
-  // int32 bias would leave a runtime's int32 accumulator no room, so the bias stays float.
+// The Conv's int32 bias and its scale as the graph stores them.
+struct StoredBias {
+  std::vector<int32_t> values;
+  std::vector<float> scale;
+  std::vector<float> weight_scale;
+  float input_scale = 0;
+};
+
+StoredBias stored_bias(const ir::Graph& g) {
+  StoredBias r;
+  const ir::Node* conv = producer_of(g, "Y_float");
+  if (conv == nullptr || conv->inputs.size() < 3) return r;
+  const ir::Node* b_dq = producer_of(g, conv->inputs[2]);
+  const ir::Node* w_dq = producer_of(g, conv->inputs[1]);
+  const ir::Node* x_dq = producer_of(g, conv->inputs[0]);
+  if (b_dq == nullptr || w_dq == nullptr || x_dq == nullptr) return r;
+  const ir::Initializer* bq = g.find_initializer(b_dq->inputs[0]);
+  if (bq == nullptr || bq->tensor.dtype() != ir::DType::kInt32) return r;
+  const auto v = bq->tensor.span<int32_t>();
+  r.values.assign(v.begin(), v.end());
+  r.scale = float_values(g, b_dq->inputs[1]);
+  r.weight_scale = float_values(g, w_dq->inputs[1]);
+  r.input_scale = scalar_float(g, x_dq->inputs[1]);
+  return r;
+}
+
+TEST(QuantizeStatic, WeightScaleRisesSoTheInt32BiasFits) {
+  // Weights so small next to the bias that bias / (input scale x weight scale) would pass 2^30.
+  // Left float, ONNX Runtime rounds such a bias to int32 itself; instead the weight scales rise
+  // until the bias fits in 2^29 steps, and the bias is stored as int32 at input x weight scale.
   auto w = random_floats(4 * 27, 4, -1e-6f, 1e-6f);
   const std::vector<float> b = {100.0f, -50.0f, 0.5f, 3.0f};
   auto model = model_from_text(conv_model(13, w, b));
@@ -760,19 +787,138 @@ TEST(QuantizeStatic, BiasBeyondInt32HeadroomStaysFloat) {
     auto r = run_pass_calibrated(m, "quantize-static", table_for(m, samples), {{"format", format}});
     ASSERT_OK(r);
     ASSERT_EQ(r->changes.size(), 1u);
-    EXPECT_NE(r->changes[0].detail.find("bias left float"), std::string::npos)
-        << r->changes[0].detail;
-    const ir::Node* conv = nullptr;
-    for (const auto& n : m.graph.nodes()) {
-      if (n->op_type == "Conv") conv = n.get();
-    }
-    ASSERT_NE(conv, nullptr) << format << ": the layer stays a QDQ Conv";
-    EXPECT_EQ(conv->inputs[2], "B");
-    for (const auto& init : m.graph.initializers()) {
-      EXPECT_NE(init.tensor.dtype(), ir::DType::kInt32) << init.name;
-    }
+    const std::string& detail = r->changes[0].detail;
+    EXPECT_NE(detail.find("4 weight scale(s) raised"), std::string::npos) << detail;
+    EXPECT_NE(detail.find("int32 bias"), std::string::npos) << detail;
+    EXPECT_EQ(detail.find("bias left float"), std::string::npos) << detail;
     const Inputs in = {{"X", float_input({1, 3, 6, 6}, 99)}};
     EXPECT_GT(cosine(run_model(original, in), run_model(m, in)), 0.9999) << format;
+    if (std::string(format) != "qdq") continue;
+    const StoredBias sb = stored_bias(m.graph);
+    ASSERT_EQ(sb.values.size(), 4u);
+    ASSERT_EQ(sb.weight_scale.size(), 4u);
+    for (size_t c = 0; c < 4; ++c) {
+      // The floor: |b| / (s_x * s_w) <= 2^29, and s_w no smaller than max|w| / 127 would give.
+      const double steps = std::fabs(double(b[c])) / (double(sb.input_scale) * sb.weight_scale[c]);
+      EXPECT_LE(steps, 536870912.0) << c;
+      EXPECT_GT(steps, 536870912.0 * 0.999) << c << ": raised no further than needed";
+      EXPECT_FLOAT_EQ(sb.scale[c], sb.input_scale * sb.weight_scale[c]) << c;
+      EXPECT_EQ(sb.values[c], int32_t(std::nearbyint(double(b[c]) / double(sb.scale[c])))) << c;
+    }
+  }
+}
+
+TEST(QuantizeStatic, OnlyTheNearZeroChannelGetsItsScaleRaised) {
+  // A folded batch norm with a vanishing gamma leaves one output channel with weights near 1e-15
+  // and a real bias; per channel, only that channel's scale changes.
+  auto w = random_floats(4 * 27, 5, -0.5f, 0.5f);
+  for (size_t i = 27; i < 54; ++i) w[i] *= 1e-14f;
+  const std::vector<float> b = {0.1f, 0.3f, -0.2f, 0.05f};
+  auto model = model_from_text(conv_model(13, w, b));
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  std::vector<Inputs> samples;
+  for (uint64_t s = 0; s < 3; ++s) samples.push_back({{"X", float_input({1, 3, 6, 6}, 30 + s)}});
+  auto r = run_pass_calibrated(*model, "quantize-static", table_for(*model, samples));
+  ASSERT_OK(r);
+  ASSERT_EQ(r->changes.size(), 1u);
+  EXPECT_NE(r->changes[0].detail.find("1 weight scale(s) raised"), std::string::npos)
+      << r->changes[0].detail;
+  const StoredBias sb = stored_bias(model->graph);
+  ASSERT_EQ(sb.weight_scale.size(), 4u);
+  for (size_t c = 0; c < 4; ++c) {
+    float m = 0;
+    for (size_t i = c * 27; i < (c + 1) * 27; ++i) m = std::max(m, std::fabs(w[i]));
+    if (c == 1) {
+      EXPECT_GT(sb.weight_scale[c], m / 127.0f * 1000.0f);
+      EXPECT_NEAR(std::fabs(double(b[c])) / (double(sb.input_scale) * sb.weight_scale[c]),
+                  536870912.0, 536870912.0 * 1e-3);
+    } else {
+      EXPECT_FLOAT_EQ(sb.weight_scale[c], m / 127.0f) << c;
+    }
+    EXPECT_EQ(sb.values[c], int32_t(std::nearbyint(double(b[c]) / double(sb.scale[c])))) << c;
+  }
+  // The near-zero channel's output is its bias, one rounding of Y away from the float model's;
+  // the others are as close as int8 gets (same bound as a plain Conv above).
+  const float sy = scalar_float(model->graph, readers_of(model->graph, "Y_float")[0]->inputs[1]);
+  // (On a calibration sample: nothing saturates.)
+  const auto ref = run_model(original, samples[0]), got = run_model(*model, samples[0]);
+  ASSERT_EQ(got.size(), 64u);
+  for (size_t i = 16; i < 32; ++i) EXPECT_LE(std::fabs(got[i] - ref[i]), sy / 2 + 1e-6f) << i;
+  EXPECT_GT(cosine(ref, got), 0.999);
+  EXPECT_LT(max_abs(ref, got), 4 * sy);
+}
+
+TEST(QuantizeStatic, BiasBeyondInt32HeadroomOfASharedWeightStaysFloat) {
+  // Two Convs share W and B; the second reads an input 10^4 times smaller. The weight scale is
+  // chosen (and floored) for the first, so the second's bias would pass 2^30 steps: it stays
+  // float, with the reason in the ledger.
+  auto w = random_floats(4 * 27, 6, -1e-6f, 1e-6f);
+  const std::vector<float> b = {100.0f, -50.0f, 0.5f, 3.0f};
+  auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 3, 6, 6] X, float[1, 3, 6, 6] Z) => (float[1, 4, 4, 4] Y, float[1, 4, 4, 4] V)
+    <float[4, 3, 3, 3] W = )" + float_literal(w) +
+                               ", float[4] B = " + float_literal(b) + R"(>
+    { Y = Conv(X, W, B)
+      V = Conv(Z, W, B) })");
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  std::vector<Inputs> samples;
+  for (uint64_t s = 0; s < 3; ++s) {
+    samples.push_back({{"X", float_input({1, 3, 6, 6}, 40 + s)},
+                       {"Z", float_input({1, 3, 6, 6}, 50 + s, -1e-4f, 1e-4f)}});
+  }
+  auto r = run_pass_calibrated(*model, "quantize-static", table_for(*model, samples));
+  ASSERT_OK(r);
+  ASSERT_EQ(r->changes.size(), 2u);
+  EXPECT_NE(r->changes[0].detail.find("int32 bias"), std::string::npos) << r->changes[0].detail;
+  EXPECT_NE(r->changes[1].detail.find("bias left float"), std::string::npos)
+      << r->changes[1].detail;
+  const Inputs in = {{"X", float_input({1, 3, 6, 6}, 97)},
+                     {"Z", float_input({1, 3, 6, 6}, 96, -1e-4f, 1e-4f)}};
+  for (size_t o = 0; o < 2; ++o) {
+    EXPECT_GT(cosine(run_model(original, in, o), run_model(*model, in, o)), 0.9999) << o;
+  }
+}
+
+TEST(QuantizeStatic, SoftmaxOutputScaleIsTheReciprocalOfAnInteger) {
+  // ONNX Runtime's fused QLinearSoftmax multiplies probabilities by floor(1 / output scale): the
+  // scale is 1 / N (N integer, checked on the float32 value as that kernel computes it), N at
+  // most the calibrated 1 / scale and small enough that probability 1 fits above the zero point.
+  auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[2, 6, 8] A, float[2, 8, 6] B, float[2, 6, 5] C) => (float[2, 6, 5] Y)
+    { S = MatMul(A, B)
+      P = Softmax<axis = -1>(S)
+      Y = MatMul(P, C) })");
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  std::vector<Inputs> samples;
+  for (uint64_t s = 0; s < 3; ++s) {
+    samples.push_back({{"A", float_input({2, 6, 8}, 60 + s)},
+                       {"B", float_input({2, 8, 6}, 70 + s)},
+                       {"C", float_input({2, 6, 5}, 80 + s)}});
+  }
+  for (const char* reduce : {"false", "true"}) {
+    ir::Model m = original;
+    const auto table = table_for(m, samples);
+    ASSERT_OK(run_pass_calibrated(m, "quantize-static", table, {{"reduce_range", reduce}}));
+    const ir::Graph& g = m.graph;
+    const auto readers = readers_of(g, "P");
+    ASSERT_EQ(readers.size(), 1u) << reduce;
+    ASSERT_EQ(readers[0]->op_type, "QuantizeLinear") << reduce;
+    const float s = scalar_float(g, readers[0]->inputs[1]);
+    const int zp = scalar_int(g, readers[0]->inputs[2]);
+    const bool seven = std::string(reduce) == "true";
+    EXPECT_EQ(zp, seven ? -64 : -128) << reduce;
+    // The calibrated scale (float32, as stored), and N = min(floor(1 / it), 127 - zero point).
+    const float calibrated = float(table.ranges.at("P").max / (seven ? 127.0 : 255.0));
+    const double n = std::min(std::floor(1.0 / double(calibrated)), 127.0 - zp);
+    EXPECT_EQ(std::floor(1.0f / s), float(n)) << reduce << ": scale " << s;
+    EXPECT_NEAR(double(s) * n, 1.0, 1e-6) << reduce << ": scale " << s;
+    const Inputs in = {{"A", float_input({2, 6, 8}, 91)},
+                       {"B", float_input({2, 8, 6}, 92)},
+                       {"C", float_input({2, 6, 5}, 93)}};
+    EXPECT_GT(cosine(run_model(original, in), run_model(m, in)), 0.999) << reduce;
   }
 }
 

@@ -401,6 +401,152 @@ TEST(TensorStatsRange, MseThresholdMinimisesRawQuantizationError) {
   EXPECT_LE(raw_quant_error(flat, tf), 1.01 * raw_quant_error(flat, max_abs(flat)));
 }
 
+/// The |x| histogram of `stats` in units of one bin width (the two signs folded).
+std::vector<double> magnitudes(const TensorStats& stats) {
+  const auto& h = stats.histogram();
+  const size_t half = h.size() / 2;
+  std::vector<double> mag(half);
+  for (size_t k = 0; k < half; ++k) mag[k] = static_cast<double>(h[half + k] + h[half - 1 - k]);
+  return mag;
+}
+
+/// KL(P || Q) of the entropy method at edge i, built entry by entry from its definition: P is
+/// mag[0, i) with the clipped mass added to its last bin, Q is mag[0, i) merged into `levels`
+/// groups and spread back over P's nonzero entries, both given 1e-4 of their mass on their zero
+/// entries, then normalised. The first bin takes its neighbour's count (the Relu zeros).
+/// Infinity when Q is empty.
+double definition_kl(std::vector<double> mag, size_t i, size_t levels) {
+  mag[0] = mag[1];
+  std::vector<double> p(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(i));
+  for (size_t k = i; k < mag.size(); ++k) p[i - 1] += mag[k];
+  std::vector<double> q(i, 0.0);
+  const size_t width = i / levels;
+  for (size_t j = 0; j < levels; ++j) {
+    const size_t start = j * width, stop = j + 1 == levels ? i : start + width;
+    double sum = 0;
+    size_t nonzero = 0;
+    for (size_t k = start; k < stop; ++k) {
+      sum += mag[k];
+      nonzero += p[k] != 0 ? 1 : 0;
+    }
+    for (size_t k = start; k < stop; ++k) {
+      if (p[k] != 0) q[k] = sum / static_cast<double>(nonzero);
+    }
+  }
+  auto smooth = [&](std::vector<double>& d) {
+    double sum = 0;
+    size_t zeros = 0;
+    for (double v : d) {
+      sum += v;
+      zeros += v == 0 ? 1 : 0;
+    }
+    if (sum <= 0) return false;
+    const double eps = 1e-4 * sum / static_cast<double>(d.size());
+    for (double& v : d) v = v == 0 ? eps : v * (sum - eps * static_cast<double>(zeros)) / sum;
+    for (double& v : d) v /= sum;
+    return true;
+  };
+  if (!smooth(p) || !smooth(q)) return std::numeric_limits<double>::infinity();
+  double kl = 0;
+  for (size_t k = 0; k < i; ++k) kl += p[k] * std::log(p[k] / q[k]);
+  return kl;
+}
+
+/// Squared error of symmetric 8-bit quantization clipped at edge t over the |x| histogram, each
+/// bin's values uniform over the bin: integrated piece by piece, each piece of a bin against the
+/// level it rounds to.
+double definition_mse(const std::vector<double>& mag, size_t t) {
+  const double dt = static_cast<double>(t), s = dt / 127.0;
+  auto integral = [](double lo, double hi, double c) {
+    return ((hi - c) * (hi - c) * (hi - c) - (lo - c) * (lo - c) * (lo - c)) / 3.0;
+  };
+  double err = 0;
+  for (size_t k = 0; k < mag.size(); ++k) {
+    if (mag[k] == 0) continue;
+    const double a = static_cast<double>(k), b = a + 1;
+    if (a >= dt) {
+      err += mag[k] * integral(a, b, dt);
+      continue;
+    }
+    for (double j = std::floor(a / s + 0.5);; j += 1) {
+      const double lo = std::max(a, (j - 0.5) * s), hi = std::min(b, (j + 0.5) * s);
+      if (lo >= b) break;
+      if (hi > lo) err += mag[k] * integral(lo, hi, j * s);
+    }
+  }
+  return err;
+}
+
+/// Tensors whose chosen threshold lies below their largest |x| (so the edge can be read back
+/// from the range): heavy tails, far outliers, a Relu output, and a few spikes with empty bins
+/// between them.
+std::vector<std::vector<float>> clipped_shapes() {
+  std::vector<float> relu;
+  for (float v : laplace(20000, 13)) relu.push_back(std::max(v, 0.0f));
+  std::vector<float> spikes = laplace(4000, 17);
+  for (size_t k = 0; k < spikes.size(); ++k) spikes[k] = std::round(spikes[k] * 4) / 4;
+  spikes[0] = 40;
+  return {laplace(20000, 11), laplace_with_outliers(20000, 12), relu, spikes};
+}
+
+TEST(TensorStatsRange, EntropyDivergencesFollowTheDefinition) {
+  for (const auto& values : clipped_shapes()) {
+    TensorStats stats;
+    stats.observe(values);
+    const std::vector<double> mag = magnitudes(stats);
+    const bool non_negative = stats.min() >= 0;
+    const size_t levels = non_negative ? 256 : 128;
+    const std::vector<double> kl = entropy_divergences(mag, non_negative);
+    ASSERT_EQ(kl.size(), mag.size() - levels + 1);
+    size_t lone = 0;  // edges whose last group holds only clipped mass
+    for (size_t i = levels; i <= mag.size(); ++i) {
+      const double expected = definition_kl(mag, i, levels);
+      EXPECT_NEAR(kl[i - levels], expected, 1e-9 * std::fabs(expected) + 1e-12) << "edge " << i;
+      const size_t width = i / levels;
+      double last_group = 0, beyond = 0;
+      for (size_t k = (levels - 1) * width; k < i; ++k) last_group += mag[k];
+      for (size_t k = i; k < mag.size(); ++k) beyond += mag[k];
+      lone += last_group == 0 && beyond > 0 ? 1 : 0;
+    }
+    if (values.size() == 4000) {
+      EXPECT_GT(lone, 0u) << "the spikes reach the lone-group case";
+    }
+    // The range is the edge of the smallest divergence.
+    size_t best = 0;
+    for (size_t k = 1; k < kl.size(); ++k) best = kl[k] < kl[best] ? k : best;
+    const double w = stats.half_width() / static_cast<double>(mag.size());
+    const double t = threshold_of(stats.range(with_method(CalibrationMethod::kEntropy)));
+    ASSERT_LT(t, max_abs(values));
+    EXPECT_EQ(t, static_cast<double>(levels + best) * w);
+  }
+}
+
+TEST(TensorStatsRange, MseErrorsFollowTheDefinition) {
+  for (const auto& values : clipped_shapes()) {
+    TensorStats stats;
+    stats.observe(values);
+    const std::vector<double> mag = magnitudes(stats);
+    const std::vector<double> err = mse_errors(mag);
+    ASSERT_EQ(err.size(), mag.size());
+    size_t last = 0;
+    for (size_t k = 0; k < mag.size(); ++k) last = mag[k] > 0 ? k : last;
+    for (size_t t = 1; t <= mag.size(); ++t) {
+      if (t > last + 1) {
+        EXPECT_EQ(err[t - 1], std::numeric_limits<double>::infinity()) << "edge " << t;
+        continue;
+      }
+      const double expected = definition_mse(mag, t);
+      EXPECT_NEAR(err[t - 1], expected, 1e-9 * expected) << "edge " << t;
+    }
+    size_t best = 0;
+    for (size_t k = 1; k < err.size(); ++k) best = err[k] < err[best] ? k : best;
+    const double w = stats.half_width() / static_cast<double>(mag.size());
+    const double t = threshold_of(stats.range(with_method(CalibrationMethod::kMse)));
+    ASSERT_LT(t, max_abs(values));
+    EXPECT_EQ(t, static_cast<double>(best + 1) * w);
+  }
+}
+
 TEST(TensorStatsRange, ClippingMethodsStayInsideMinMax) {
   const auto heavy = laplace(5000, 9);
   TensorStats s;

@@ -57,9 +57,9 @@ struct TensorRange {
 class TensorStats {
  public:
   explicit TensorStats(size_t bins = 2048);
-  /// Adds values; NaN values are ignored (counted in nan_count), infinities are refused by the
-  /// caller's check and never reach here.
-  void observe(std::span<const float> values);
+  /// Adds values. Values that are not finite are ignored (counted in nan_count); returns how
+  /// many of them were infinite, which calibrate refuses.
+  uint64_t observe(std::span<const float> values);
   uint64_t count() const { return count_; }
   uint64_t nan_count() const { return nan_count_; }
   double min() const { return min_; }
@@ -73,6 +73,11 @@ class TensorStats {
   TensorRange range(const CalibrationOptions& options) const;
 
  private:
+  /// Widens R to the smallest power of two >= amax when that is larger, merging bins.
+  void widen(double amax);
+  /// Takes n finite values with these extremes into min, max and count.
+  void add_extremes(double lo, double hi, uint64_t n);
+
   size_t bins_;
   uint64_t count_ = 0;
   uint64_t nan_count_ = 0;
@@ -81,6 +86,16 @@ class TensorStats {
   double half_width_ = 0;  ///< R; 0 until the first nonzero value.
   std::vector<uint64_t> histogram_;
 };
+
+/// The entropy method's divergence KL(P || Q) at every candidate edge of an |x| histogram
+/// (`magnitudes`, counts per bin of one width): entry k is the edge at levels + k bins, where
+/// levels is 256 for a tensor that is never negative and 128 otherwise; infinity where Q is
+/// empty. The method picks the smallest (see CalibrationMethod::kEntropy).
+std::vector<double> entropy_divergences(std::vector<double> magnitudes, bool non_negative);
+/// The mse method's expected squared error of symmetric 8-bit quantization clipped at every
+/// edge of an |x| histogram: entry k is the edge at k + 1 bins, in squared bin widths; infinity
+/// past the edge of the last nonzero bin (no candidate: the range keeps to the largest |x|).
+std::vector<double> mse_errors(const std::vector<double>& magnitudes);
 
 /// Per-channel statistics of one float tensor over every sample and every position other than
 /// the channel axis: what bias correction (the mean input a layer sees) and SmoothQuant (the

@@ -60,7 +60,7 @@ int32_t quantize_value(double x, const QParams& p, QType type) {
 }
 
 QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, bool symmetric,
-                                bool reduce_range) {
+                                bool reduce_range, std::span<const float> min_scale) {
   // The weight as [outer, channels, inner]: each (outer, channel) pair is a contiguous run.
   const auto& dims = w.dims();
   const size_t channels = axis == kPerTensor ? 1 : static_cast<size_t>(dims[size_t(axis)]);
@@ -91,6 +91,17 @@ QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, b
   auto scale = q.scale.mutable_span<float>();
   for (size_t c = 0; c < channels; ++c) {
     params[c] = choose_qparams(lo[c], hi[c], type, symmetric, reduce_range);
+    const float least = min_scale.empty() ? 0.0f : min_scale[min_scale.size() == 1 ? 0 : c];
+    if (params[c].scale < least && std::isfinite(least)) {
+      // Widen the range by the ratio of the scales; a zero range widens to [-1, 1] first.
+      double l = lo[c], h = hi[c];
+      if (!(h - l > 0.0)) l = -1.0, h = 1.0;
+      const QParams unit = choose_qparams(l, h, type, symmetric, reduce_range);
+      const double f = double(least) / double(unit.scale);
+      params[c] = choose_qparams(l * f, h * f, type, symmetric, reduce_range);
+      // The widened range may round a hair below the floor in float32.
+      if (params[c].scale < least) params[c].scale = least;
+    }
     scale[c] = params[c].scale;
   }
   const QRange r = qrange(type, symmetric, reduce_range);

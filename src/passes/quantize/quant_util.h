@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "compressor/ir/graph.h"
 #include "compressor/ir/tensor.h"
@@ -53,9 +54,12 @@ struct QuantizedTensor {
   ir::Tensor zero_point;
 };
 
-/// Quantizes a float32 tensor with one scale per index of `axis` (or kPerTensor).
+/// Quantizes a float32 tensor with one scale per index of `axis` (or kPerTensor). `min_scale`,
+/// when not empty (one value, or one per index of `axis`), is a floor for each scale: a channel
+/// whose range would give a smaller scale gets its range widened to reach it (the zero point
+/// keeps its place), so that, e.g., an int32 bias at input scale x weight scale stays in range.
 QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, bool symmetric,
-                                bool reduce_range = false);
+                                bool reduce_range = false, std::span<const float> min_scale = {});
 
 /// The float32 values a DequantizeLinear computes from `q`: (value - zero point) * scale, with
 /// scale and zero point each a scalar (or one value) or one per index of `axis`.

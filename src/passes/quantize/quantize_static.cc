@@ -500,6 +500,69 @@ struct QdqTensor {
   ir::Node* q_node = nullptr;  ///< Pending QuantizeLinear (null once a QLinear op replaced it).
 };
 
+// Output parameters of a Softmax whose output range starts at 0: scale 1 / N for an integer N
+// (at most the calibrated resolution, and small enough that probability 1 still fits above the
+// zero point). ONNX Runtime's fused QLinearSoftmax multiplies by floor(1 / scale), so any other
+// scale makes it compute probabilities up to 1 / N smaller than the model's QDQ semantics (one
+// step low on large values, measured on PP-OCR rec's attention).
+QParams softmax_output_qparams(QParams p, QType type) {
+  const double top = type == QType::kInt8 ? 127.0 : 255.0;
+  double n = std::floor(1.0 / double(p.scale));
+  n = std::clamp(n, 1.0, top - double(p.zero_point));
+  float s = static_cast<float>(1.0 / n);
+  // The float reciprocal must floor to exactly n.
+  while (std::floor(1.0f / s) < float(n)) s = std::nextafter(s, 0.0f);
+  while (std::floor(1.0f / s) > float(n)) s = std::nextafter(s, INFINITY);
+  p.scale = s;
+  return p;
+}
+
+// An int32 bias beyond 2^30 leaves a runtime's int32 accumulator too little room for the
+// products added to it (ONNX Runtime's fused kernels would overflow and wrap).
+constexpr double kBiasLimit = 1073741824.0;  // 2^30
+
+// The output channel count a 1-D bias of `node` (Conv/ConvTranspose input 2, Gemm C) has, or -1.
+int64_t bias_channels(const ir::Node& node, const ir::Tensor& w) {
+  if (node.op_type == "Gemm") {
+    return w.rank() == 2 ? w.dims()[node.attr_int("transB", 0) ? 0 : 1] : -1;
+  }
+  if (node.op_type == "Conv") return w.dims()[0];
+  return w.rank() >= 2 ? w.dims()[1] * node.attr_int("group", 1) : -1;
+}
+
+// The smallest weight scale per channel (or one for a per-tensor weight) that keeps the layer's
+// float bias within 2^29 as int32 at scale input scale x weight scale (half the limit, so a bias
+// correction may still grow it). Channels whose weights are all but zero (a folded batch norm
+// with a vanishing gamma) would otherwise get scales like 1e-17 and a bias of 1e10 steps, which
+// cannot be stored: left float, ONNX Runtime rounds such a bias to int32 itself (its bias
+// quantization transformer) and then computes something other than the model. Empty when
+// nothing needs a floor.
+std::vector<float> weight_scale_floor(const ir::Graph& graph, const ir::Node& node,
+                                      const ir::Tensor& w, int64_t axis, const QdqTensor* x) {
+  if (x == nullptr || node.op_type == "MatMul" || node.inputs.size() < 3 ||
+      node.inputs[2].empty()) {
+    return {};
+  }
+  const ir::Initializer* b = constant_input(graph, node.inputs[2]);
+  const int64_t channels = bias_channels(node, w);
+  if (b == nullptr || b->tensor.dtype() != ir::DType::kFloat || b->tensor.rank() != 1 ||
+      b->tensor.dims()[0] != channels || !(x->params.scale > 0.0f)) {
+    return {};
+  }
+  const auto bv = b->tensor.span<float>();
+  std::vector<float> floors(axis == kPerTensor ? 1 : bv.size(), 0.0f);
+  bool any = false;
+  for (size_t c = 0; c < bv.size(); ++c) {
+    const double need = std::fabs(double(bv[c])) / (double(x->params.scale) * (kBiasLimit / 2));
+    if (!std::isfinite(need) || need <= 0.0) continue;
+    float& f = floors[floors.size() == 1 ? 0 : c];
+    f = std::max(f, std::nextafter(static_cast<float>(need), INFINITY));
+    any = true;
+  }
+  if (!any) return {};
+  return floors;
+}
+
 StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassContext& ctx) {
   ir::Graph& graph = model.graph;
   const pass::CalibrationTable* table = ctx.calibration();
@@ -558,6 +621,13 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
     const pass::TensorRange& range = table->ranges.at(plan.range_of.at(t));
     QdqTensor q;
     q.params = choose_qparams(range.min, range.max, act, options_.symmetric, options_.reduce_range);
+    // Tensors that share a range share its parameters, so the source's producer decides. A
+    // Softmax between a DequantizeLinear and this QuantizeLinear runs fused in ONNX Runtime.
+    const auto source = index.producer.find(plan.range_of.at(t));
+    if (source != index.producer.end() && graph.node(source->second).op_type == "Softmax" &&
+        range.min >= 0.0) {
+      q.params = softmax_output_qparams(q.params, act);
+    }
     q.q_value = names.value(t + "_quantized");
     q.scale = names.value(t + "_scale");
     q.zero_point = names.value(t + "_zero_point");
@@ -604,6 +674,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
     ir::Tensor scale_tensor;
     ir::Tensor dequantized;  // what the DequantizeLinear computes (for bias correction)
     int64_t axis = kPerTensor;
+    size_t raised = 0;  // scales the bias floor raised
   };
   std::map<std::pair<std::string, int64_t>, WeightQ> weights;
   std::set<std::string> float_constants;
@@ -631,13 +702,19 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
       auto [it, added] = weights.try_emplace({weight, axis});
       WeightQ& wq = it->second;
       if (added) {
-        QuantizedTensor q = quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range);
+        const std::vector<float> floors = weight_scale_floor(graph, node, w, axis, x);
+        QuantizedTensor q =
+            quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range, floors);
         wq.axis = axis;
         wq.q_value = names.value(weight + "_quantized");
         wq.scale = names.value(weight + "_scale");
         wq.zero_point = names.value(weight + "_zero_point");
         wq.dq_value = names.value(weight + "_dequantized");
         wq.scale_tensor = q.scale;
+        const auto qs = q.scale.span<float>();
+        for (size_t c = 0; c < floors.size() && c < qs.size(); ++c) {
+          wq.raised += floors[c] > 0.0f && qs[c] <= floors[c] * (1.0f + 1e-6f);
+        }
         if (corrector) wq.dequantized = dequantize_weight(q, axis);
         add_initializer(wq.q_value, std::move(q.values));
         add_initializer(wq.scale, std::move(q.scale));
@@ -655,6 +732,10 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
       wqp = &wq;
       detail += std::string(", weight ") + (axis != kPerTensor ? "per channel" : "per tensor") +
                 " (scales " + scale_span(wq.scale_tensor) + ")";
+      if (wq.raised > 0) {
+        detail += ", " + std::to_string(wq.raised) +
+                  " weight scale(s) raised so the int32 bias fits (near-zero weights)";
+      }
       if (x != nullptr) detail += ", input scale " + fmt("%.3g", x->params.scale);
       // The corrected float bias is what gets quantized to int32 below.
       if (corrector) {
@@ -663,12 +744,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
       }
 
       // Bias: Conv/ConvTranspose input 2, Gemm C when 1-D of the output channel count.
-      const int64_t channels =
-          node.op_type == "Gemm"
-              ? (w.rank() == 2 ? w.dims()[node.attr_int("transB", 0) ? 0 : 1] : -1)
-              : (node.op_type == "Conv"
-                     ? w.dims()[0]
-                     : (w.rank() >= 2 ? w.dims()[1] * node.attr_int("group", 1) : -1));
+      const int64_t channels = bias_channels(node, w);
       const bool has_bias =
           node.op_type != "MatMul" && node.inputs.size() > 2 && !node.inputs[2].empty();
       const ir::Initializer* b = has_bias ? constant_input(graph, node.inputs[2]) : nullptr;
@@ -688,10 +764,8 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
           sv[c] = x->params.scale * ws[c];
           ok = ok && sv[c] > 0.0f && std::isfinite(sv[c]);
         }
-        // An int32 bias beyond 2^30 leaves the runtime's int32 accumulator too little room for
-        // the products added to it (ONNX Runtime's fused kernels would overflow and wrap): such
-        // a bias stays float, and the layer runs unfused but right.
-        constexpr double kBiasLimit = 1073741824.0;  // 2^30
+        // A bias past kBiasLimit even with the weight scale floor (a weight shared with a layer
+        // of another input scale, or a bias correction that grew it) stays float.
         double worst = 0;
         for (size_t c = 0; ok && c < qv.size(); ++c) {
           const double v = std::nearbyint(double(bv[c]) / double(sv[sv.size() == 1 ? 0 : c]));
