@@ -308,6 +308,11 @@ StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContex
 }
 
 std::string cleanup_pipeline_spec() {
+  return "constants-to-initializers,eliminate-identity,fold-batchnorm,"
+         "merge-duplicate-initializers,eliminate-dead-nodes";
+}
+
+std::string optimize_pipeline_spec() {
   return "constants-to-initializers,eliminate-identity,fold-batchnorm,fold-conv-affine,"
          "merge-duplicate-initializers,eliminate-dead-nodes";
 }

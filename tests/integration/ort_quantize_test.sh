@@ -69,15 +69,7 @@ quant "tiny_mlp-dynamic-bias" "$src/models/tiny_mlp/model.onnx" \
   "--mode dynamic --bias-correction" "--dim batch=2"
 if [ -f "$deps/ocr/det.onnx" ]; then
   for entry in "${modes[@]}"; do
-    # Static QDQ per channel on det runs in ONNX Runtime within cosine 0.98-0.999 of our
-    # executor only, depending on the seed: with the Mul + Add after each Conv folded
-    # (fold-conv-affine), the few values ONNX Runtime rounds one step apart from us (ties, in
-    # its float Conv as in its fused int8 kernels) grow through the backbone. Per-tensor scales
-    # agree exactly, so the static rows check those, as for rec and cls below; dynamic and
-    # weight-only stay per channel.
-    det_scales=""
-    [[ $entry == *"--mode static"* ]] && det_scales=" --no-per-channel"
-    quant "ocr_det-${entry%%:*}" "$deps/ocr/det.onnx" "${entry#*:}$det_scales" \
+    quant "ocr_det-${entry%%:*}" "$deps/ocr/det.onnx" "${entry#*:}" \
       "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
     # rec and cls import opset 9. Per-channel scales move them to opset 13 (their Softmax
     # ranks measured on one run, see convert-opset); static QDQ per channel on them runs in
@@ -96,8 +88,7 @@ if [ -f "$deps/ocr/det.onnx" ]; then
   # Not --equalize on det: some equalized det models (which ones depends on the build's float
   # rounding) run in ONNX Runtime's fused int8 kernels at cosine 0.93-0.997 against the same
   # model unfused, which agrees with our executor; open on issue 5.
-  quant "ocr_det-bias" "$deps/ocr/det.onnx" \
-    "--mode static --reduce-range --no-per-channel --bias-correction" \
+  quant "ocr_det-bias" "$deps/ocr/det.onnx" "--mode static --reduce-range --bias-correction" \
     "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
   quant "ocr_rec-smooth-bias" "$deps/ocr/rec.onnx" \
     "--mode static --reduce-range --no-per-channel --smooth-quant 0.5 --bias-correction" \

@@ -75,7 +75,7 @@ TEST(PassPipeline, InvalidInputIsNotBlamedOnThePass) {
 TEST(PassPipeline, RecordsStatsPerPassAndStampsMetadata) {
   auto loaded = io::load_model(demo_model("tiny_cnn"));
   ASSERT_OK(loaded);
-  auto p = pass::PassPipeline::parse(pass::cleanup_pipeline_spec());
+  auto p = pass::PassPipeline::parse(pass::optimize_pipeline_spec());
   ASSERT_OK(p);
   pass::PassContext ctx;
   auto records = p->run(*loaded, ctx);

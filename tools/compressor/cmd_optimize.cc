@@ -1,5 +1,5 @@
-// `compressor optimize MODEL -o OUT`: runs the cleanup passes (or --passes), measures drift
-// after every pass, holds it to the gates and reports what changed.
+// `compressor optimize MODEL -o OUT`: runs the cleanup passes and fold-conv-affine (or --passes),
+// measures drift after every pass, holds it to the gates and reports what changed.
 #include "commands.h"
 #include "compressor/pass/pipeline.h"
 #include "pipeline_command.h"
@@ -13,7 +13,7 @@ struct OptimizeOptions {
 };
 
 Status run_optimize(const OptimizeOptions& opts) {
-  const std::string spec = opts.passes.empty() ? pass::cleanup_pipeline_spec() : opts.passes;
+  const std::string spec = opts.passes.empty() ? pass::optimize_pipeline_spec() : opts.passes;
   COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline, pass::PassPipeline::parse(spec));
   return run_pipeline_command(opts.cmd, std::move(pipeline));
 }
@@ -24,11 +24,13 @@ void setup_optimize_command(CLI::App& app, Runner& run) {
   auto opts = std::make_shared<OptimizeOptions>();
   opts->cmd.command = "optimize";
   CLI::App* cmd = app.add_subcommand(
-      "optimize", "Run the cleanup passes (or --passes) and write the model, with drift per pass");
+      "optimize",
+      "Run the cleanup passes and fold-conv-affine (or --passes) and write the model, with drift "
+      "per pass");
   cmd->add_option("model", opts->cmd.model, "Input .onnx model")->required();
   add_output_options(*cmd, opts->cmd.output);
   cmd->add_option("--passes", opts->passes,
-                  "Comma-separated passes to run instead of the cleanup set, e.g. "
+                  "Comma-separated passes to run instead of the default set, e.g. "
                   "'fold-batchnorm,prune-magnitude{sparsity=0.5}'");
   cmd->add_option("--dump-after", opts->cmd.dump_after,
                   "Folder to save the model into after every pass (NN-<pass>.onnx)");
