@@ -227,6 +227,15 @@ class BinMoments {
   std::vector<double> f0_, f1_, f2_;
 };
 
+/// The part of mse_of from the values beyond the edge t, which all become t; `at_t` holds the
+/// moments below t. It grows as t shrinks: the search below stops on it.
+double clip_error(const BinMoments& m, size_t t, const BinMoments::Moments& at_t) {
+  const double dt = static_cast<double>(t);
+  const BinMoments::Moments all = m.below(static_cast<double>(m.size()));
+  const double n = all.f0 - at_t.f0;
+  return n > 0 ? (all.f2 - at_t.f2) - 2 * dt * (all.f1 - at_t.f1) + dt * dt * n : 0.0;
+}
+
 /// Expected squared error, over the |x| histogram (in bin widths), of symmetric 8-bit
 /// quantization clipped at the bin edge t: step s = t / 127, |x| <= t rounds to the nearest
 /// multiple of s, |x| > t becomes t. Values are taken as uniform inside their bin. The values
@@ -246,11 +255,13 @@ double mse_of(const BinMoments& m, size_t t) {
     err += (hi.f2 - lo.f2) - 2 * c * (hi.f1 - lo.f1) + c * c * (hi.f0 - lo.f0);
     lo = hi;
   }
-  // Beyond t everything becomes t.
-  const BinMoments::Moments all = m.below(static_cast<double>(m.size()));
-  const double n = all.f0 - lo.f0;
-  if (n > 0) err += (all.f2 - lo.f2) - 2 * dt * (all.f1 - lo.f1) + dt * dt * n;
-  return err;
+  return err + clip_error(m, t, lo);
+}
+
+size_t last_nonzero(const std::vector<double>& mag) {
+  size_t last = 0;
+  for (size_t k = 0; k < mag.size(); ++k) last = mag[k] > 0 ? k : last;
+  return last;
 }
 
 }  // namespace
@@ -259,8 +270,7 @@ std::vector<double> mse_errors(const std::vector<double>& mag) {
   const BinMoments moments(mag);
   // Edges past the bin of the largest |x| are no candidates: the range is clipped to the
   // largest |x| anyway.
-  size_t last = 0;
-  for (size_t k = 0; k < mag.size(); ++k) last = mag[k] > 0 ? k : last;
+  const size_t last = last_nonzero(mag);
   std::vector<double> out(mag.size(), std::numeric_limits<double>::infinity());
   for (size_t t = 1; t <= last + 1; ++t) out[t - 1] = mse_of(moments, t);
   return out;
@@ -269,14 +279,19 @@ std::vector<double> mse_errors(const std::vector<double>& mag) {
 namespace {
 
 /// MSE threshold: the bin edge t (1 to all bins) that minimises mse_of (the smallest on ties).
+/// The edges are tried from the top down: the error clipping alone causes only grows as the
+/// edge comes down, so once it passes the best error so far no smaller edge can win.
 double mse_threshold(const std::vector<double>& mag) {
-  const std::vector<double> err = mse_errors(mag);
+  const BinMoments moments(mag);
   double best_err = std::numeric_limits<double>::infinity();
   size_t best = mag.size();
-  for (size_t k = 0; k < err.size(); ++k) {
-    if (err[k] < best_err) {
-      best_err = err[k];
-      best = k + 1;
+  for (size_t t = last_nonzero(mag) + 1; t >= 1; --t) {
+    const double tail = clip_error(moments, t, moments.below(static_cast<double>(t)));
+    if (tail > best_err * (1 + 1e-9)) break;
+    const double err = mse_of(moments, t);
+    if (err <= best_err) {  // downwards, so ties go to the smaller edge
+      best_err = err;
+      best = t;
     }
   }
   return static_cast<double>(best);
