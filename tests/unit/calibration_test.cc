@@ -223,6 +223,46 @@ TEST(TensorStats, MergedHistogramEqualsDirectBinning) {
   EXPECT_EQ(single.histogram(), reference);
 }
 
+TEST(TensorStats, LargeGrowingBatchWithNonFiniteValuesMatchesDirectBinning) {
+  // One batch large enough to be counted in the two histogram copies, whose magnitudes grow
+  // along it, so that the range widens between blocks while the copies hold counts, and in the
+  // blocks that hold a NaN or an infinity (counted value by value).
+  constexpr size_t kBins = 256;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  std::vector<float> values(5000);
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i] = normal(rng) * std::pow(2.0f, static_cast<float>(i) / 250.0f);
+  }
+  std::fill(values.begin() + 1000, values.begin() + 1300, 0.0f);  // a run of Relu zeros
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> batch = values;
+  batch.insert(batch.begin() + 4000, inf);
+  batch.insert(batch.begin() + 2500, nan);
+  batch.insert(batch.begin() + 300, nan);
+  TensorStats stats(kBins);
+  EXPECT_EQ(stats.observe(batch), 1u);  // the infinities, which calibrate refuses
+  EXPECT_EQ(stats.count(), values.size());
+  EXPECT_EQ(stats.nan_count(), 3u);
+  EXPECT_EQ(stats.min(), *std::min_element(values.begin(), values.end()));
+  EXPECT_EQ(stats.max(), *std::max_element(values.begin(), values.end()));
+  EXPECT_EQ(stats.histogram(), reference_histogram(values, stats.half_width(), kBins));
+}
+
+TEST(TensorStats, TinyRangeMatchesDirectBinning) {
+  // |x| around 1e-35: bins / R is beyond float, so the bins are computed in double.
+  constexpr size_t kBins = 256;
+  std::mt19937 rng(6);
+  std::normal_distribution<float> normal;
+  std::vector<float> values(3000);
+  for (auto& v : values) v = normal(rng) * 1e-35f;
+  TensorStats stats(kBins);
+  EXPECT_EQ(stats.observe(values), 0u);
+  EXPECT_LT(stats.half_width(), 0x1p-100);
+  EXPECT_EQ(stats.histogram(), reference_histogram(values, stats.half_width(), kBins));
+}
+
 TEST(TensorStats, ZerosBeforeTheFirstNonzeroStayInTheMiddle) {
   TensorStats stats(128);
   stats.observe(std::vector<float>(5, 0.0f));
