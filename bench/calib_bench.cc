@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -77,30 +78,32 @@ int main(int argc, char** argv) {
   sample_options.count = 16;
   int rounds = 5, threads = 1;
   std::vector<std::string> methods = {"minmax", "percentile", "entropy", "mse"};
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) fail("option " + a + " needs a value");
-    const std::string v = argv[++i];
-    if (a == "--dim") {
-      const auto eq = v.find('=');
-      if (eq == std::string::npos) fail("--dim takes NAME=VALUE, got " + v);
-      sample_options.dims[v.substr(0, eq)] = std::stoll(v.substr(eq + 1));
-    } else if (a == "--samples") {
-      sample_options.count = std::stoul(v);
-    } else if (a == "--random-range") {
-      const auto parts = split(v, ',');
-      if (parts.size() != 2) fail("--random-range takes LO,HI, got " + v);
-      sample_options.random_range = {std::stod(parts[0]), std::stod(parts[1])};
-    } else if (a == "--rounds") {
-      rounds = std::max(1, std::stoi(v));
-    } else if (a == "--threads") {
-      threads = std::stoi(v);
-    } else if (a == "--methods") {
-      methods = split(v, ',');
-    } else {
-      fail("unknown option " + a);
+  for (int i = 2; i < argc; ++i) try {
+      const std::string a = argv[i];
+      if (i + 1 >= argc) fail("option " + a + " needs a value");
+      const std::string v = argv[++i];
+      if (a == "--dim") {
+        const auto eq = v.find('=');
+        if (eq == std::string::npos) fail("--dim takes NAME=VALUE, got " + v);
+        sample_options.dims[v.substr(0, eq)] = std::stoll(v.substr(eq + 1));
+      } else if (a == "--samples") {
+        sample_options.count = std::stoul(v);
+      } else if (a == "--random-range") {
+        const auto parts = split(v, ',');
+        if (parts.size() != 2) fail("--random-range takes LO,HI, got " + v);
+        sample_options.random_range = {std::stod(parts[0]), std::stod(parts[1])};
+      } else if (a == "--rounds") {
+        rounds = std::max(1, std::stoi(v));
+      } else if (a == "--threads") {
+        threads = std::stoi(v);
+      } else if (a == "--methods") {
+        methods = split(v, ',');
+      } else {
+        fail("unknown option " + a);
+      }
+    } catch (const std::logic_error&) {  // std::stoi and friends on a bad number
+      fail("option " + std::string(argv[i - 1]) + ": not a number: " + argv[i]);
     }
-  }
 
   ir::Model model = value_or_fail(io::load_model(path));
   {

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,14 @@ const ir::Initializer* constant_input(const ir::Graph& graph, const std::string&
 
 /// True when `value` is read by exactly one node input, no subgraph and no graph output.
 bool has_single_use(const ir::UseDefIndex& index, const std::string& value);
+
+/// Output channels of a Conv ([M, C/group, k...]: M), ConvTranspose ([C, M/group, k...]:
+/// M/group x group) or Gemm (B [K, N], or [N, K] with transB: N) with weight `w`.
+int64_t layer_output_channels(const ir::Node& layer, const ir::Tensor& w);
+
+/// Multiplies the weights of output channel m of a Conv, ConvTranspose or Gemm by s[m]
+/// (s has layer_output_channels entries), rounding each product to float once.
+void scale_output_channels(const ir::Node& layer, ir::Tensor& w, std::span<const double> s);
 
 /// Stores `tensor` for the input slot `slot` of `node`: in place when no one else reads the
 /// current initializer, otherwise under a fresh name.

@@ -83,9 +83,7 @@ class FoldBatchNorm : public pass::RewriteRule {
       return pass::Match::yes();
     }
     if (w.rank() < 3) return pass::Match::skip(prod.op_type + " weight has rank below 3");
-    const int64_t group = prod.attr_int("group", 1);
-    const int64_t out_channels = prod.op_type == "Conv" ? w.dims()[0] : w.dims()[1] * group;
-    if (out_channels != channels) {
+    if (layer_output_channels(prod, w) != channels) {
       return pass::Match::skip(prod.op_type + " output channels differ from BatchNormalization's");
     }
     return pass::Match::yes();
@@ -104,37 +102,7 @@ class FoldBatchNorm : public pass::RewriteRule {
 
     // Scaled weights.
     ir::Tensor w = graph.find_initializer(prod.inputs[1])->tensor;
-    auto wv = w.mutable_span<float>();
-    const auto& d = w.dims();
-    if (prod.op_type == "Gemm") {
-      const bool trans_b = prod.attr_int("transB", 0) != 0;
-      const int64_t rows = d[0], cols = d[1];
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t c = 0; c < cols; ++c) {
-          const size_t ch = static_cast<size_t>(trans_b ? r : c);
-          wv[r * cols + c] = static_cast<float>(wv[r * cols + c] * s[ch]);
-        }
-      }
-    } else if (prod.op_type == "Conv") {
-      const int64_t per_channel = w.numel() / d[0];
-      for (int64_t m = 0; m < d[0]; ++m) {
-        for (int64_t k = 0; k < per_channel; ++k) {
-          wv[m * per_channel + k] = static_cast<float>(wv[m * per_channel + k] * s[m]);
-        }
-      }
-    } else {  // ConvTranspose: W is [C, M/group, k...]; output channel = group index * M/g + j.
-      const int64_t group = prod.attr_int("group", 1);
-      const int64_t in_channels = d[0], per_group_out = d[1];
-      const int64_t kernel = w.numel() / (in_channels * per_group_out);
-      const int64_t in_per_group = in_channels / group;
-      for (int64_t c = 0; c < in_channels; ++c) {
-        for (int64_t j = 0; j < per_group_out; ++j) {
-          const size_t m = static_cast<size_t>((c / in_per_group) * per_group_out + j);
-          float* p = &wv[(c * per_group_out + j) * kernel];
-          for (int64_t k = 0; k < kernel; ++k) p[k] = static_cast<float>(p[k] * s[m]);
-        }
-      }
-    }
+    scale_output_channels(prod, w, s);
 
     // Folded bias.
     std::vector<double> bias(channels, 0.0);

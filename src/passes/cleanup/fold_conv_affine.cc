@@ -81,7 +81,7 @@ class FoldConvAffine : public pass::RewriteRule {
     if (group < 1 || (prod.op_type == "ConvTranspose" && w.dims()[0] % group != 0)) {
       return pass::Match::skip(prod.op_type + " group does not divide its input channels");
     }
-    const int64_t channels = out_channels(prod, w);
+    const int64_t channels = layer_output_channels(prod, w);
     if (prod.inputs.size() > 2 && !prod.inputs[2].empty() &&
         graph.find_initializer(prod.inputs[2])->tensor.numel() != channels) {
       return pass::Match::skip(prod.op_type + " bias length differs from its output channels");
@@ -136,7 +136,7 @@ class FoldConvAffine : public pass::RewriteRule {
     ir::Node& prod = graph.node(index.producer.at(op.inputs[slot]));
     const auto constant = graph.find_initializer(op.inputs[1 - slot])->tensor.span<float>();
     ir::Tensor w = graph.find_initializer(prod.inputs[1])->tensor;
-    const int64_t channels = out_channels(prod, w);
+    const int64_t channels = layer_output_channels(prod, w);
     const auto at = [&](int64_t m) { return double(constant[constant.size() == 1 ? 0 : m]); };
 
     std::vector<double> bias(static_cast<size_t>(channels), 0.0);
@@ -149,7 +149,7 @@ class FoldConvAffine : public pass::RewriteRule {
     if (op.op_type == "Mul" || op.op_type == "Div") {
       std::vector<double> s(static_cast<size_t>(channels));
       for (int64_t m = 0; m < channels; ++m) s[m] = op.op_type == "Mul" ? at(m) : 1.0 / at(m);
-      scale_weight(prod, w, s);
+      scale_output_channels(prod, w, s);
       for (int64_t m = 0; m < channels; ++m) bias[m] *= s[m];
       replace_constant_input(graph, index, prod, 1, std::move(w), prod.inputs[1] + "_affinefolded");
     } else {
@@ -184,36 +184,6 @@ class FoldConvAffine : public pass::RewriteRule {
       }
     }
     return -1;
-  }
-
-  static int64_t out_channels(const ir::Node& prod, const ir::Tensor& w) {
-    return prod.op_type == "Conv" ? w.dims()[0] : w.dims()[1] * prod.attr_int("group", 1);
-  }
-
-  // Multiplies output channel m of the weight by s[m].
-  static void scale_weight(const ir::Node& prod, ir::Tensor& w, const std::vector<double>& s) {
-    auto wv = w.mutable_span<float>();
-    const auto& d = w.dims();
-    if (prod.op_type == "Conv") {
-      const int64_t per_channel = w.numel() / d[0];
-      for (int64_t m = 0; m < d[0]; ++m) {
-        float* p = &wv[m * per_channel];
-        for (int64_t k = 0; k < per_channel; ++k) p[k] = static_cast<float>(p[k] * s[m]);
-      }
-      return;
-    }
-    // ConvTranspose: W is [C, M/group, k...]; output channel = group index * M/group + j.
-    const int64_t group = prod.attr_int("group", 1);
-    const int64_t in_channels = d[0], per_group_out = d[1];
-    const int64_t kernel = w.numel() / (in_channels * per_group_out);
-    const int64_t in_per_group = in_channels / group;
-    for (int64_t c = 0; c < in_channels; ++c) {
-      for (int64_t j = 0; j < per_group_out; ++j) {
-        const size_t m = static_cast<size_t>((c / in_per_group) * per_group_out + j);
-        float* p = &wv[(c * per_group_out + j) * kernel];
-        for (int64_t k = 0; k < kernel; ++k) p[k] = static_cast<float>(p[k] * s[m]);
-      }
-    }
   }
 
   int64_t opset_;

@@ -523,11 +523,8 @@ constexpr double kBiasLimit = 1073741824.0;  // 2^30
 
 // The output channel count a 1-D bias of `node` (Conv/ConvTranspose input 2, Gemm C) has, or -1.
 int64_t bias_channels(const ir::Node& node, const ir::Tensor& w) {
-  if (node.op_type == "Gemm") {
-    return w.rank() == 2 ? w.dims()[node.attr_int("transB", 0) ? 0 : 1] : -1;
-  }
-  if (node.op_type == "Conv") return w.dims()[0];
-  return w.rank() >= 2 ? w.dims()[1] * node.attr_int("group", 1) : -1;
+  const bool shaped = node.op_type == "Gemm" ? w.rank() == 2 : w.rank() >= 2;
+  return shaped ? layer_output_channels(node, w) : -1;
 }
 
 // The smallest weight scale per channel (or one for a per-tensor weight) that keeps the layer's
