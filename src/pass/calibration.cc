@@ -588,7 +588,11 @@ std::string CalibrationTable::to_json() const {
   if (!channels.empty()) {
     Json c = Json::object();
     for (const auto& [name, stats] : channels) {
-      c[name] = Json{{"axis", stats.axis}, {"mean", stats.mean}, {"abs_max", stats.abs_max}};
+      c[name] = Json{{"axis", stats.axis},
+                     {"mean", stats.mean},
+                     {"abs_max", stats.abs_max},
+                     {"abs_mean", stats.abs_mean},
+                     {"mean_square", stats.mean_square}};
     }
     j["channels"] = std::move(c);
   }
@@ -669,8 +673,11 @@ StatusOr<CalibrationTable> CalibrationTable::from_json(std::string_view text,
       auto at = [&](const std::string& field) {
         return label + ": key 'channels." + name + "." + field + "'";
       };
-      auto numbers = [&](const char* field, std::vector<double>& out) -> Status {
+      // abs_mean and mean_square came later: a table without them reads with them empty.
+      auto numbers = [&](const char* field, std::vector<double>& out,
+                         bool optional = false) -> Status {
         auto it = value.find(field);
+        if (optional && it == value.end()) return ok_status();
         if (it == value.end() || !it->is_array()) {
           return invalid_model(at(field) + " must be an array of numbers");
         }
@@ -691,11 +698,20 @@ StatusOr<CalibrationTable> CalibrationTable::from_json(std::string_view text,
       stats.axis = axis->get<int64_t>();
       COMPRESSOR_RETURN_IF_ERROR(numbers("mean", stats.mean));
       COMPRESSOR_RETURN_IF_ERROR(numbers("abs_max", stats.abs_max));
-      if (stats.mean.size() != stats.abs_max.size()) {
-        return invalid_model(where + ": 'mean' and 'abs_max' have different lengths");
-      }
-      for (double m : stats.abs_max) {
-        if (m < 0) return invalid_model(at("abs_max") + " holds a negative number");
+      COMPRESSOR_RETURN_IF_ERROR(numbers("abs_mean", stats.abs_mean, true));
+      COMPRESSOR_RETURN_IF_ERROR(numbers("mean_square", stats.mean_square, true));
+      const std::pair<const char*, const std::vector<double>*> magnitudes[] = {
+          {"abs_max", &stats.abs_max},
+          {"abs_mean", &stats.abs_mean},
+          {"mean_square", &stats.mean_square}};
+      for (const auto& [field, v] : magnitudes) {
+        if (v->empty() && v != &stats.abs_max) continue;  // an optional field left out
+        if (v->size() != stats.mean.size()) {
+          return invalid_model(where + ": 'mean' and '" + field + "' have different lengths");
+        }
+        for (double m : *v) {
+          if (m < 0) return invalid_model(at(field) + " holds a negative number");
+        }
       }
       table.channels[name] = std::move(stats);
     }
@@ -736,6 +752,8 @@ struct ChannelTracked {
   int64_t axis = 1;  ///< As requested; resolved against the rank of the first value seen.
   int64_t resolved = -1;
   std::vector<double> sum;
+  std::vector<double> abs_sum;
+  std::vector<double> square_sum;
   std::vector<double> abs_max;
   uint64_t per_channel = 0;  ///< Values added to each channel.
   bool range_only = false;   ///< Not asked for by `tensors`: its histogram is not kept.
@@ -755,6 +773,8 @@ struct ChannelTracked {
     if (resolved < 0) {
       resolved = a;
       sum.assign(channels, 0.0);
+      abs_sum.assign(channels, 0.0);
+      square_sum.assign(channels, 0.0);
       abs_max.assign(channels, 0.0);
     } else if (a != resolved || channels != sum.size()) {
       return invalid_argument("calibration tensor '" + name + "' changes its channel count (" +
@@ -772,14 +792,19 @@ struct ChannelTracked {
     for (size_t o = 0; o < outer; ++o) {
       for (size_t c = 0; c < channels; ++c) {
         const float* p = values.data() + (o * channels + c) * inner;
-        double s = 0;
+        double s = 0, a = 0, q = 0;
         float m = 0;
         for (size_t k = 0; k < inner; ++k) {
           if (std::isnan(p[k])) continue;
-          s += p[k];
+          const double x = p[k];
+          s += x;
+          a += std::fabs(x);
+          q += x * x;
           m = std::max(m, std::fabs(p[k]));
         }
         sum[c] += s;
+        abs_sum[c] += a;
+        square_sum[c] += q;
         abs_max[c] = std::max(abs_max[c], static_cast<double>(m));
       }
     }
@@ -790,9 +815,14 @@ struct ChannelTracked {
     ChannelStats out;
     out.axis = resolved;
     out.abs_max = abs_max;
+    const double n = static_cast<double>(per_channel);
     out.mean.resize(sum.size());
+    out.abs_mean.resize(sum.size());
+    out.mean_square.resize(sum.size());
     for (size_t c = 0; c < sum.size(); ++c) {
-      out.mean[c] = per_channel == 0 ? 0.0 : sum[c] / static_cast<double>(per_channel);
+      out.mean[c] = per_channel == 0 ? 0.0 : sum[c] / n;
+      out.abs_mean[c] = per_channel == 0 ? 0.0 : abs_sum[c] / n;
+      out.mean_square[c] = per_channel == 0 ? 0.0 : square_sum[c] / n;
     }
     return out;
   }

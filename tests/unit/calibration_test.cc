@@ -886,12 +886,17 @@ TEST(Calibrate, ChannelStatisticsMatchTheValuesPerChannel) {
     const auto& cols = per_channel[name];
     ASSERT_EQ(c->mean.size(), cols.size()) << name;
     for (size_t k = 0; k < cols.size(); ++k) {
-      double sum = 0, m = 0;
+      double sum = 0, abs_sum = 0, square_sum = 0, m = 0;
       for (double v : cols[k]) {
         sum += v;
+        abs_sum += std::fabs(v);
+        square_sum += v * v;
         m = std::max(m, std::fabs(v));
       }
-      EXPECT_NEAR(c->mean[k], sum / static_cast<double>(cols[k].size()), 1e-12) << name << k;
+      const auto n = static_cast<double>(cols[k].size());
+      EXPECT_NEAR(c->mean[k], sum / n, 1e-12) << name << k;
+      EXPECT_NEAR(c->abs_mean[k], abs_sum / n, 1e-12) << name << k;
+      EXPECT_NEAR(c->mean_square[k], square_sum / n, 1e-12) << name << k;
       EXPECT_EQ(c->abs_max[k], m) << name << k;
     }
   }
@@ -901,7 +906,17 @@ TEST(Calibrate, ChannelStatisticsMatchTheValuesPerChannel) {
   ASSERT_NE(back->find_channels("h"), nullptr);
   EXPECT_EQ(back->find_channels("h")->mean, table->find_channels("h")->mean);
   EXPECT_EQ(back->find_channels("h")->abs_max, table->find_channels("h")->abs_max);
+  EXPECT_EQ(back->find_channels("h")->abs_mean, table->find_channels("h")->abs_mean);
+  EXPECT_EQ(back->find_channels("h")->mean_square, table->find_channels("h")->mean_square);
   EXPECT_EQ(back->to_json(), table->to_json());
+  // A table written before abs_mean and mean_square existed still reads, without them.
+  auto older = CalibrationTable::from_json(
+      R"({"format": "compressor-calibration", "version": 1, "method": "minmax", "samples": 1, )"
+      R"("ranges": {}, "channels": {"t": {"axis": 1, "mean": [0.5], "abs_max": [1]}}})",
+      "old.json");
+  ASSERT_OK(older);
+  EXPECT_TRUE(older->find_channels("t")->abs_mean.empty());
+  EXPECT_TRUE(older->find_channels("t")->mean_square.empty());
   // A table without channels writes no "channels" key (older tables read the same).
   CalibrationTable plain;
   plain.method = "minmax";
@@ -926,7 +941,10 @@ TEST(CalibrationTable, BadChannelsNameTheKey) {
            {R"({"axis": -1, "mean": [0], "abs_max": [1]})", "channels.t.axis"},
            {R"({"axis": 1, "mean": [0, 1], "abs_max": [1]})", "channels.t'"},
            {R"({"axis": 1, "mean": [0], "abs_max": [-1]})", "channels.t.abs_max"},
-           {R"({"axis": 1, "mean": ["a"], "abs_max": [1]})", "channels.t.mean"}}) {
+           {R"({"axis": 1, "mean": ["a"], "abs_max": [1]})", "channels.t.mean"},
+           {R"({"axis": 1, "mean": [0], "abs_max": [1], "abs_mean": [1, 2]})", "'abs_mean'"},
+           {R"({"axis": 1, "mean": [0], "abs_max": [1], "mean_square": [-1]})",
+            "channels.t.mean_square"}}) {
     auto r = CalibrationTable::from_json(head + body + "}}", "c.json");
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_NE(r.status().message().find("c.json"), std::string::npos) << r.status().message();
@@ -940,11 +958,11 @@ TEST(CalibrationTable, MergeLetsTheLaterEntryWin) {
   a.samples = 3;
   a.ranges["x"] = {-1, 1};
   a.ranges["y"] = {0, 2};
-  a.channels["x"] = {1, {0.5}, {1}};
+  a.channels["x"] = {1, {0.5}, {1}, {0.5}, {0.25}};
   b.method = "entropy";
   b.samples = 4;
   b.ranges["y"] = {0, 3};
-  b.channels["z"] = {0, {0.25}, {2}};
+  b.channels["z"] = {0, {0.25}, {2}, {0.25}, {0.0625}};
   a.merge(b);
   EXPECT_EQ(a.method, "entropy");
   EXPECT_EQ(a.samples, 4u);

@@ -98,12 +98,15 @@ std::vector<double> entropy_divergences(std::vector<double> magnitudes, bool non
 std::vector<double> mse_errors(const std::vector<double>& magnitudes);
 
 /// Per-channel statistics of one float tensor over every sample and every position other than
-/// the channel axis: what bias correction (the mean input a layer sees) and SmoothQuant (the
-/// largest |x| per input channel) need.
+/// the channel axis: what bias correction (the mean input a layer sees), SmoothQuant (the
+/// largest |x| per input channel) and pruning criteria (Wanda's input norms, the mean activation
+/// magnitude of a channel) need.
 struct ChannelStats {
-  int64_t axis = 1;             ///< Resolved, non-negative axis of the channels.
-  std::vector<double> mean;     ///< Mean value per channel.
-  std::vector<double> abs_max;  ///< Largest |x| per channel.
+  int64_t axis = 1;                 ///< Resolved, non-negative axis of the channels.
+  std::vector<double> mean;         ///< Mean value per channel.
+  std::vector<double> abs_max;      ///< Largest |x| per channel.
+  std::vector<double> abs_mean;     ///< Mean |x| per channel.
+  std::vector<double> mean_square;  ///< Mean x² per channel.
 };
 
 /// The ranges of the calibrated tensors, by value name.
@@ -122,8 +125,9 @@ class CalibrationTable {
   void merge(const CalibrationTable& other);
   /// Deterministic JSON: {"format": "compressor-calibration", "version": 1, "method",
   /// "samples", "ranges": {name: [min, max], ...}, "channels": {name: {"axis": a, "mean":
-  /// [...], "abs_max": [...]}, ...}} with names sorted and numbers written so they read back
-  /// bit-identically; "channels" is written only when non-empty and optional on reading.
+  /// [...], "abs_max": [...], "abs_mean": [...], "mean_square": [...]}, ...}} with names sorted and
+  /// numbers written so they read back bit-identically; "channels" is written only when non-empty
+  /// and optional on reading.
   std::string to_json() const;
   /// Parses to_json's format; errors name `label` (the file) and what is wrong.
   static StatusOr<CalibrationTable> from_json(std::string_view text, const std::string& label);
