@@ -38,24 +38,6 @@ struct QuantizeOptions {
   size_t fallback_step = 0;
 };
 
-/// Patterns for the passes' include/exclude options: one per line.
-std::string join_lines(const std::vector<std::string>& patterns) {
-  std::string out;
-  for (const auto& p : patterns) out += (out.empty() ? "" : "\n") + p;
-  return out;
-}
-
-/// How an option map reads in the report ("k=v,k=v"; pattern lists joined by ';').
-std::string options_text(const pass::PassOptions& options) {
-  std::string out;
-  for (const auto& [k, v] : options) {
-    std::string shown = v;
-    for (auto& c : shown) c = c == '\n' ? ';' : c;
-    out += (out.empty() ? "" : ",") + k + "=" + shown;
-  }
-  return out;
-}
-
 Status run_quantize(const QuantizeOptions& opts) {
   if (!opts.calibration_table.empty() &&
       (!opts.calibration_data.empty() || opts.calibration_samples > 0)) {
@@ -140,21 +122,11 @@ Status run_quantize(const QuantizeOptions& opts) {
                                   pass::CalibrationTable::load(opts.calibration_table));
       pipeline.set_calibration_table(std::move(table));
     } else {
-      cmd.calibration.emplace();
-      COMPRESSOR_ASSIGN_OR_RETURN(cmd.calibration->samples, sample_options(opts.cmd.data));
-      if (!opts.calibration_data.empty() || opts.calibration_samples > 0) {
-        cmd.calibration->samples.data_dir = opts.calibration_data;
-        cmd.calibration->samples.count = opts.calibration_samples;
-        cmd.calibration->samples.labels_path.clear();
-        cmd.calibration->separate = true;
-        // Random calibration samples must not be the random drift samples: a seed of their own.
-        if (opts.calibration_data.empty()) {
-          cmd.calibration->samples.seed = opts.cmd.data.seed ^ 0x9e3779b97f4a7c15ULL;
-        }
-      }
+      COMPRESSOR_ASSIGN_OR_RETURN(
+          cmd.calibration,
+          calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples));
       cmd.calibration->options.method = method;
       cmd.calibration->options.percentile = opts.percentile;
-      cmd.calibration->options.threads = opts.cmd.data.threads;
       cmd.calibration->save_path = opts.save_calibration;
     }
   }

@@ -219,4 +219,36 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   return verdict;
 }
 
+StatusOr<CalibrationSpec> calibration_spec(const DataOptions& data,
+                                           const std::string& calibration_data,
+                                           size_t calibration_samples) {
+  CalibrationSpec spec;
+  COMPRESSOR_ASSIGN_OR_RETURN(spec.samples, sample_options(data));
+  if (!calibration_data.empty() || calibration_samples > 0) {
+    spec.samples.data_dir = calibration_data;
+    spec.samples.count = calibration_samples;
+    spec.samples.labels_path.clear();
+    spec.separate = true;
+    if (calibration_data.empty()) spec.samples.seed = data.seed ^ 0x9e3779b97f4a7c15ULL;
+  }
+  spec.options.threads = data.threads;
+  return spec;
+}
+
+std::string join_lines(const std::vector<std::string>& patterns) {
+  std::string out;
+  for (const auto& p : patterns) out += (out.empty() ? "" : "\n") + p;
+  return out;
+}
+
+std::string options_text(const pass::PassOptions& options) {
+  std::string out;
+  for (const auto& [k, v] : options) {
+    std::string shown = v;
+    for (auto& c : shown) c = c == '\n' ? ';' : c;
+    out += (out.empty() ? "" : ",") + k + "=" + shown;
+  }
+  return out;
+}
+
 }  // namespace compressor::cli

@@ -23,6 +23,18 @@ struct CalibrationSpec {
   std::string save_path;  ///< --save-calibration
 };
 
+/// Calibration on the drift samples, or on --calibration-data / --calibration-samples when given
+/// (random calibration samples then get a seed of their own, apart from the drift samples).
+StatusOr<CalibrationSpec> calibration_spec(const DataOptions& data,
+                                           const std::string& calibration_data,
+                                           size_t calibration_samples);
+
+/// Patterns for the passes' include/exclude options: one per line.
+std::string join_lines(const std::vector<std::string>& patterns);
+
+/// How an option map reads in the report ("k=v,k=v"; pattern lists joined by ';').
+std::string options_text(const pass::PassOptions& options);
+
 /// Accuracy-driven fallback (--auto-fallback): when the named pass breaks a drift gate, layers
 /// go back to float until the gates pass (pass::search_fallback).
 struct FallbackSpec {
