@@ -250,6 +250,22 @@ struct Unit {
   std::vector<float> norms;  ///< wanda: per input channel (total_channels); empty otherwise.
 };
 
+// Calls f(row, col, view index, source index) for every element of `l`, in square tiles so that
+// both sides of a transpose stay in cache.
+template <typename F>
+void for_each_element(const Layout& l, F&& f) {
+  constexpr size_t kTile = 64;
+  for (size_t r0 = 0; r0 < l.rows; r0 += kTile) {
+    const size_t r1 = std::min(l.rows, r0 + kTile);
+    for (size_t c0 = 0; c0 < l.cols; c0 += kTile) {
+      const size_t c1 = std::min(l.cols, c0 + kTile);
+      for (size_t r = r0; r < r1; ++r) {
+        for (size_t c = c0; c < c1; ++c) f(r, c, r * l.cols + c, l.source(r, c));
+      }
+    }
+  }
+}
+
 // The view's values: the tensor itself for identity layouts, else a gathered copy.
 class View {
  public:
@@ -260,21 +276,17 @@ class View {
       return;
     }
     copy_.resize(src.size());
-    for (size_t r = 0; r < layout.rows; ++r) {
-      for (size_t c = 0; c < layout.cols; ++c)
-        copy_[r * layout.cols + c] = src[layout.source(r, c)];
-    }
+    for_each_element(
+        layout, [&](size_t, size_t, size_t view, size_t source) { copy_[view] = src[source]; });
     data_ = copy_;
     target_ = src;
   }
   std::span<float> data() { return data_; }
   void write_back() {
     if (copy_.empty()) return;
-    for (size_t r = 0; r < layout_.rows; ++r) {
-      for (size_t c = 0; c < layout_.cols; ++c) {
-        target_[layout_.source(r, c)] = copy_[r * layout_.cols + c];
-      }
-    }
+    for_each_element(layout_, [&](size_t, size_t, size_t view, size_t source) {
+      target_[source] = copy_[view];
+    });
   }
 
  private:
@@ -498,11 +510,10 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
         if (!u.global) continue;
         const Layout& l = u.layers.front()->layout;
         const auto w = pruned[ui].span<float>();
-        for (size_t r = 0; r < l.rows; ++r) {
-          for (size_t c = 0; c < l.cols; ++c) {
-            all.push_back(score_of(w[l.source(r, c)], norm_at(u, l, r, c)));
-          }
-        }
+        // The threshold and the count below it do not depend on the order.
+        for_each_element(l, [&](size_t r, size_t c, size_t, size_t source) {
+          all.push_back(score_of(w[source], norm_at(u, l, r, c)));
+        });
       }
       global_k = zero_count(o.sparsity, total);
       if (global_k > 0) {
