@@ -232,6 +232,28 @@ TEST(PruneUnstructured, ConvTransposeGroupsRunAlongItsInputChannels) {
       }
     }
   }
+  // With group = 2, weight [8, 2, 2, 2]: each group's 4 input channels form one N:M group at
+  // each (output o of the group, tap).
+  const auto wg = random_floats(8 * 2 * 2 * 2, 28);
+  ir::Model grouped = load(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 8, 3, 3] X) => (float[1, 4, 4, 4] Y)
+    <float[8, 2, 2, 2] W = )" +
+                           float_literal(wg) + R"(>
+    { Y = ConvTranspose <kernel_shape = [2, 2], group = 2> (X, W) })");
+  ASSERT_OK(run_pass(grouped, kPass, {{"pattern", "1:4"}}));
+  const auto after_g = float_values(grouped.graph, "W");
+  for (size_t g = 0; g < 2; ++g) {
+    for (size_t o = 0; o < 2; ++o) {
+      for (size_t t = 0; t < 4; ++t) {
+        std::vector<float> got, was;
+        for (size_t c = g * 4; c < g * 4 + 4; ++c) {
+          got.push_back(after_g[(c * 2 + o) * 4 + t]);
+          was.push_back(wg[(c * 2 + o) * 4 + t]);
+        }
+        expect_group_kept_largest(got, was, 1, "group " + std::to_string(g));
+      }
+    }
+  }
 }
 
 // Two MatMuls whose weights differ in scale by 10x.
@@ -545,6 +567,27 @@ TEST(PruneUnstructured, SharedWeightIsCopiedWhenAnotherReaderStaysDense) {
   EXPECT_EQ(r2->nodes_changed, 2u);
   EXPECT_EQ(both.graph.initializers().size(), 1u);
   EXPECT_EQ(zeros_in(float_values(both.graph, "W")), 8u);
+}
+
+TEST(PruneUnstructured, LayerWithNothingToZeroIsSkippedAndLeftOutOfTheTotals) {
+  // floor(0.3 * 3) = 0 for S; floor(0.3 * 4) = 1 for W.
+  ir::Model model = load(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 3] A, float[1, 2] B) => (float[1, 1] P, float[1, 2] Q)
+    <float[3, 1] S = {0.1, 0.2, 0.3}, float[2, 2] W = {0.4, -0.1, 0.2, 0.3}>
+    {
+      P = MatMul(A, S)
+      Q = MatMul(B, W)
+    })");
+  auto r = run_pass(model, kPass, {{"sparsity", "0.3"}});
+  ASSERT_OK(r);
+  EXPECT_EQ(r->nodes_changed, 1u);
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_EQ(r->skipped[0].node, "P");
+  EXPECT_EQ(r->skipped[0].reason,
+            "no weight to zero at sparsity 30.0% (0.0% of its weights are zero already)");
+  EXPECT_EQ(float_values(model.graph, "W"), (std::vector<float>{0.4f, 0, 0.2f, 0.3f}));
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_EQ(r->notes[0], "zeroed 1 of 4 weights in 1 layer (25.0%)");
 }
 
 TEST(PruneUnstructured, NanIsKeptAndTiesGoToTheLowerIndex) {

@@ -300,8 +300,9 @@ float norm_at(const Unit& u, const Layout& l, size_t r, size_t c) {
   return u.norms.empty() ? 1.0f : u.norms[l.channel(r, c)];
 }
 
-// Prunes one unit's view (not in the global pool).
-void prune_view(std::span<float> w, const Layout& l, const Unit& u, const Options& o) {
+// Zeroes the lowest scores of the view: in every N:M group, in every output row (wanda) or in the
+// whole layer (magnitude).
+void prune_by_score(std::span<float> w, const Layout& l, const Unit& u, const Options& o) {
   auto zero = [&](size_t i) {
     if (!std::isnan(w[i])) w[i] = 0.0f;
   };
@@ -322,7 +323,7 @@ void prune_view(std::span<float> w, const Layout& l, const Unit& u, const Option
     }
     return;
   }
-  if (!u.norms.empty()) {  // wanda: per output row
+  if (o.method == Method::kWanda) {  // per output row
     const size_t k = zero_count(u.sparsity, l.cols);
     std::vector<float> scratch(l.cols);
     for (size_t r = 0; r < l.rows; ++r) {
@@ -335,6 +336,18 @@ void prune_view(std::span<float> w, const Layout& l, const Unit& u, const Option
   std::vector<float> scratch(w.size());
   for (size_t i = 0; i < w.size(); ++i) scratch[i] = score_of(w[i], 1.0f);
   zero_lowest(scratch, zero_count(u.sparsity, w.size()), sorted, zero);
+}
+
+// Prunes one unit's row-major [rows, cols] view (units outside the global pool). A method that
+// also updates the surviving weights (SparseGPT, from the view and the input's Gram matrix in
+// the same column order) is one more case here.
+void prune_view(std::span<float> w, const Layout& l, const Unit& u, const Options& o) {
+  switch (o.method) {
+    case Method::kMagnitude:
+    case Method::kWanda:
+      prune_by_score(w, l, u, o);
+      return;
+  }
 }
 
 class PruneUnstructured : public pass::Pass {
@@ -557,8 +570,6 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
     const auto after = t.span<float>();
     const size_t n = after.size();
     const size_t z = static_cast<size_t>(std::count(after.begin(), after.end(), 0.0f));
-    total += n;
-    zeros += z;
     if (t.bitwise_equal(original)) {
       for (const Layer* layer : u.layers) {
         result.skipped.push_back({layer->where.label, "no weight to zero at sparsity " +
@@ -568,6 +579,8 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
       }
       continue;
     }
+    total += n;
+    zeros += z;
     std::set<size_t> readers;
     for (const Layer* layer : u.layers) readers.insert(layer->where.node);
     bool only_readers = units_per_weight[first.weight] == 1 && !index.escapes(first.weight) &&
