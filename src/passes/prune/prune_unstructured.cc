@@ -24,6 +24,10 @@
 //     lowest score become zero. Groups run along K for Gemm/MatMul, and along the input channels
 //     at each kernel tap for Conv and ConvTranspose (the order sparse-tensor hardware uses); a
 //     layer whose channel count (per group) is not a multiple of M is skipped with the reason.
+//     A pattern fixes the sparsity (1 - N/M): it excludes scope=global and layer_sparsity.
+// Skipped with the reason: wanda layers without usable statistics (absent, a non-float input,
+// another channel count), the first and last weight layers with skip_first_last, and layers the
+// sparsity leaves unchanged.
 // Ties are broken by the lower index in the [outputs, reduction] view (it is zeroed first), so the
 // result depends on the values only; weights that are zero already count toward the zeros. A NaN
 // weight scores above every number and is never zeroed. A weight read by a layer that is not
