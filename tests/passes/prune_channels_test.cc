@@ -132,13 +132,14 @@ void expect_refused(const std::string& text, const std::string& reason,
 TEST(PruneChannels, ConvBatchNormReluConv) {
   const std::set<int64_t> z = {1, 3};
   std::vector<float> beta = values(1, 4, 1, 3, z), mean = values(1, 4, 1, 4, z);
-  const std::string text =
-      model_text("g (float[1, 2, 5, 5] X) => (float[1, 3, 5, 5] Y)",
-                 {conv_w("W1", 4, 2, 3, 1, z), init("B1", {4}, values(1, 4, 1, 2, z)),
-                  init("s", {4}, values(1, 4, 1, 5)), init("b", {4}, beta), init("mu", {4}, mean),
-                  init("v", {4}, random_floats(4, 6, 0.5f, 2.0f)), conv_w("W2", 3, 4, 1, 7),
-                  init("B2", {3}, values(1, 3, 1, 8))},
-                 R"(C = Conv <pads = [1, 1, 1, 1]> (X, W1, B1)
+  const std::string text = model_text(
+      "g (float[1, 2, 5, 5] X) => (float[1, 3, 5, 5] Y)",
+      {conv_w("W1", 4, 2, 3, 1, z), init("B1", {4}, values(1, 4, 1, 2, z)),
+       init("s", {4}, values(1, 4, 1, 5)), init("b", {4}, beta), init("mu", {4}, mean),
+       init("v", {4}, random_floats(4, 6, 0.5f, 2.0f)), conv_w("W2", 3, 4, 1, 7),
+       init("B2", {3}, values(1, 3, 1, 8)), "float[1, 4, 5, 5] R", "float[1, 2, 5, 5] X2"},
+      R"(X2 = Identity(X)
+         C = Conv <pads = [1, 1, 1, 1]> (X2, W1, B1)
          N = BatchNormalization(C, s, b, mu, v)
          R = Relu(N)
          Y = Conv(R, W2, B2))");
@@ -147,6 +148,10 @@ TEST(PruneChannels, ConvBatchNormReluConv) {
   EXPECT_EQ(weight(m, "B1").dims(), (ir::Dims{2}));
   for (const char* p : {"s", "b", "mu", "v"}) EXPECT_EQ(weight(m, p).dims(), (ir::Dims{2})) << p;
   EXPECT_EQ(weight(m, "W2").dims(), (ir::Dims{3, 2, 1, 1}));
+  // The declared shape of R (4 channels) is stale and dropped; X2's (no channels pruned) stays.
+  std::vector<std::string> declared;
+  for (const auto& vi : m.graph.value_info) declared.push_back(vi.name());
+  EXPECT_EQ(declared, (std::vector<std::string>{"X2"}));
 }
 
 TEST(PruneChannels, ResidualAddSharesOneKeepSet) {

@@ -700,6 +700,11 @@ StatusOr<std::set<size_t>> apply_channel_keep(ir::Model& model, const ChannelAna
       }
     }
   }
+  for (const auto& [value, l] : analysis.value_layout) {
+    if (layout_keep(analysis, analysis.layouts[l], keep).empty()) {
+      return invalid_argument("channel keep-sets leave no channel in '" + value + "'");
+    }
+  }
   std::set<size_t> changed;
   for (const auto& e : analysis.edits) {
     const std::vector<int64_t> pos = layout_keep(analysis, analysis.layouts[e.layout], keep);

@@ -275,6 +275,18 @@ StatusOr<pass::PassResult> PruneChannels::run(ir::Model& model, pass::PassContex
       if (!listed) result.changes.push_back({pass::node_label(n), "input channels pruned"});
     }
   }
+  // The ledger in graph order.
+  std::map<std::string, size_t> position;
+  for (size_t i = 0; i < graph.node_count(); ++i)
+    position.emplace(pass::node_label(graph.node(i)), i);
+  auto at = [&](const std::string& label) {
+    auto it = position.find(label);
+    return it == position.end() ? graph.node_count() : it->second;
+  };
+  std::stable_sort(result.changes.begin(), result.changes.end(),
+                   [&](const auto& a, const auto& b) { return at(a.node) < at(b.node); });
+  std::stable_sort(result.skipped.begin(), result.skipped.end(),
+                   [&](const auto& a, const auto& b) { return at(a.node) < at(b.node); });
   if (!analysis.groups.empty()) {
     result.notes.push_back("removed " + with_commas(uint64_t(channels_before - channels_after)) +
                            " of " + with_commas(uint64_t(channels_before)) + " channels in " +
