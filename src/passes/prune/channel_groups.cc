@@ -107,7 +107,9 @@ class Analyzer {
   // Dim `axis` of a value, or -1 when unknown.
   int64_t dim_of(const std::string& value, int64_t axis) const {
     if (const ir::Initializer* init = graph_.find_initializer(value)) {
-      return axis < init->tensor.rank() ? init->tensor.dims()[static_cast<size_t>(axis)] : -1;
+      return axis >= 0 && axis < init->tensor.rank()
+                 ? init->tensor.dims()[static_cast<size_t>(axis)]
+                 : -1;
     }
     auto it = shapes_.find(value);
     if (it == shapes_.end() || axis < 0 || axis >= static_cast<int64_t>(it->second.size())) {
