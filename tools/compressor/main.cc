@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   compressor::cli::setup_profile_command(app, run);
   compressor::cli::setup_eval_command(app, run);
   compressor::cli::setup_sensitivity_command(app, run);
+  compressor::cli::setup_prune_command(app, run);
   compressor::cli::setup_quantize_command(app, run);
 
   try {

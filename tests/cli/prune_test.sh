@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# `compressor prune` through the real CLI on the demo models and held-out digits: every form
+# writes a model that passes the independent checker and has the sparsity or the shapes it
+# promises, the same options give the same bytes, structured pruning shrinks parameters and MACs,
+# and bad option combinations are usage errors naming the option.
+#
+#   bash tests/cli/prune_test.sh BUILD/tools/compressor/compressor SOURCE_DIR
+#
+# The last line is `N passed, M failed`.
+set -u
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 COMPRESSOR_BINARY SOURCE_DIR" >&2
+  exit 2
+fi
+BIN=$(realpath "$1")
+SRC=$(realpath "$2")
+PY=/usr/bin/python3
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/prune_test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+PASSED=0
+FAILED=0
+ok() { echo "ok    $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL  $1: $2"; FAILED=$((FAILED + 1)); }
+
+run() {  # NAME EXPECTED_EXIT [SUBSTRING] -- ARGS...
+  local name=$1 want=$2 needle=$3
+  shift 4
+  timeout 300 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  if [[ $rc -ne $want ]]; then
+    fail "$name" "exit $rc, expected $want; stderr: $(head -c 400 "$TMP/err")"
+    return 1
+  fi
+  if [[ -n $needle ]] && ! grep -qF -- "$needle" "$TMP/out" "$TMP/err"; then
+    fail "$name" "output lacks '$needle': $(head -c 400 "$TMP/out" "$TMP/err")"
+    return 1
+  fi
+  ok "$name"
+}
+
+check() {  # NAME FILE PYTHON_EXPR (r is the parsed JSON report)
+  if $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$2" \
+    2>"$TMP/pyerr"; then
+    ok "$1"
+  else
+    fail "$1" "$3 is false for $2 $(head -c 300 "$TMP/pyerr")"
+  fi
+}
+
+checker() {  # NAME MODEL: the independent ONNX checker with full shape inference
+  if $PY "$SRC/tools/scripts/check_model.py" "$2" >"$TMP/chk" 2>&1; then
+    ok "$1: passes onnx.checker"
+  else
+    fail "$1: onnx.checker" "$(cat "$TMP/chk")"
+  fi
+}
+
+model_check() {  # NAME MODEL PYTHON_EXPR over w (name -> numpy array of every initializer, sparse
+                 # ones densified) and g (the graph)
+  if $PY - "$2" "$3" >"$TMP/mc" 2>&1 <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+g = m.graph
+w = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+for s in g.sparse_initializer:
+    dense = np.zeros(int(np.prod(s.dims)), dtype=numpy_helper.to_array(s.values).dtype)
+    dense[numpy_helper.to_array(s.indices).reshape(-1)] = numpy_helper.to_array(s.values)
+    w[s.values.name] = dense.reshape(tuple(s.dims))
+def weight(op, i=1):
+    """The weights of the nodes of this op type, in graph order."""
+    return [w[n.input[i]] for n in g.node if n.op_type == op and n.input[i] in w]
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PYEOF
+  then
+    ok "$1"
+  else
+    fail "$1" "$3 is false for $2 $(tail -c 300 "$TMP/mc")"
+  fi
+}
+
+# Held-out digits: 100 for calibration, 100 for drift (disjoint).
+$PY - "$SRC" "$TMP" <<'PYEOF'
+import os, sys
+import numpy as np
+src, tmp = sys.argv[1], sys.argv[2]
+images = np.load(os.path.join(src, "models/digits_eval/images.npy"))
+labels = np.load(os.path.join(src, "models/digits_eval/labels.npy"))
+for name, lo, hi in [("calib", 0, 100), ("eval", 100, 200)]:
+    for i in range(lo, hi):
+        d = os.path.join(tmp, name, f"s{i:03d}")
+        os.makedirs(d)
+        np.save(os.path.join(d, "input.npy"), images[i:i + 1])
+    np.save(os.path.join(tmp, name + "_labels.npy"), labels[lo:hi])
+PYEOF
+CNN=$SRC/models/tiny_cnn/model.onnx
+MLP=$SRC/models/tiny_mlp/model.onnx
+TT=$SRC/models/tiny_transformer/model.onnx
+DATA=(--data "$TMP/eval" --labels "$TMP/eval_labels.npy" --calibration-data "$TMP/calib")
+
+# Unstructured.
+run "magnitude 50% on tiny_cnn" 0 "prune-unstructured" -- \
+  prune "$CNN" -o "$TMP/cnn.mag.onnx" --sparsity 0.5 --data "$TMP/eval" --labels "$TMP/eval_labels.npy" \
+  --report "$TMP/mag.json"
+checker "magnitude" "$TMP/cnn.mag.onnx"
+model_check "magnitude: every Conv and the Gemm half zeros" "$TMP/cnn.mag.onnx" \
+  "all(abs((x == 0).mean() - 0.5) < 0.01 for x in weight('Conv') + weight('Gemm'))"
+check "magnitude: every layer in the ledger, drift measured" "$TMP/mag.json" \
+  "r['passes'][-1]['name']=='prune-unstructured' and len(r['passes'][-1]['changes'])==5 and 'accuracy' in r['drift']['logits']"
+run "magnitude again gives the same bytes" 0 "" -- \
+  prune "$CNN" -o "$TMP/cnn.mag2.onnx" --sparsity 0.5 --no-drift
+cmp -s "$TMP/cnn.mag.onnx" "$TMP/cnn.mag2.onnx" && ok "same options, same bytes" ||
+  fail "same options, same bytes" "outputs differ"
+run "wanda 50% on tiny_cnn (calibrated on held-out digits)" 0 "" -- \
+  prune "$CNN" -o "$TMP/cnn.wanda.onnx" --method wanda --sparsity 0.5 "${DATA[@]}" --report "$TMP/wanda.json"
+checker "wanda" "$TMP/cnn.wanda.onnx"
+check "wanda: calibrated on the calibration folder" "$TMP/wanda.json" \
+  "r['passes'][-1]['calibration'] is not None and r['passes'][-1]['calibration']['tensors']>0"
+run "sparsegpt 50% on tiny_mlp" 0 "" -- \
+  prune "$MLP" -o "$TMP/mlp.sgpt.onnx" --method sparsegpt --sparsity 0.5 "${DATA[@]}" --report "$TMP/sgpt.json"
+checker "sparsegpt" "$TMP/mlp.sgpt.onnx"
+model_check "sparsegpt: half of every Gemm weight is zero" "$TMP/mlp.sgpt.onnx" \
+  "all(abs((x == 0).mean() - 0.5) < 0.01 for x in weight('Gemm'))"
+run "2:4 on tiny_transformer" 0 "" -- \
+  prune "$TT" -o "$TMP/tt.24.onnx" --pattern 2:4 --samples 4 --report "$TMP/tt24.json"
+checker "2:4" "$TMP/tt.24.onnx"
+model_check "2:4: at most 2 nonzeros in every 4 along K of every MatMul" "$TMP/tt.24.onnx" \
+  "all(((x.reshape(x.shape[0] // 4, 4, -1) != 0).sum(axis=1) <= 2).all() for x in weight('MatMul') if x.ndim == 2)"
+run "--sparse-storage at 80% writes sparse initializers" 0 "" -- \
+  prune "$MLP" -o "$TMP/mlp.sparse.onnx" --sparsity 0.8 --sparse-storage --samples 4 --report "$TMP/sparse.json"
+checker "sparse storage" "$TMP/mlp.sparse.onnx"
+model_check "sparse storage: the Gemm weights are sparse initializers, 80% zeros" "$TMP/mlp.sparse.onnx" \
+  "len(g.sparse_initializer) > 0 and all(abs((x == 0).mean() - 0.8) < 0.01 for x in weight('Gemm'))"
+check "sparse storage: the file shrinks" "$TMP/sparse.json" "r['output']['bytes'] < 0.6 * r['model']['bytes']"
+
+# Structured.
+run "structured 30% channels on tiny_cnn" 0 "prune-channels" -- \
+  prune "$CNN" -o "$TMP/cnn.ch.onnx" --structured channels --ratio 0.3 --data "$TMP/eval" \
+  --labels "$TMP/eval_labels.npy" --report "$TMP/ch.json"
+checker "structured" "$TMP/cnn.ch.onnx"
+check "structured: parameters and MACs shrink" "$TMP/ch.json" \
+  "r['output']['params'] < 0.8 * r['model']['params'] and r['output']['macs'] < 0.8 * r['model']['macs']"
+run "structured on the transformer's feed-forward blocks" 0 "" -- \
+  prune "$TT" -o "$TMP/tt.ch.onnx" --structured channels --ratio 0.5 --samples 4 --report "$TMP/ttch.json"
+checker "structured transformer" "$TMP/tt.ch.onnx"
+
+# Usage errors name the option.
+run "--ratio without --structured" 2 "--ratio" -- prune "$CNN" -o "$TMP/x.onnx" --ratio 0.3
+run "--pattern with --structured" 2 "--pattern" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --structured channels --pattern 2:4
+run "--calibration-samples with magnitude" 2 "--calibration-samples" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --calibration-samples 4
+run "a malformed --pattern" 2 "pattern" -- prune "$CNN" -o "$TMP/x.onnx" --pattern 4:2
+run "--sparsity 1" 2 "sparsity" -- prune "$CNN" -o "$TMP/x.onnx" --sparsity 1
+[[ ! -e $TMP/x.onnx ]] && ok "no output written on a usage error" || fail "usage error output" "x.onnx exists"
+
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]
