@@ -43,15 +43,15 @@ StatusOr<Matrix> inverse_upper_factor(const Matrix& h, double damp) {
   double fraction = damp;
   for (int attempt = 0; attempt <= kDampRetries; ++attempt) {
     if (attempt > 0) fraction = std::max(fraction, 1e-4) * 10;
-    Matrix damped = h;
-    damped.diagonal().array() += fraction * mean;
-    Eigen::LLT<Matrix> llt(damped);
+    // With P the reversal permutation, P H P = L L^T gives H = V V^T with V = P L P upper, so
+    // H^-1 = V^-T V^-1 and U = V^-1: one Cholesky and one triangular inverse, no H^-1.
+    Matrix reversed = h.reverse();
+    reversed.diagonal().array() += fraction * mean;
+    Eigen::LLT<Matrix> llt(reversed);
     if (llt.info() != Eigen::Success) continue;
-    Matrix inv = llt.solve(Matrix::Identity(n, n));
-    inv = (0.5 * (inv + inv.transpose())).eval();
-    Eigen::LLT<Matrix> upper(inv);
-    if (upper.info() != Eigen::Success) continue;
-    Matrix u = upper.matrixU();
+    const Matrix v = Matrix(llt.matrixL()).reverse();
+    Matrix u = v.triangularView<Eigen::Upper>().solve(Matrix::Identity(n, n));
+    u.triangularView<Eigen::StrictlyLower>().setZero();
     if (!u.allFinite() || (u.diagonal().array() <= 0).any()) continue;
     return u;
   }
