@@ -378,10 +378,12 @@ std::string to_text(const Report& r) {
   if (r.output) {
     out += "\n";
     append_model(out, "output", *r.output);
-    std::snprintf(buf, sizeof(buf), "%-10s size x%.3f, params x%.3f, MACs x%.3f\n", "",
-                  r.model.bytes ? static_cast<double>(r.output->bytes) / r.model.bytes : 0.0,
-                  r.model.params ? static_cast<double>(r.output->params) / r.model.params : 0.0,
-                  r.model.macs ? static_cast<double>(r.output->macs) / r.model.macs : 0.0);
+    std::snprintf(
+        buf, sizeof(buf), "%-10s size x%.3f (zip x%.3f), params x%.3f, MACs x%.3f\n", "",
+        r.model.bytes ? static_cast<double>(r.output->bytes) / r.model.bytes : 0.0,
+        r.model.zip_bytes ? static_cast<double>(r.output->zip_bytes) / r.model.zip_bytes : 0.0,
+        r.model.params ? static_cast<double>(r.output->params) / r.model.params : 0.0,
+        r.model.macs ? static_cast<double>(r.output->macs) / r.model.macs : 0.0);
     out += buf;
   }
   if (!r.gates.empty()) {

@@ -143,9 +143,11 @@ struct Initializer {
   /// Fields of the original TensorProto other than name, type, dims and data (doc_string,
   /// metadata, newer fields); null when there were none.
   std::shared_ptr<const onnx::TensorProto> extras;
-  /// Saved as an ONNX sparse_initializer (nonzero values plus INT64 linear indices) instead of a
-  /// dense initializer. Everything in memory sees the dense tensor; only the file differs. Set
-  /// by the loader for sparse initializers it read, and by the store-sparse pass.
+  /// Saved in ONNX's sparse format (nonzero values plus INT64 linear indices, as a Constant
+  /// node's sparse_value, which the ONNX 1.12 checker accepts where a sparse_initializer fails
+  /// strict shape inference) instead of as a dense initializer. Everything in memory sees the
+  /// dense tensor; only the file differs. Set by the loader for sparse initializers and sparse
+  /// Constants it read, and by the store-sparse pass.
   bool sparse = false;
 };
 
@@ -183,8 +185,8 @@ class Graph {
   std::vector<ValueInfo> outputs;
   std::vector<ValueInfo> value_info;
   /// Sparse initializers kept as read because they could not be densified (string values,
-  /// or a dense form too large to hold); loaded sparse initializers are normally densified into
-  /// `initializers()` with Initializer::sparse set.
+  /// non-INT64 indices, or a dense form too large to hold); loaded sparse initializers are
+  /// normally densified into `initializers()` with Initializer::sparse set.
   std::vector<std::shared_ptr<const onnx::SparseTensorProto>> sparse_initializers;
   /// Fields of the original GraphProto this library does not model (quantization_annotation,
   /// newer fields); null when there were none.
