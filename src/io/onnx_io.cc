@@ -383,11 +383,16 @@ const onnx::SparseTensorProto* sparse_constant(const onnx::NodeProto& n) {
   return &n.attribute(0).sparse_tensor();
 }
 
-// The initializers written as dense TensorProtos (the others go to sparse_initializer).
+// Flagged initializers of a type the sparse format holds are written sparse; others stay dense.
+bool written_sparse(const ir::Initializer& init) {
+  return init.sparse && sparse_encodable(init.tensor.dtype());
+}
+
+// The initializers written as dense TensorProtos (the others become sparse Constant nodes).
 std::vector<const ir::Initializer*> dense_initializers(const ir::Graph& graph) {
   std::vector<const ir::Initializer*> out;
   for (const auto& init : graph.initializers()) {
-    if (!init.sparse) out.push_back(&init);
+    if (!written_sparse(init)) out.push_back(&init);
   }
   return out;
 }
@@ -578,7 +583,7 @@ void fill_graph_skeleton(const ir::Graph& g, onnx::GraphProto* p) {
   if (g.extras) p->CopyFrom(*g.extras);
   // Flagged initializers first, as sparse Constant nodes, in initializer order.
   for (const auto& init : g.initializers()) {
-    if (init.sparse) encode_sparse_constant(init, p->add_node(), /*with_data=*/true);
+    if (written_sparse(init)) encode_sparse_constant(init, p->add_node(), /*with_data=*/true);
   }
   for (const auto& n : g.nodes()) fill_node(*n, p->add_node());
   if (!g.name.empty()) p->set_name(g.name);

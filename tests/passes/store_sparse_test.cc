@@ -199,6 +199,20 @@ TEST(StoreSparse, NegativeZeroAndNaNSurviveTheRoundTrip) {
       model->graph.find_initializer("FW")->tensor));
 }
 
+TEST(StoreSparse, FlaggedStringTensorIsWrittenDense) {
+  auto model = model_from_text(two_layers(random_floats(16 * 32, 12), random_floats(32 * 8, 13)));
+  ASSERT_OK(model);
+  model->graph.set_initializer({"names", ir::Tensor::from_strings({2}, {"a", ""}), nullptr});
+  model->graph.find_initializer("names")->sparse = true;
+  const onnx::ModelProto p = [&] {
+    onnx::ModelProto m;
+    EXPECT_TRUE(m.ParseFromString(save_to_bytes(*model)));
+    return m;
+  }();
+  EXPECT_EQ(p.graph().node_size(), 2);
+  EXPECT_EQ(p.graph().initializer_size(), 3);
+}
+
 TEST(StoreSparse, BadOptionNamesIt) {
   auto p = make_pass("store-sparse", {{"min_sparsity", "1.5"}});
   ASSERT_FALSE(p.ok());
