@@ -15,6 +15,7 @@ std::map<std::string, double> model_ratios(const report::ModelFile& in,
     return static_cast<double>(b) / static_cast<double>(a);
   };
   return {{"size_ratio", ratio(in.bytes, out.bytes)},
+          {"zip_ratio", ratio(in.zip_bytes, out.zip_bytes)},
           {"params_ratio", ratio(in.params, out.params)},
           {"macs_ratio", ratio(in.macs, out.macs)}};
 }
