@@ -166,11 +166,16 @@ Eigen::MatrixXd as_matrix(const ir::Tensor& t, int64_t rows, int64_t cols, bool 
   return m.cast<double>();
 }
 
-// Expects `actual` (out x |S|) to match `expected` within a relative tolerance.
-void expect_close(const Eigen::MatrixXd& expected, const Eigen::MatrixXd& actual) {
+// Expects `actual` (out x |S|) to match `expected` within a relative tolerance, and to differ
+// from the original weight's kept columns (the re-fit changed something).
+void expect_close(const Eigen::MatrixXd& expected, const Eigen::MatrixXd& actual,
+                  const Eigen::MatrixXd& original, const std::vector<int64_t>& kept) {
   ASSERT_EQ(expected.rows(), actual.rows());
   ASSERT_EQ(expected.cols(), actual.cols());
   const double scale = expected.cwiseAbs().maxCoeff();
+  Eigen::MatrixXd sliced(original.rows(), Eigen::Index(kept.size()));
+  for (size_t j = 0; j < kept.size(); ++j) sliced.col(Eigen::Index(j)) = original.col(kept[j]);
+  EXPECT_GT((sliced - actual).cwiseAbs().maxCoeff(), 1e-2 * scale);
   EXPECT_LT((expected - actual).cwiseAbs().maxCoeff(), 1e-3 * scale) << "expected\n"
                                                                      << expected << "\nactual\n"
                                                                      << actual;
@@ -265,9 +270,8 @@ TEST(PruneReconstruct, ConvWeightsAreTheLeastSquaresSolution) {
   std::vector<std::vector<double>> rows;
   for (const auto& v : captured(original, samples, "R")) append_im2col(v, 3, 1, rows);
   ASSERT_EQ(rows.size(), 3u * 2 * 25);
-  const Eigen::MatrixXd expected =
-      least_squares(rows, as_matrix(weight(original, "W2"), 4, 54, false), kept);
-  expect_close(expected, as_matrix(weight(m, "W2"), 4, 36, false));
+  const Eigen::MatrixXd w2 = as_matrix(weight(original, "W2"), 4, 54, false);
+  expect_close(least_squares(rows, w2, kept), as_matrix(weight(m, "W2"), 4, 36, false), w2, kept);
   // The reported errors: plain slicing loses more than the re-fit.
   const pass::ChangedNode* c = change_of(*r, "Y");
   ASSERT_NE(c, nullptr);
@@ -352,10 +356,12 @@ TEST_P(PruneReconstructMatrix, WeightsAreTheLeastSquaresSolution) {
   ASSERT_EQ(int64_t(kept.size()), 3 * mc.block);
   std::vector<std::vector<double>> rows;
   for (const auto& v : captured(original, samples, mc.consumer_input)) append_rows(v, rows);
-  const Eigen::MatrixXd expected = least_squares(
-      rows, as_matrix(weight(original, mc.consumer_weight), mc.out, mc.k, mc.transposed), kept);
-  expect_close(expected, as_matrix(weight(m, mc.consumer_weight), mc.out, int64_t(kept.size()),
-                                   mc.transposed));
+  const Eigen::MatrixXd w =
+      as_matrix(weight(original, mc.consumer_weight), mc.out, mc.k, mc.transposed);
+  expect_close(
+      least_squares(rows, w, kept),
+      as_matrix(weight(m, mc.consumer_weight), mc.out, int64_t(kept.size()), mc.transposed), w,
+      kept);
   const pass::ChangedNode* c = change_of(*r, "Y");
   ASSERT_NE(c, nullptr);
   EXPECT_NE(c->detail.find("re-fitted on 6 samples"), std::string::npos) << c->detail;
