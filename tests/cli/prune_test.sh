@@ -144,12 +144,22 @@ run "structured 30% channels on tiny_cnn" 0 "prune-channels" -- \
 checker "structured" "$TMP/cnn.ch.onnx"
 check "structured: parameters and MACs shrink" "$TMP/ch.json" \
   "r['output']['params'] < 0.8 * r['model']['params'] and r['output']['macs'] < 0.8 * r['model']['macs']"
+run "structured with --reconstruct" 0 "prune-channels" -- \
+  prune "$CNN" -o "$TMP/cnn.rc.onnx" --structured channels --ratio 0.3 --reconstruct \
+  --data "$TMP/eval" --labels "$TMP/eval_labels.npy" --calibration-data "$TMP/calib" --report "$TMP/rc.json"
+checker "reconstruct" "$TMP/cnn.rc.onnx"
+check "reconstruct: same shapes as plain structured, lower output drift" "$TMP/rc.json" \
+  "r['output']['params'] == json.load(open('$TMP/ch.json'))['output']['params'] and r['drift']['logits']['rel_l2'] < json.load(open('$TMP/ch.json'))['drift']['logits']['rel_l2']"
+check "reconstruct: the report gives the re-fit per layer" "$TMP/rc.json" \
+  "any('re-fitted on 100 samples' in c['detail'] for p in r['passes'] for c in p.get('changes', []))"
 run "structured on the transformer's feed-forward blocks" 0 "" -- \
   prune "$TT" -o "$TMP/tt.ch.onnx" --structured channels --ratio 0.5 --samples 4 --report "$TMP/ttch.json"
 checker "structured transformer" "$TMP/tt.ch.onnx"
 
 # Usage errors name the option.
 run "--ratio without --structured" 2 "--ratio" -- prune "$CNN" -o "$TMP/x.onnx" --ratio 0.3
+run "--reconstruct without --structured" 2 "--reconstruct" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --reconstruct
 run "--pattern with --structured" 2 "--pattern" -- \
   prune "$CNN" -o "$TMP/x.onnx" --structured channels --pattern 2:4
 run "--calibration-samples with magnitude" 2 "--calibration-samples" -- \

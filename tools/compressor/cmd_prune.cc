@@ -29,6 +29,7 @@ struct PruneOptions {
   std::optional<double> ratio;
   std::string criterion = "l1";
   size_t round_to = 1;
+  bool reconstruct = false;
   // Both.
   std::vector<std::string> include;
   std::vector<std::string> exclude;
@@ -59,9 +60,11 @@ StatusOr<std::pair<std::string, pass::PassOptions>> pruning_pass(const PruneOpti
     options["ratio"] = format_value(opts.ratio.value_or(0.3));
     options["criterion"] = opts.criterion;
     options["round_to"] = std::to_string(opts.round_to);
+    if (opts.reconstruct) options["reconstruct"] = "true";
     return std::pair{std::string("prune-channels"), options};
   }
   if (opts.ratio) return invalid_argument("--ratio applies to --structured channels");
+  if (opts.reconstruct) return invalid_argument("--reconstruct applies to --structured channels");
   if (opts.criterion != "l1" || opts.round_to != 1) {
     return invalid_argument("--criterion and --round-to apply to --structured channels");
   }
@@ -78,9 +81,10 @@ StatusOr<std::pair<std::string, pass::PassOptions>> pruning_pass(const PruneOpti
   return std::pair{std::string("prune-unstructured"), options};
 }
 
-/// Whether the pass ranks weights or channels by activations on samples.
+/// Whether the pass ranks weights or channels by activations on samples, or re-fits layers on
+/// them.
 bool needs_samples(const PruneOptions& opts) {
-  if (!opts.structured.empty()) return opts.criterion == "activation";
+  if (!opts.structured.empty()) return opts.criterion == "activation" || opts.reconstruct;
   return opts.method != "magnitude";
 }
 
@@ -90,8 +94,8 @@ Status run_prune(const PruneOptions& opts) {
   const bool calibrates = needs_samples(opts);
   if (!calibrates && (!opts.calibration_data.empty() || opts.calibration_samples > 0)) {
     return invalid_argument(
-        "--calibration-data and --calibration-samples apply to --method wanda|sparsegpt and "
-        "--criterion activation only");
+        "--calibration-data and --calibration-samples apply to --method wanda|sparsegpt, "
+        "--criterion activation and --reconstruct only");
   }
   const auto& registry = pass::PassRegistry::builtin();
   COMPRESSOR_ASSIGN_OR_RETURN(auto pruner, registry.create(name, options));
@@ -177,6 +181,9 @@ void setup_prune_command(CLI::App& app, Runner& run) {
                   "Keep a multiple of this many channels in every group")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_flag("--reconstruct", opts->reconstruct,
+                "With --structured: re-fit the layers that lose input channels by least squares "
+                "on calibration samples, so their outputs stay close to the original");
   cmd->add_option("--include", opts->include,
                   "Prune only layers matching: a node name, an op type, or a regex on the name "
                   "(repeatable)");

@@ -16,14 +16,23 @@
 // Split cuts), floor(ratio * n) channels are removed, the kept count is rounded up to a multiple
 // of round_to (at most n) and raised to min_channels (at most n); the highest scores are kept,
 // ties keep the lower channel index, and NaN counts as the highest score.
+//
+// reconstruct=true: every Conv (group 1), Gemm and MatMul that loses input channels gets its
+// remaining weights re-fitted by least squares against the Gram of its original inputs on the
+// calibration samples (see channel_reconstruct.h), so its output stays as close to the original
+// as the kept inputs allow. It needs calibration samples: a layer that loses inputs and has no
+// Gram is an error naming it. The report gives, per layer, the output error of plain slicing and
+// of the re-fit, as a fraction of the layer's original output energy on those samples.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "../pass_util.h"
 #include "../weight_layers.h"
 #include "channel_groups.h"
+#include "channel_reconstruct.h"
 #include "compressor/pass/calibration.h"
 #include "compressor/pass/pass_context.h"
 
@@ -39,6 +48,7 @@ struct Options {
   int64_t round_to = 1;
   int64_t min_channels = 1;
   Criterion criterion = Criterion::kL1;
+  bool reconstruct = false;
   std::vector<std::string> nodes;
   LayerFilter filter;
 };
@@ -109,9 +119,41 @@ class PruneChannels : public pass::Pass {
     return out;
   }
 
+  // With reconstruct: the Grams of every layer that may lose input channels (whatever the
+  // scores pick, so the request depends on the graph and options only).
+  std::vector<pass::GramRequest> gram_statistics(const ir::Model& model) const override {
+    if (!o_.reconstruct) return {};
+    auto analysis = analyze(model, nullptr);
+    if (!analysis.ok()) return {};  // run() reports the problem
+    std::vector<pass::GramRequest> out;
+    for (const auto& r : reduction_readers(model.graph, *analysis)) {
+      out.push_back({pass::node_label(model.graph.node(r.node))});
+    }
+    return out;
+  }
+
   StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;
 
  private:
+  // The channel groups of the selected producers; `skipped` (optional) receives the selection's
+  // skipped layers.
+  StatusOr<ChannelAnalysis> analyze(const ir::Model& model,
+                                    std::vector<pass::SkippedNode>* skipped_out,
+                                    std::vector<WeightLayer>* layers_out = nullptr) const {
+    const LayerScan scan = scan_weight_layers(model.graph, MatMulWeight::kBOnly);
+    COMPRESSOR_ASSIGN_OR_RETURN(std::vector<WeightLayer> layers,
+                                select_layers(scan, o_.nodes, kName));
+    std::vector<pass::SkippedNode> skipped;
+    if (o_.nodes.empty()) skipped = scan.skipped;
+    COMPRESSOR_ASSIGN_OR_RETURN(
+        layers, filter_layers(model.graph, std::move(layers), o_.filter, kName, skipped));
+    std::set<size_t> allowed;
+    for (const auto& l : layers) allowed.insert(l.node);
+    if (skipped_out) *skipped_out = std::move(skipped);
+    if (layers_out) *layers_out = std::move(layers);
+    return analyze_channel_groups(model, allowed);
+  }
+
   // Group score per channel, or why the group cannot be scored.
   std::string score(const ir::Graph& graph, const ir::UseDefIndex& index, const ChannelGroup& g,
                     const pass::CalibrationTable* table, std::vector<double>& out) const {
@@ -155,6 +197,13 @@ class PruneChannels : public pass::Pass {
   Options o_;
 };
 
+// A fraction of the output energy, 3 significant digits ("0.412", "3.1e-09").
+std::string share(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g", v);
+  return buf;
+}
+
 std::string plural(size_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
@@ -162,16 +211,9 @@ std::string plural(size_t n, const std::string& word) {
 StatusOr<pass::PassResult> PruneChannels::run(ir::Model& model, pass::PassContext& ctx) {
   ir::Graph& graph = model.graph;
   pass::PassResult result;
-  const LayerScan scan = scan_weight_layers(graph, MatMulWeight::kBOnly);
-  COMPRESSOR_ASSIGN_OR_RETURN(std::vector<WeightLayer> layers,
-                              select_layers(scan, o_.nodes, kName));
+  std::vector<WeightLayer> layers;
   std::vector<pass::SkippedNode> skipped;
-  if (o_.nodes.empty()) skipped = scan.skipped;
-  COMPRESSOR_ASSIGN_OR_RETURN(layers,
-                              filter_layers(graph, std::move(layers), o_.filter, kName, skipped));
-  std::set<size_t> allowed;
-  for (const auto& l : layers) allowed.insert(l.node);
-  COMPRESSOR_ASSIGN_OR_RETURN(ChannelAnalysis analysis, analyze_channel_groups(model, allowed));
+  COMPRESSOR_ASSIGN_OR_RETURN(ChannelAnalysis analysis, analyze(model, &skipped, &layers));
 
   // Selected layers that start no group.
   std::set<size_t> producers;
@@ -220,6 +262,12 @@ StatusOr<pass::PassResult> PruneChannels::run(ir::Model& model, pass::PassContex
     channels_before += g.size;
     channels_after += static_cast<int64_t>(kept.size());
     if (static_cast<int64_t>(kept.size()) < g.size) keep[r] = std::move(kept);
+  }
+
+  // Re-fit the full-width weights of the layers losing inputs; apply_channel_keep slices them.
+  std::vector<ReconstructedLayer> refits;
+  if (o_.reconstruct && !keep.empty()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(refits, reconstruct_readers(model, analysis, keep, table, kName));
   }
 
   uint64_t params_before = 0;
@@ -275,6 +323,31 @@ StatusOr<pass::PassResult> PruneChannels::run(ir::Model& model, pass::PassContex
       if (!listed) result.changes.push_back({pass::node_label(n), "input channels pruned"});
     }
   }
+  // What the re-fit did, on the layer's ledger entry.
+  size_t refitted = 0;
+  double sum_before = 0, sum_after = 0;
+  for (const auto& l : refits) {
+    std::string text;
+    if (l.refitted) {
+      ++refitted;
+      sum_before += l.before;
+      sum_after += l.after;
+      text = "re-fitted on " + with_commas(table->samples) + " samples (" + with_commas(l.rows) +
+             " rows): output error " + share(l.before) + " → " + share(l.after) +
+             " of the original output energy";
+    } else {
+      text = "not re-fitted (" + l.reason + "): output error " + share(l.before);
+    }
+    const std::string label = pass::node_label(graph.node(l.node));
+    bool found = false;
+    for (auto& c : result.changes) {
+      if (c.node != label) continue;
+      c.detail += "; " + text;
+      found = true;
+      break;
+    }
+    if (!found) result.changes.push_back({label, "input channels pruned; " + text});
+  }
   // The ledger in graph order.
   std::map<std::string, size_t> position;
   for (size_t i = 0; i < graph.node_count(); ++i)
@@ -294,6 +367,16 @@ StatusOr<pass::PassResult> PruneChannels::run(ir::Model& model, pass::PassContex
                            " left unpruned); parameters " + with_commas(params_before) + " → " +
                            with_commas(params_after));
   }
+  if (!refits.empty()) {
+    std::string note = "reconstruct: re-fitted " + plural(refitted, "layer") + " of " +
+                       std::to_string(refits.size()) + " losing inputs by least squares on " +
+                       plural(size_t(table->samples), "sample");
+    if (refitted > 0) {
+      note += "; mean output error " + share(sum_before / double(refitted)) + " → " +
+              share(sum_after / double(refitted));
+    }
+    result.notes.push_back(note);
+  }
   return result;
 }
 
@@ -308,7 +391,10 @@ const pass::PassInfo& prune_channels_info() {
           {{"ratio", "0.3", "Fraction of each channel group removed, in [0, 1)."},
            {"criterion", "l1", "Channel score: l1, l2, bn_scale or activation."},
            {"round_to", "1", "Keep a multiple of this many channels per group (piece)."},
-           {"min_channels", "1", "Never keep fewer channels than this per group (piece)."}})};
+           {"min_channels", "1", "Never keep fewer channels than this per group (piece)."},
+           {"reconstruct", "false",
+            "Re-fit the layers that lose input channels by least squares on calibration samples "
+            "(needs samples)."}})};
   return info;
 }
 
@@ -349,6 +435,9 @@ StatusOr<std::unique_ptr<pass::Pass>> create_prune_channels(const pass::PassOpti
                               "bn_scale or activation, got '" +
                               c + "'");
     }
+  }
+  if (auto it = options.find("reconstruct"); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(o.reconstruct, parse_bool_option(kName, "reconstruct", it->second));
   }
   if (auto it = options.find("nodes"); it != options.end()) o.nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(o.filter, parse_layer_filter(kName, options));
