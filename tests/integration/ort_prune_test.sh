@@ -2,7 +2,9 @@
 # `compressor prune` in every form on the demo models and PaddleOCR det and cls: the output passes
 # the independent ONNX checker (python3-onnx), loads in ONNX Runtime with all graph optimizations,
 # and ONNX Runtime's outputs match our executor's on the same pruned model (relative L2 <= 1e-4:
-# pruned models are float models).
+# pruned models are float models). det's output is a probability map that pruning without
+# recovery drives to nearly zero everywhere on synthetic pages, where a relative difference is
+# rounding noise: there an absolute difference of at most 1e-5 passes too.
 # Usage: ort_prune_test.sh COMPRESSOR_BIN SOURCE_DIR     (exit 77 = skipped)
 set -u
 bin="$1"
@@ -22,7 +24,7 @@ prune() {  # name model "prune options" "dims and ranges for both tools"
   local out="$tmp/$name.onnx"
   # shellcheck disable=SC2086
   if ! "$bin" -q prune "$model" -o "$out" $popts --no-drift --samples 4 \
-    $(echo "$common" | sed 's/--input-range/--random-range/; s/--input-pattern document/--random-range -2,2/') \
+    $(echo "$common" | sed 's/--input-range/--random-range/; s/--input-pattern document/--random-range -2,2/; s/--atol [^ ]*//') \
     >"$tmp/$name.log" 2>&1; then
     echo "FAIL $name: prune failed: $(tail -1 "$tmp/$name.log")"
     failed=$((failed + 1))
@@ -58,7 +60,7 @@ done
 if [ -f "$deps/ocr/det.onnx" ]; then
   for entry in "${forms[@]}"; do
     prune "ocr_det-${entry%%:*}" "$deps/ocr/det.onnx" "${entry#*:}" \
-      "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
+      "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document --atol 1e-5"
     prune "ocr_cls-${entry%%:*}" "$deps/ocr/cls.onnx" "${entry#*:}" \
       "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
   done

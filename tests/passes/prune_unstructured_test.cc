@@ -1,7 +1,8 @@
 // prune-unstructured: zero counts per layer and per row, N:M groups checked group by group for
 // Gemm, MatMul and Conv (channels at each kernel tap), global scope, per-layer overrides,
-// skip_first_last, Wanda's choice recomputed from |w| times the input channel norms (given a
-// table and calibrated through the pipeline), skips, shared weights, bad options and determinism.
+// skip_first_last, SparseGPT's views and Grams against the core, Wanda's choice recomputed from |w|
+// times the input channel norms (given a table and calibrated through the pipeline), skips, shared
+// weights, bad options and determinism.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "compressor/pass/pass_context.h"
 #include "compressor/pass/pipeline.h"
 #include "passes/layer_pass_testing.h"
+#include "passes/prune/sparsegpt.h"
 #include "testing/test_models.h"
 
 namespace compressor {
@@ -652,6 +654,152 @@ TEST(PruneUnstructured, SameInputGivesTheSameBytes) {
   ASSERT_OK(run_pass_calibrated(a, kPass, table, {{"method", "wanda"}, {"scope", "global"}}));
   ASSERT_OK(run_pass_calibrated(b, kPass, table, {{"method", "wanda"}, {"scope", "global"}}));
   EXPECT_EQ(save_to_bytes(a, true), save_to_bytes(b, true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// SparseGPT: the pass hands every layer's [outputs, reduction] view and its input Gram to the
+// SparseGPT core, in the same column order.
+
+// Conv [8, 4, 3, 3] (pads 1) then Gemm B [128, 6] (transB = 0, so the view is its transpose):
+// both reduce over inputs the calibration samples make correlated (X = Z * mix).
+struct SparseGptModel {
+  std::vector<float> conv_w = random_floats(8 * 4 * 3 * 3, 61);
+  std::vector<float> fc_w = random_floats(128 * 6, 62);
+  std::string text() const {
+    return R"(<ir_version: 8, opset_import: ["" : 13]>
+      g (float[1, 4, 4, 4] X) => (float[1, 6] F)
+      <float[8, 4, 3, 3] CW = )" +
+           float_literal(conv_w) + ", float[128, 6] FW = " + float_literal(fc_w) + R"(>
+      {
+        Y = Conv <kernel_shape = [3, 3], pads = [1, 1, 1, 1]> (X, CW)
+        Z = Flatten(Y)
+        F = Gemm(Z, FW)
+      })";
+  }
+};
+
+io::SampleSet sparsegpt_samples(const ir::Model& model) {
+  io::SampleOptions so;
+  so.count = 6;
+  so.seed = 21;
+  so.random_range = std::make_pair(-1.0, 1.0);
+  auto samples = io::SampleSet::open(model, so);
+  EXPECT_TRUE(samples.ok()) << samples.status().message();
+  return std::move(samples).value();
+}
+
+StatusOr<std::vector<pass::PassRecord>> run_with_samples(ir::Model& model, const std::string& spec,
+                                                         const io::SampleSet& samples) {
+  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline, pass::PassPipeline::parse(spec));
+  pipeline.set_calibration_samples(&samples, {});
+  pass::PassContext ctx;
+  return pipeline.run(model, ctx);
+}
+
+// Sum over the samples of ||Y - Y'||² for output `name` of two models.
+double output_error(const ir::Model& a, const ir::Model& b, const io::SampleSet& samples) {
+  auto ea = exec::Executor::create(a);
+  auto eb = exec::Executor::create(b);
+  EXPECT_TRUE(ea.ok() && eb.ok());
+  double err = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    auto s = samples.get(i);
+    EXPECT_TRUE(s.ok());
+    std::vector<exec::NamedTensor> feed;
+    for (auto& t : *s) feed.push_back({t.name, t.tensor});
+    auto ya = (*ea)->run(feed);
+    auto yb = (*eb)->run(feed);
+    EXPECT_TRUE(ya.ok() && yb.ok());
+    const auto va = (*ya)[0].span<float>(), vb = (*yb)[0].span<float>();
+    for (size_t k = 0; k < va.size(); ++k) err += double(va[k] - vb[k]) * double(va[k] - vb[k]);
+  }
+  return err;
+}
+
+TEST(PruneUnstructured, SparseGptGivesEachLayerItsViewAndGram) {
+  const SparseGptModel m;
+  const ir::Model original = load(m.text());
+  const io::SampleSet samples = sparsegpt_samples(original);
+  ir::Model pruned = original;
+  auto records = run_with_samples(pruned, "prune-unstructured{method=sparsegpt}", samples);
+  ASSERT_OK(records);
+  EXPECT_EQ((*records)[0].result.nodes_changed, 2u);
+
+  // The expected weights: the core on the views, with Grams calibrated independently of the pass.
+  auto table = pass::calibrate(original, samples, {}, {}, {}, {{"Y"}, {"F"}});
+  ASSERT_OK(table);
+  std::vector<float> conv = m.conv_w;
+  ASSERT_OK(passes::sparsegpt_prune(conv.data(), 8, 36, table->find_gram("Y")->group(0), {}));
+  std::vector<float> fc_view(6 * 128);  // [N = 6, K = 128]
+  for (size_t k = 0; k < 128; ++k) {
+    for (size_t n = 0; n < 6; ++n) fc_view[n * 128 + k] = m.fc_w[k * 6 + n];
+  }
+  ASSERT_OK(passes::sparsegpt_prune(fc_view.data(), 6, 128, table->find_gram("F")->group(0), {}));
+  std::vector<float> fc(128 * 6);
+  for (size_t k = 0; k < 128; ++k) {
+    for (size_t n = 0; n < 6; ++n) fc[k * 6 + n] = fc_view[n * 128 + k];
+  }
+  EXPECT_EQ(float_values(pruned.graph, "CW"), conv);
+  EXPECT_EQ(float_values(pruned.graph, "FW"), fc);
+  // Half of every output row is zero; the survivors moved (SparseGPT's update).
+  EXPECT_EQ(zeros_in(conv), conv.size() / 2);
+  EXPECT_EQ(zeros_in(fc), fc.size() / 2);
+  size_t moved = 0;
+  for (size_t i = 0; i < conv.size(); ++i) moved += conv[i] != 0.0f && conv[i] != m.conv_w[i];
+  EXPECT_GT(moved, 0u);
+  // On the samples it was fitted on, its output error is below magnitude pruning's.
+  ir::Model magnitude = original;
+  ASSERT_OK(run_with_samples(magnitude, "prune-unstructured", samples));
+  EXPECT_LT(output_error(original, pruned, samples), output_error(original, magnitude, samples));
+}
+
+TEST(PruneUnstructured, SparseGptTwoFourOnConvKeepsTheTapGroups) {
+  const SparseGptModel m;
+  const ir::Model original = load(m.text());
+  const io::SampleSet samples = sparsegpt_samples(original);
+  ir::Model pruned = original;
+  ASSERT_OK(run_with_samples(pruned, "prune-unstructured{method=sparsegpt,pattern=2:4,nodes=Y}",
+                             samples));
+  // Conv weight [8, 4, 3, 3]: at each (output, tap), at most 2 of the 4 input channels nonzero.
+  const auto w = float_values(pruned.graph, "CW");
+  for (size_t o = 0; o < 8; ++o) {
+    for (size_t t = 0; t < 9; ++t) {
+      size_t nonzero = 0;
+      for (size_t c = 0; c < 4; ++c) nonzero += w[(o * 4 + c) * 9 + t] != 0.0f;
+      EXPECT_EQ(nonzero, 2u) << "output " << o << " tap " << t;
+    }
+  }
+  ir::Model magnitude = original;
+  ASSERT_OK(run_with_samples(magnitude, "prune-unstructured{pattern=2:4,nodes=Y}", samples));
+  EXPECT_LT(output_error(original, pruned, samples), output_error(original, magnitude, samples));
+}
+
+TEST(PruneUnstructured, SparseGptSkipsWhatItCannotTakeAndNeedsSamples) {
+  ir::Model model = load(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 4, 3, 3] X) => (float[1, 2, 5, 5] Y)
+    <float[4, 2, 3, 3] W = )" +
+                         float_literal(random_floats(72, 71)) +
+                         R"(>
+    {
+      Y = ConvTranspose <kernel_shape = [3, 3]> (X, W)
+    })");
+  const io::SampleSet samples = sparsegpt_samples(model);
+  auto records = run_with_samples(model, "prune-unstructured{method=sparsegpt}", samples);
+  ASSERT_OK(records);
+  ASSERT_EQ((*records)[0].result.skipped.size(), 1u);
+  EXPECT_NE((*records)[0].result.skipped[0].reason.find("ConvTranspose"), std::string::npos);
+  EXPECT_EQ((*records)[0].result.nodes_changed, 0u);
+
+  // A Gram is never in a saved table: without samples the pipeline says the pass needs them.
+  const SparseGptModel m;
+  ir::Model dense = load(m.text());
+  auto pipeline = pass::PassPipeline::parse("prune-unstructured{method=sparsegpt}");
+  ASSERT_OK(pipeline);
+  pass::PassContext ctx;
+  auto r = pipeline->run(dense, ctx);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("prune-unstructured"), std::string::npos)
+      << r.status().message();
 }
 
 }  // namespace

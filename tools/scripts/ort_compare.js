@@ -14,6 +14,8 @@
 //                       input metadata of A, so runs are reproducible.
 //   --samples N         number of random input sets to try (default 1); the worst result is reported.
 //   --rtol R            max relative difference ||a-b||_2 / max(||a||_2, 1e-12) per output (default 1e-4).
+//   --atol A            an output whose largest absolute difference is <= A also passes (outputs such as
+//                       probabilities that are all near zero, where a relative difference means nothing).
 //   --min-cosine C      judge each output by cosine similarity >= C instead of --rtol (quantized models, where
 //                       a fused int8 kernel and a float one may round single elements one step apart).
 //   --ort-optimize      run ONNX Runtime with all graph optimizations (its QDQ fusions, as deployed).
@@ -78,7 +80,7 @@ function firstLine(s) { return String(s).split('\n')[0]; }
 // ---------------------------------------------------------------- command line
 
 function parseArgs(argv) {
-  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, minCosine: null, ortOptimize: false, lo: 0, hi: 1, checkLoad: false, executor: null, pattern: 'uniform' };
+  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, atol: null, minCosine: null, ortOptimize: false, lo: 0, hi: 1, checkLoad: false, executor: null, pattern: 'uniform' };
   const value = (i, flag) => {
     if (i >= argv.length) throw new UsageError(`${flag} needs a value`);
     return argv[i];
@@ -107,6 +109,9 @@ function parseArgs(argv) {
     } else if (a === '--rtol') {
       opts.rtol = number(value(++i, a), a);
       if (opts.rtol < 0) throw new UsageError('--rtol must be >= 0');
+    } else if (a === '--atol') {
+      opts.atol = number(value(++i, a), a);
+      if (opts.atol < 0) throw new UsageError('--atol must be >= 0');
     } else if (a === '--min-cosine') {
       opts.minCosine = number(value(++i, a), a);
     } else if (a === '--ort-optimize') {
@@ -144,7 +149,7 @@ function parseArgs(argv) {
 }
 
 const USAGE = `usage: node ort_compare.js A.onnx B.onnx [--dim NAME=VALUE]... [--seed S] [--samples N]
-                          [--rtol R] [--input-range LO,HI]
+                          [--rtol R] [--atol A] [--input-range LO,HI]
        node ort_compare.js --executor COMPRESSOR_BIN MODEL.onnx [same options]
        node ort_compare.js --check-load MODEL.onnx...`;
 
@@ -472,7 +477,8 @@ async function compare(ort, opts) {
 
   const bad = [];
   for (const [name, w] of worst) {
-    const ok = !w.problem && (opts.minCosine === null ? w.rel <= opts.rtol : w.cosine >= opts.minCosine);
+    const ok = !w.problem && ((opts.minCosine === null ? w.rel <= opts.rtol : w.cosine >= opts.minCosine) ||
+                              (opts.atol !== null && w.maxAbs <= opts.atol));
     if (!ok) bad.push(name);
     const detail = w.problem ? w.problem : `rel=${fmt(w.rel)} max_abs=${fmt(w.maxAbs)} cosine=${w.cosine.toFixed(6)}`;
     console.log(`output ${name}: ${w.desc} ${detail} ${ok ? 'ok' : 'MISMATCH'}`);
@@ -481,7 +487,8 @@ async function compare(ort, opts) {
   if (!opts.executor) await sessB.release();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   const secs = (Number(process.hrtime.bigint() - start) / 1e9).toFixed(2);
-  const judged = opts.minCosine === null ? `rtol ${opts.rtol}` : `cosine >= ${opts.minCosine}`;
+  const judged = (opts.minCosine === null ? `rtol ${opts.rtol}` : `cosine >= ${opts.minCosine}`) +
+                 (opts.atol === null ? '' : ` or max_abs <= ${opts.atol}`);
   const summary = `${worst.size} output(s), ${opts.samples} sample(s), ${judged}, ${secs}s`;
   if (bad.length) return fail(`${bad.length} output(s) differ: ${bad.join(', ')} (${summary})`);
   console.log(`${TAG} OK (${summary})`);

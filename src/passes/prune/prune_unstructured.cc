@@ -13,12 +13,19 @@
 //
 // Scores: `magnitude` |w|; `wanda` |w_ij| * ||X_j|| with ||X_j|| = sqrt(mean x^2) of the layer's
 // input channel j over the calibration samples (Conv: the input's axis 1; Gemm/MatMul: input A's
-// last axis, its axis 0 with transA = 1). Which weights become zero:
+// last axis, its axis 0 with transA = 1). `sparsegpt` (src/passes/prune/sparsegpt.h) zeroes by
+// the saliency w^2 / [H^-1]_jj and updates the surviving weights of each row so that the layer's
+// output on the calibration samples moves as little as possible, from the Gram H = sum x x^T of
+// the layer's input rows (Conv: im2col rows, per group; Gemm/MatMul: rows of A). It takes Conv,
+// Gemm and 2-D MatMul weights; ConvTranspose, batched MatMul weights and constant A are skipped
+// with the reason. Which weights become zero:
 //   scope=layer (default), magnitude: the floor(sparsity * n) lowest scores of each layer.
 //   scope=layer, wanda: the floor(sparsity * columns) lowest scores of each output row (the
 //     Wanda paper's per-output comparison).
+//   scope=layer, sparsegpt: round(sparsity * columns) of each output row.
 //   scope=global: one threshold over the scores of every selected layer (compared across layers
-//     as they are, for wanda too) so that floor(sparsity * total) weights become zero; layers
+//     as they are, for wanda too) so that floor(sparsity * total) weights become zero (sparsegpt:
+//     the magnitude threshold sets each layer's sparsity, which SparseGPT then applies); layers
 //     given their own value by `layer_sparsity` keep it and stay out of the global pool.
 //   pattern=N:M: in every group of M consecutive weights along the reduction axis, the M - N of
 //     lowest score become zero. Groups run along K for Gemm/MatMul, and along the input channels
@@ -47,6 +54,7 @@
 #include "../weight_layers.h"
 #include "compressor/pass/calibration.h"
 #include "compressor/pass/pass_context.h"
+#include "sparsegpt.h"
 
 namespace compressor::passes {
 namespace {
@@ -54,7 +62,7 @@ namespace {
 constexpr const char* kName = "prune-unstructured";
 constexpr int64_t kMaxGroup = 64;
 
-enum class Method { kMagnitude, kWanda };
+enum class Method { kMagnitude, kWanda, kSparseGpt };
 enum class Scope { kLayer, kGlobal };
 
 struct Override {
@@ -252,6 +260,7 @@ struct Unit {
   double sparsity = 0;
   bool global = false;
   std::vector<float> norms;  ///< wanda: per input channel (total_channels); empty otherwise.
+  const pass::LayerGram* gram = nullptr;  ///< sparsegpt: the input's Gram, one per group.
 };
 
 // Calls f(row, col, view index, source index) for every element of `l`, in square tiles so that
@@ -342,16 +351,73 @@ void prune_by_score(std::span<float> w, const Layout& l, const Unit& u, const Op
   zero_lowest(scratch, zero_count(u.sparsity, w.size()), sorted, zero);
 }
 
-// Prunes one unit's row-major [rows, cols] view (units outside the global pool). A method that
-// also updates the surviving weights (SparseGPT, from the view and the input's Gram matrix in
-// the same column order) is one more case here.
-void prune_view(std::span<float> w, const Layout& l, const Unit& u, const Options& o) {
+// SparseGPT on one unit's view, group by group. With an N:M pattern on a Conv with several kernel
+// taps, the pattern's groups are input channels at one tap, so the columns (and the Gram) are
+// taken tap-major for the call: consecutive columns are then channels at one tap.
+Status prune_sparsegpt(std::span<float> w, const Layout& l, const Unit& u, const Options& o) {
+  SparseGptOptions so;
+  so.sparsity = u.sparsity;
+  so.n = static_cast<int>(o.n);
+  so.m = static_cast<int>(o.m);
+  const size_t groups = l.rows / l.rows_per_group;
+  const size_t cols = l.cols;
+  const bool permute = o.m > 0 && l.taps > 1;
+  // Column j of the call is column perm[j] of the view.
+  std::vector<size_t> perm(cols);
+  for (size_t j = 0; j < cols; ++j) {
+    perm[j] = permute ? (j % l.channels) * l.taps + j / l.channels : j;
+  }
+  std::vector<float> block;
+  std::vector<double> gram;
+  for (size_t g = 0; g < groups; ++g) {
+    float* rows = w.data() + g * l.rows_per_group * cols;
+    const double* h = u.gram->group(g);
+    if (!permute) {
+      COMPRESSOR_RETURN_IF_ERROR(sparsegpt_prune(rows, l.rows_per_group, cols, h, so));
+      continue;
+    }
+    block.resize(l.rows_per_group * cols);
+    gram.resize(cols * cols);
+    for (size_t r = 0; r < l.rows_per_group; ++r) {
+      for (size_t j = 0; j < cols; ++j) block[r * cols + j] = rows[r * cols + perm[j]];
+    }
+    for (size_t i = 0; i < cols; ++i) {
+      for (size_t j = 0; j < cols; ++j) gram[i * cols + j] = h[perm[i] * cols + perm[j]];
+    }
+    COMPRESSOR_RETURN_IF_ERROR(
+        sparsegpt_prune(block.data(), l.rows_per_group, cols, gram.data(), so));
+    for (size_t r = 0; r < l.rows_per_group; ++r) {
+      for (size_t j = 0; j < cols; ++j) rows[r * cols + perm[j]] = block[r * cols + j];
+    }
+  }
+  return ok_status();
+}
+
+// Prunes one unit's row-major [rows, cols] view.
+Status prune_view(std::span<float> w, const Layout& l, const Unit& u, const Options& o) {
   switch (o.method) {
     case Method::kMagnitude:
     case Method::kWanda:
       prune_by_score(w, l, u, o);
-      return;
+      return ok_status();
+    case Method::kSparseGpt:
+      return prune_sparsegpt(w, l, u, o);
   }
+  return ok_status();
+}
+
+// Why SparseGPT cannot take this layer (empty when it can): it needs the Gram of the rows the
+// layer reduces, which calibration gathers for Conv, Gemm and MatMul with a 2-D weight B.
+std::string sparsegpt_refusal(const ir::Graph& graph, const Layer& layer) {
+  const std::string& op = graph.node(layer.where.node).op_type;
+  if (op == "ConvTranspose") return "sparsegpt does not take ConvTranspose (no input Gram)";
+  if (op == "MatMul" && layer.where.slot != 1) {
+    return "sparsegpt needs the Gram of input A, and this MatMul's weight is input A";
+  }
+  if (op == "MatMul" && graph.find_initializer(layer.weight)->tensor.dims().size() != 2) {
+    return "sparsegpt takes a 2-D MatMul weight; this one has batch dimensions";
+  }
+  return {};
 }
 
 class PruneUnstructured : public pass::Pass {
@@ -370,6 +436,29 @@ class PruneUnstructured : public pass::Pass {
     if (options_.method != Method::kWanda) return {};
     const ir::Graph& graph = model.graph;
     return wanda_requests(graph, scan_weight_layers(graph, MatMulWeight::kEither).layers);
+  }
+
+  // SparseGPT: the Gram of every selected layer it can take (Grams are large and never saved in
+  // a calibration table, so only those the run uses).
+  std::vector<pass::GramRequest> gram_statistics(const ir::Model& model) const override {
+    if (options_.method != Method::kSparseGpt) return {};
+    const ir::Graph& graph = model.graph;
+    const LayerScan scan = scan_weight_layers(graph, MatMulWeight::kEither);
+    auto selected = select_layers(scan, options_.nodes, kName);
+    if (!selected.ok()) return {};
+    std::vector<pass::SkippedNode> ignored;
+    auto filtered = filter_layers(graph, std::move(*selected), options_.filter, kName, ignored);
+    if (!filtered.ok()) return {};
+    std::vector<pass::GramRequest> requests;
+    for (const WeightLayer& wl : *filtered) {
+      if (options_.skip_first_last &&
+          (wl.node == scan.layers.front().node || wl.node == scan.layers.back().node)) {
+        continue;
+      }
+      auto layer = describe(graph, wl);
+      if (layer.ok() && sparsegpt_refusal(graph, *layer).empty()) requests.push_back({wl.label});
+    }
+    return requests;
   }
 
   StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;
@@ -411,6 +500,7 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
 
   std::vector<Layer> layers;
   std::vector<std::vector<float>> layer_norms;
+  std::vector<const pass::LayerGram*> layer_grams;
   std::vector<double> layer_sparsity;
   std::vector<bool> layer_global;
   for (const WeightLayer& wl : selected) {
@@ -436,6 +526,25 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
       continue;
     }
     std::vector<float> norms;
+    const pass::LayerGram* gram = nullptr;
+    if (o.method == Method::kSparseGpt) {
+      if (std::string why = sparsegpt_refusal(graph, layer); !why.empty()) {
+        skip(why);
+        continue;
+      }
+      gram = table ? table->find_gram(wl.label) : nullptr;
+      const size_t groups = l.rows / l.rows_per_group;
+      if (gram == nullptr) {
+        skip("no Gram of its input (sparsegpt needs calibration over sample data)");
+        continue;
+      }
+      if (gram->groups != groups || gram->size != l.cols) {
+        skip("the Gram of its input is " + std::to_string(gram->groups) + " x " +
+             std::to_string(gram->size) + "², the weight needs " + std::to_string(groups) + " x " +
+             std::to_string(l.cols) + "²");
+        continue;
+      }
+    }
     if (o.method == Method::kWanda) {
       if (layer.input.empty()) {
         skip("wanda needs the statistics of input B, and this MatMul's weight is input A");
@@ -478,6 +587,7 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
     }
     layers.push_back(std::move(layer));
     layer_norms.push_back(std::move(norms));
+    layer_grams.push_back(gram);
     layer_sparsity.push_back(sparsity);
     layer_global.push_back(global);
   }
@@ -490,15 +600,17 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
     const Layer& layer = layers[i];
     char s[40];
     std::snprintf(s, sizeof(s), "%.17g", layer_sparsity[i]);
-    // Wanda's scores depend on the input too; magnitude's on the weight alone.
-    const std::string input = o.method == Method::kWanda
+    // Wanda's scores and SparseGPT's Gram depend on the input too; magnitude's on the weight
+    // alone.
+    const std::string input = o.method != Method::kMagnitude
                                   ? layer.input + '\n' + std::to_string(layer.axis)
                                   : std::string();
     const std::string key =
         layer.weight + '\n' + layer.key + '\n' + input + '\n' + s + (layer_global[i] ? "g" : "");
     auto [it, added] = unit_at.try_emplace(key, units.size());
     if (added) {
-      units.push_back({{}, layer_sparsity[i], layer_global[i], std::move(layer_norms[i])});
+      units.push_back(
+          {{}, layer_sparsity[i], layer_global[i], std::move(layer_norms[i]), layer_grams[i]});
       ++units_per_weight[layer.weight];
     }
     units[it->second].layers.push_back(&layer);
@@ -558,7 +670,15 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
     {
       View view(t, l);
       std::span<float> w = view.data();
-      if (u.global) {
+      if (u.global && o.method == Method::kSparseGpt) {
+        // The global magnitude threshold sets this layer's sparsity; SparseGPT applies it.
+        size_t below = 0;
+        for (float v : w) below += score_of(v, 1.0f) < global_threshold ? 1 : 0;
+        Unit local = u;
+        local.sparsity = double(below) / double(w.size());
+        COMPRESSOR_RETURN_IF_ERROR(
+            prune_view(w, l, local, o).with_context("layer '" + first.where.label + "'"));
+      } else if (u.global) {
         for (size_t i = 0; i < w.size() && global_k > 0; ++i) {
           const float s = score_of(w[i], norm_at(u, l, i / l.cols, i % l.cols));
           const bool take = s < global_threshold || (s == global_threshold && global_ties > 0);
@@ -567,7 +687,8 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
           if (!std::isnan(w[i])) w[i] = 0.0f;
         }
       } else {
-        prune_view(w, l, u, o);
+        COMPRESSOR_RETURN_IF_ERROR(
+            prune_view(w, l, u, o).with_context("layer '" + first.where.label + "'"));
       }
       view.write_back();
     }
@@ -606,7 +727,9 @@ StatusOr<pass::PassResult> PruneUnstructured::run(ir::Model& model, pass::PassCo
     }
     std::string detail = "sparsity " + percent(double(z) / double(n));
     if (o.m > 0) detail += ", " + std::to_string(o.n) + ":" + std::to_string(o.m);
-    detail += o.method == Method::kWanda ? ", wanda" : ", magnitude";
+    detail += o.method == Method::kWanda       ? ", wanda"
+              : o.method == Method::kSparseGpt ? ", sparsegpt"
+                                               : ", magnitude";
     if (u.global) detail += ", global threshold";
     for (const Layer* layer : u.layers) {
       changes.push_back({layer->where.node, {layer->where.label, detail}});
@@ -639,10 +762,12 @@ const pass::PassInfo& prune_unstructured_info() {
     pass::PassInfo i{
         kName,
         "Unstructured or N:M pruning of Conv, ConvTranspose, Gemm and MatMul weights, by "
-        "magnitude or Wanda (|w| times the input channel's norm; needs calibration).",
+        "magnitude, Wanda (|w| times the input channel's norm) or SparseGPT (second-order, "
+        "updating the surviving weights); Wanda and SparseGPT need calibration samples.",
         with_layer_selection_options(
             {{"method", "magnitude",
-              "magnitude (score |w|) or wanda (|w| times the L2 norm of the input channel)."},
+              "magnitude (score |w|), wanda (|w| times the L2 norm of the input channel) or "
+              "sparsegpt (saliency w^2 / [H^-1]_jj with the weight update)."},
              {"sparsity", "0.5", "Fraction of weights set to zero, in [0, 1)."},
              {"scope", "layer",
               "layer: every layer at `sparsity` (wanda: every output row); global: one "
@@ -684,8 +809,10 @@ StatusOr<std::unique_ptr<pass::Pass>> create_prune_unstructured(const pass::Pass
       o.method = Method::kMagnitude;
     } else if (it->second == "wanda") {
       o.method = Method::kWanda;
+    } else if (it->second == "sparsegpt") {
+      o.method = Method::kSparseGpt;
     } else {
-      return bad("method", "must be magnitude or wanda, got '" + it->second + "'");
+      return bad("method", "must be magnitude, wanda or sparsegpt, got '" + it->second + "'");
     }
   }
   const auto sparsity_it = options.find("sparsity");
