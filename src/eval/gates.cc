@@ -73,7 +73,8 @@ std::string why_unmeasured(const std::string& metric, const std::vector<const Ou
 }  // namespace
 
 const std::vector<std::string>& model_metric_names() {
-  static const std::vector<std::string> names = {"size_ratio", "params_ratio", "macs_ratio"};
+  static const std::vector<std::string> names = {"size_ratio", "params_ratio", "macs_ratio",
+                                                 "zip_ratio"};
   return names;
 }
 

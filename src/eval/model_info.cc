@@ -690,6 +690,8 @@ StatusOr<ModelInfo> summarize_model(const ir::Model& model, const std::string& p
     return a.op_type < b.op_type;
   });
   info.sparse_initializers = model.graph.sparse_initializers.size();
+  for (const ir::Initializer& init : model.graph.initializers())
+    info.sparse_initializers += init.sparse ? 1 : 0;
 
   for (const ir::Initializer& init : model.graph.initializers()) {
     Weight w = initializer_weight(init);

@@ -116,6 +116,14 @@ StatusOr<std::unique_ptr<Executor>> Executor::create_for_graph(
       }
       auto it = plan.slot_of.find(in);
       if (it == plan.slot_of.end()) {
+        for (const auto& sparse : g.sparse_initializers) {
+          if (sparse->values().name() == in) {
+            return unsupported(node.label() + ": input '" + in +
+                               "' is a sparse initializer that was kept sparse at load time "
+                               "(string values, non-INT64 indices, or too large to densify); "
+                               "the executor cannot run it");
+          }
+        }
         return invalid_model(node.label() + ": input '" + in + "' is not defined before use");
       }
       step.inputs.push_back(it->second);

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 namespace compressor::io {
 
@@ -42,6 +44,49 @@ Status write_file_atomic(const std::string& path, std::initializer_list<std::str
     return io_error(path + ": cannot rename into place: " + why);
   }
   return ok_status();
+}
+
+StatusOr<uint64_t> deflate_size(const std::string& path) {
+  constexpr size_t kChunk = size_t{1} << 20;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(path + ": cannot open: " + std::strerror(errno));
+  z_stream z{};
+  // windowBits -15: a raw deflate stream, as zip stores it; memLevel 8 is zlib's default.
+  if (deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    ::close(fd);
+    return io_error(path + ": cannot start deflate");
+  }
+  std::vector<unsigned char> in(kChunk), out(kChunk);
+  uint64_t total = 0;
+  std::string error;
+  bool done = false;
+  while (!done && error.empty()) {
+    const ssize_t n = ::read(fd, in.data(), in.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = std::string("cannot read: ") + std::strerror(errno);
+      break;
+    }
+    const int flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+    z.next_in = in.data();
+    z.avail_in = static_cast<uInt>(n);
+    int rc = Z_OK;
+    do {
+      z.next_out = out.data();
+      z.avail_out = static_cast<uInt>(out.size());
+      rc = deflate(&z, flush);
+      if (rc == Z_STREAM_ERROR) {
+        error = "deflate failed";
+        break;
+      }
+      total += out.size() - z.avail_out;
+    } while (z.avail_out == 0);
+    done = rc == Z_STREAM_END;
+  }
+  deflateEnd(&z);
+  ::close(fd);
+  if (!error.empty()) return io_error(path + ": " + error);
+  return total;
 }
 
 }  // namespace compressor::io

@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include "compressor/core/logging.h"
 #include "external_data.h"
@@ -226,6 +228,176 @@ Status embed_external_in_graph(onnx::GraphProto& g, ExternalDataReader& reader) 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sparse initializers
+
+// Element types a sparse initializer is densified from and encoded to: whole bytes per element.
+bool sparse_encodable(ir::DType dtype) {
+  const int bits = ir::traits(dtype).bits;
+  return dtype != ir::DType::kString && bits >= 8 && bits % 8 == 0;
+}
+
+// A dense form larger than this (and than 64 times the sparse bytes) is not built at load time:
+// the sparse initializer is then kept as read.
+constexpr uint64_t kDensifyFloorBytes = uint64_t{256} << 20;
+
+// The dense Initializer (flagged sparse) holding a sparse initializer's values at its indices, or
+// nullopt when the tensor is kept as read (string or 4-bit values, non-INT64 indices, or a dense
+// form too large to hold). Indices are either [NNZ] linear or [NNZ, rank] coordinates, as in
+// onnx.proto; an index outside the shape is an error.
+StatusOr<std::optional<ir::Initializer>> densify_sparse(const onnx::SparseTensorProto& s,
+                                                        const std::string& name,
+                                                        const std::string& what) {
+  onnx::TensorProto shape_proto;
+  shape_proto.set_data_type(s.values().data_type());
+  *shape_proto.mutable_dims() = s.dims();
+  COMPRESSOR_ASSIGN_OR_RETURN(auto header, tensor_header(shape_proto, what));
+  auto [dtype, dims] = std::move(header);
+  if (!sparse_encodable(dtype) || s.indices().data_type() != onnx::TensorProto::INT64) {
+    return std::optional<ir::Initializer>();
+  }
+  onnx::TensorProto values_proto = s.values();
+  onnx::TensorProto indices_proto = s.indices();
+  COMPRESSOR_ASSIGN_OR_RETURN(ir::Tensor values,
+                              tensor_from_proto(std::move(values_proto), what + " values"));
+  COMPRESSOR_ASSIGN_OR_RETURN(ir::Tensor indices,
+                              tensor_from_proto(std::move(indices_proto), what + " indices"));
+  if (values.dtype() != dtype || values.rank() != 1) {
+    return invalid_model(what + ": values must be a 1-D tensor, got " +
+                         ir::dims_to_string(values.dims()));
+  }
+  const int64_t nnz = values.numel();
+  const int64_t rank = static_cast<int64_t>(dims.size());
+  const bool linear = indices.dims() == ir::Dims{nnz};
+  if (!linear && indices.dims() != ir::Dims{nnz, rank}) {
+    return invalid_model(what + ": indices must have shape [" + std::to_string(nnz) + "] or [" +
+                         std::to_string(nnz) + ", " + std::to_string(rank) + "], got " +
+                         ir::dims_to_string(indices.dims()));
+  }
+  const int64_t n = ir::element_count(dims);
+  const uint64_t dense_bytes = ir::storage_bytes(dtype, n);
+  const uint64_t sparse_bytes = values.nbytes() + indices.nbytes();
+  if (dense_bytes > std::max(kDensifyFloorBytes, 64 * sparse_bytes)) {
+    COMPRESSOR_LOG_WARN("{}: kept sparse as read; its dense form ({} bytes) is too large to hold",
+                        what, dense_bytes);
+    return std::optional<ir::Initializer>();
+  }
+  ir::Tensor dense = ir::Tensor::zeros(dtype, dims);
+  const size_t elem = static_cast<size_t>(ir::traits(dtype).bits / 8);
+  auto idx = indices.span<int64_t>();
+  std::byte* out = dense.mutable_data();
+  for (int64_t k = 0; k < nnz; ++k) {
+    int64_t flat = 0;
+    if (linear) {
+      flat = idx[static_cast<size_t>(k)];
+    } else {
+      for (int64_t a = 0; a < rank; ++a) {
+        const int64_t i = idx[static_cast<size_t>(k * rank + a)];
+        if (i < 0 || i >= dims[static_cast<size_t>(a)]) {
+          flat = -1;
+          break;
+        }
+        flat = flat * dims[static_cast<size_t>(a)] + i;
+      }
+    }
+    if (flat < 0 || flat >= n) {
+      return invalid_model(what + ": index " + std::to_string(k) + " lies outside its shape " +
+                           ir::dims_to_string(dims));
+    }
+    std::memcpy(out + static_cast<size_t>(flat) * elem,
+                values.data() + static_cast<size_t>(k) * elem, elem);
+  }
+  ir::Initializer init{name, std::move(dense), tensor_extras(s.values())};
+  init.sparse = true;
+  return std::optional<ir::Initializer>(std::move(init));
+}
+
+// Number of elements whose bytes are not all zero (-0.0 and NaN count as nonzero, so the sparse
+// form restores every bit).
+int64_t count_nonzero(const ir::Tensor& t) {
+  const size_t elem = static_cast<size_t>(ir::traits(t.dtype()).bits / 8);
+  const std::byte* p = t.data();
+  int64_t nnz = 0;
+  for (size_t off = 0; off < t.nbytes(); off += elem) {
+    for (size_t b = 0; b < elem; ++b) {
+      if (p[off + b] != std::byte{0}) {
+        ++nnz;
+        break;
+      }
+    }
+  }
+  return nnz;
+}
+
+// The SparseTensorProto of a flagged initializer: values [NNZ] and ascending INT64 linear indices
+// [NNZ], both raw_data; with `with_data` false, only their headers (for sizing).
+void encode_sparse(const ir::Initializer& init, onnx::SparseTensorProto* p, bool with_data) {
+  const ir::Tensor& t = init.tensor;
+  const int64_t nnz = count_nonzero(t);
+  onnx::TensorProto* values = p->mutable_values();
+  if (init.extras) values->CopyFrom(*init.extras);
+  values->set_name(init.name);
+  values->add_dims(nnz);
+  values->set_data_type(static_cast<int32_t>(t.dtype()));
+  onnx::TensorProto* indices = p->mutable_indices();
+  indices->add_dims(nnz);
+  indices->set_data_type(onnx::TensorProto::INT64);
+  for (int64_t d : t.dims()) p->add_dims(d);
+  if (!with_data) return;
+  const size_t elem = static_cast<size_t>(ir::traits(t.dtype()).bits / 8);
+  std::string value_bytes(static_cast<size_t>(nnz) * elem, '\0');
+  std::vector<int64_t> index(static_cast<size_t>(nnz));
+  const std::byte* src = t.data();
+  size_t k = 0;
+  for (size_t off = 0, i = 0; off < t.nbytes(); off += elem, ++i) {
+    bool zero = true;
+    for (size_t b = 0; b < elem && zero; ++b) zero = src[off + b] == std::byte{0};
+    if (zero) continue;
+    std::memcpy(value_bytes.data() + k * elem, src + off, elem);
+    index[k++] = static_cast<int64_t>(i);
+  }
+  values->set_raw_data(std::move(value_bytes));
+  indices->set_raw_data(reinterpret_cast<const char*>(index.data()),
+                        index.size() * sizeof(int64_t));
+}
+
+// A flagged initializer as it is written: a Constant node (opset 11 on) whose sparse_value
+// attribute holds the SparseTensorProto. ONNX 1.12's strict shape inference types a
+// sparse_initializer as a sparse tensor, which no dense operator input accepts, so a model using
+// sparse_initializers as weights fails onnx.checker's full_check; a sparse Constant's output is
+// typed as a dense tensor, passes it, and ONNX Runtime densifies it at load like an initializer.
+void encode_sparse_constant(const ir::Initializer& init, onnx::NodeProto* n, bool with_data) {
+  n->add_output(init.name);
+  n->set_op_type("Constant");
+  onnx::AttributeProto* a = n->add_attribute();
+  a->set_name("sparse_value");
+  a->set_type(onnx::AttributeProto::SPARSE_TENSOR);
+  encode_sparse(init, a->mutable_sparse_tensor(), with_data);
+}
+
+// A top-level Constant node whose only attribute is sparse_value: the sparse tensor, else null.
+const onnx::SparseTensorProto* sparse_constant(const onnx::NodeProto& n) {
+  if (n.op_type() != "Constant" || !(n.domain().empty() || n.domain() == "ai.onnx")) return nullptr;
+  if (n.input_size() != 0 || n.output_size() != 1 || n.output(0).empty()) return nullptr;
+  if (n.attribute_size() != 1 || n.attribute(0).name() != "sparse_value") return nullptr;
+  if (!n.attribute(0).has_sparse_tensor()) return nullptr;
+  return &n.attribute(0).sparse_tensor();
+}
+
+// Flagged initializers of a type the sparse format holds are written sparse; others stay dense.
+bool written_sparse(const ir::Initializer& init) {
+  return init.sparse && sparse_encodable(init.tensor.dtype());
+}
+
+// The initializers written as dense TensorProtos (the others become sparse Constant nodes).
+std::vector<const ir::Initializer*> dense_initializers(const ir::Graph& graph) {
+  std::vector<const ir::Initializer*> out;
+  for (const auto& init : graph.initializers()) {
+    if (!written_sparse(init)) out.push_back(&init);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Proto -> IR
 
 // `top_level` graphs are validated (and reordered when needed); subgraphs read names of the
@@ -273,9 +445,35 @@ StatusOr<ir::Graph> graph_from_proto(onnx::GraphProto& g, ExternalDataReader& re
     const std::string what = "sparse initializer '" + s.values().name() + "'";
     COMPRESSOR_RETURN_IF_ERROR(embed_external(*s.mutable_values(), reader, what));
     COMPRESSOR_RETURN_IF_ERROR(embed_external(*s.mutable_indices(), reader, what));
-    graph.sparse_initializers.push_back(std::make_shared<onnx::SparseTensorProto>(std::move(s)));
+    if (!top_level) {
+      graph.sparse_initializers.push_back(std::make_shared<onnx::SparseTensorProto>(std::move(s)));
+      continue;
+    }
+    if (s.values().name().empty()) return invalid_model("a sparse initializer has no name");
+    if (graph.find_initializer(s.values().name())) return invalid_model(what + " is defined twice");
+    COMPRESSOR_ASSIGN_OR_RETURN(std::optional<ir::Initializer> dense,
+                                densify_sparse(s, s.values().name(), what));
+    if (dense) {
+      graph.set_initializer(std::move(*dense));
+    } else {
+      graph.sparse_initializers.push_back(std::make_shared<onnx::SparseTensorProto>(std::move(s)));
+    }
   }
   for (auto& np : *g.mutable_node()) {
+    if (const onnx::SparseTensorProto* sc = top_level ? sparse_constant(np) : nullptr) {
+      const std::string what = "node '" + np.name() + "' (Constant) attribute 'sparse_value'";
+      onnx::AttributeProto& a = *np.mutable_attribute(0);
+      COMPRESSOR_RETURN_IF_ERROR(embed_external_in_attribute(a, reader, what));
+      if (graph.find_initializer(np.output(0))) {
+        return invalid_model("initializer '" + np.output(0) + "' is defined twice");
+      }
+      COMPRESSOR_ASSIGN_OR_RETURN(std::optional<ir::Initializer> dense,
+                                  densify_sparse(*sc, np.output(0), what));
+      if (dense) {
+        graph.set_initializer(std::move(*dense));
+        continue;
+      }
+    }
     ir::Node node;
     node.name = np.name();
     node.op_type = np.op_type();
@@ -383,6 +581,10 @@ void fill_node(const ir::Node& n, onnx::NodeProto* p) {
 // The graph without initializers (they are written separately, possibly streamed).
 void fill_graph_skeleton(const ir::Graph& g, onnx::GraphProto* p) {
   if (g.extras) p->CopyFrom(*g.extras);
+  // Flagged initializers first, as sparse Constant nodes, in initializer order.
+  for (const auto& init : g.initializers()) {
+    if (written_sparse(init)) encode_sparse_constant(init, p->add_node(), /*with_data=*/true);
+  }
   for (const auto& n : g.nodes()) fill_node(*n, p->add_node());
   if (!g.name.empty()) p->set_name(g.name);
   if (!g.doc_string.empty()) p->set_doc_string(g.doc_string);
@@ -602,7 +804,8 @@ StatusOr<ir::Model> load_model(const std::string& path) {
 std::unique_ptr<onnx::ModelProto> to_proto(const ir::Model& model) {
   auto proto = model_skeleton(model);
   auto* g = proto->mutable_graph();
-  for (const auto& init : model.graph.initializers()) {
+  for (const ir::Initializer* dense : dense_initializers(model.graph)) {
+    const ir::Initializer& init = *dense;
     auto* t = g->add_initializer();
     fill_tensor_header(init, t);
     if (init.tensor.dtype() != ir::DType::kString) {
@@ -616,7 +819,8 @@ std::unique_ptr<onnx::ModelProto> to_analysis_proto(const ir::Model& model,
                                                     size_t max_embedded_bytes) {
   auto proto = model_skeleton(model);
   auto* g = proto->mutable_graph();
-  for (const auto& init : model.graph.initializers()) {
+  for (const ir::Initializer* dense : dense_initializers(model.graph)) {
+    const ir::Initializer& init = *dense;
     auto* t = g->add_initializer();
     fill_tensor_header(init, t);
     if (init.tensor.dtype() == ir::DType::kString) continue;
@@ -646,13 +850,13 @@ uint64_t serialized_size(const ir::Model& model) {
   // as does the graph's prefix in the model.
   auto proto = model_skeleton(model);
   auto* g = proto->mutable_graph();
-  for (const auto& init : model.graph.initializers())
-    fill_tensor_header(init, g->add_initializer());
+  const std::vector<const ir::Initializer*> dense = dense_initializers(model.graph);
+  for (const ir::Initializer* init : dense) fill_tensor_header(*init, g->add_initializer());
   const uint64_t skeleton = proto->ByteSizeLong();
   const uint64_t graph_before = g->ByteSizeLong();
   uint64_t graph_after = graph_before;
   for (int i = 0; i < g->initializer_size(); ++i) {
-    const auto& init = model.graph.initializers()[static_cast<size_t>(i)];
+    const auto& init = *dense[static_cast<size_t>(i)];
     if (init.tensor.dtype() == ir::DType::kString) continue;
     const uint64_t h = g->initializer(i).ByteSizeLong();
     const uint64_t n = init.tensor.nbytes();
@@ -661,6 +865,38 @@ uint64_t serialized_size(const ir::Model& model) {
   }
   return skeleton + (varint_size(graph_after) + graph_after) -
          (varint_size(graph_before) + graph_before);
+}
+
+StorageSize initializer_storage(const ir::Initializer& init) {
+  StorageSize size;
+  const ir::Tensor& t = init.tensor;
+  // A length-delimited entry: tag (1 byte for fields below 16), length, payload.
+  auto entry = [](uint64_t payload) { return 1 + varint_size(payload) + payload; };
+  onnx::TensorProto header;
+  fill_tensor_header(init, &header);
+  uint64_t dense = header.ByteSizeLong();
+  if (t.dtype() != ir::DType::kString) dense += entry(t.nbytes());
+  size.dense_bytes = entry(dense);
+  if (!sparse_encodable(t.dtype())) return size;
+  size.nonzeros = count_nonzero(t);
+  onnx::NodeProto node;
+  encode_sparse_constant(init, &node, /*with_data=*/false);
+  const onnx::AttributeProto& attr = node.attribute(0);
+  const onnx::SparseTensorProto& p = attr.sparse_tensor();
+  const uint64_t values_header = p.values().ByteSizeLong();
+  const uint64_t indices_header = p.indices().ByteSizeLong();
+  const uint64_t nnz = static_cast<uint64_t>(size.nonzeros);
+  const uint64_t values =
+      values_header + entry(nnz * static_cast<uint64_t>(ir::traits(t.dtype()).bits / 8));
+  const uint64_t indices = indices_header + entry(nnz * sizeof(int64_t));
+  const uint64_t sparse = p.ByteSizeLong() - entry(values_header) - entry(indices_header) +
+                          entry(values) + entry(indices);
+  // sparse_tensor is field 22 of AttributeProto: a 2-byte tag.
+  const uint64_t sparse_header = p.ByteSizeLong();
+  const uint64_t attribute = attr.ByteSizeLong() - (1 + entry(sparse_header)) + (1 + entry(sparse));
+  const uint64_t node_bytes = node.ByteSizeLong() - entry(attr.ByteSizeLong()) + entry(attribute);
+  size.sparse_bytes = entry(node_bytes);
+  return size;
 }
 
 Status check_model(const ir::Model& model, bool* checked) {
@@ -712,10 +948,11 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
   const fs::path data_path = dir / data_name;
   const std::string tmp_suffix = ".tmp." + std::to_string(::getpid());
 
-  std::vector<bool> external(model.graph.initializers().size(), false);
+  const std::vector<const ir::Initializer*> dense = dense_initializers(model.graph);
+  std::vector<bool> external(dense.size(), false);
   uint64_t embedded_total = 0;
   for (size_t i = 0; i < external.size(); ++i) {
-    const auto& t = model.graph.initializers()[i].tensor;
+    const auto& t = dense[i]->tensor;
     external[i] =
         use_external && t.dtype() != ir::DType::kString && t.nbytes() >= options.external_min_bytes;
     if (!external[i]) embedded_total += t.nbytes();
@@ -741,14 +978,14 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
   auto skeleton = model_skeleton(model);
   std::vector<onnx::TensorProto> headers(external.size());
   for (size_t i = 0; i < external.size(); ++i) {
-    fill_tensor_header(model.graph.initializers()[i], &headers[i]);
+    fill_tensor_header(*dense[i], &headers[i]);
   }
   if (use_external) {
     const std::string tmp = data_path.string() + tmp_suffix;
     FileWriter data(tmp);
     for (size_t i = 0; i < external.size(); ++i) {
       if (!external[i]) continue;
-      const ir::Tensor& t = model.graph.initializers()[i].tensor;
+      const ir::Tensor& t = dense[i]->tensor;
       data.pad_to(kExternalAlignment);
       const uint64_t offset = data.written();
       data.write(t.data(), t.nbytes());
@@ -775,7 +1012,7 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
   std::vector<uint64_t> tensor_len(headers.size());
   for (size_t i = 0; i < headers.size(); ++i) {
     header_bytes[i] = serialize(headers[i]);
-    const auto& t = model.graph.initializers()[i].tensor;
+    const auto& t = dense[i]->tensor;
     const bool raw = !external[i] && t.dtype() != ir::DType::kString;
     tensor_len[i] = header_bytes[i].size();
     if (raw) tensor_len[i] += len_tag(9).size() + varint(t.nbytes()).size() + t.nbytes();
@@ -789,7 +1026,7 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
     w.write(varint(graph_len));
     w.write(graph_bytes);
     for (size_t i = 0; i < headers.size(); ++i) {
-      const auto& t = model.graph.initializers()[i].tensor;
+      const auto& t = dense[i]->tensor;
       w.write(len_tag(5));
       w.write(varint(tensor_len[i]));
       w.write(header_bytes[i]);

@@ -29,6 +29,7 @@
 #include "compressor/exec/executor.h"
 #include "compressor/exec/thread_pool.h"
 #include "compressor/io/files.h"
+#include "layer_gram.h"
 
 namespace compressor::pass {
 namespace {
@@ -568,11 +569,17 @@ const ChannelStats* CalibrationTable::find_channels(const std::string& name) con
   return it == channels.end() ? nullptr : &it->second;
 }
 
+const LayerGram* CalibrationTable::find_gram(const std::string& layer) const {
+  auto it = grams.find(layer);
+  return it == grams.end() ? nullptr : &it->second;
+}
+
 void CalibrationTable::merge(const CalibrationTable& other) {
   method = other.method;
   samples = other.samples;
   for (const auto& [name, range] : other.ranges) ranges[name] = range;
   for (const auto& [name, stats] : other.channels) channels[name] = stats;
+  for (const auto& [layer, gram] : other.grams) grams[layer] = gram;
 }
 
 std::string CalibrationTable::to_json() const {
@@ -833,7 +840,8 @@ struct ChannelTracked {
 StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
                                      const std::vector<std::string>& tensors,
                                      const CalibrationOptions& options,
-                                     const std::vector<ChannelRequest>& channels) {
+                                     const std::vector<ChannelRequest>& channels,
+                                     const std::vector<GramRequest>& grams) {
   COMPRESSOR_RETURN_IF_ERROR(validate_calibration_options(options));
   const ir::Graph& graph = model.graph;
   std::set<std::string> node_outputs;
@@ -890,13 +898,46 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
     }
   }
 
+  // Layer-input Grams, by layer; `gram_inputs` lists the accumulators each value feeds.
+  std::map<std::string, GramAccumulator> gram_tracked;
+  for (const auto& request : grams) {
+    if (gram_tracked.count(request.layer)) continue;
+    COMPRESSOR_ASSIGN_OR_RETURN(auto acc, GramAccumulator::create(graph, request.layer));
+    gram_tracked.emplace(request.layer, std::move(acc));
+  }
+  std::map<std::string, std::vector<GramAccumulator*>> gram_inputs;
+  std::vector<GramAccumulator*> constant_grams;  // layers whose input is an initializer
+  for (auto& [layer, acc] : gram_tracked) {
+    const std::string& input = acc.input();
+    if (graph.find_initializer(input) != nullptr) {
+      constant_grams.push_back(&acc);
+      continue;
+    }
+    if (!fed.count(input) && !node_outputs.count(input)) {
+      return invalid_argument("Gram statistics for layer '" + layer + "': its input '" + input +
+                              "' is not an input or node output of the main graph");
+    }
+    if (node_outputs.count(input) &&
+        std::find(captured.begin(), captured.end(), input) == captured.end()) {
+      captured.push_back(input);
+    }
+    gram_inputs[input].push_back(&acc);
+  }
+
   COMPRESSOR_ASSIGN_OR_RETURN(auto executor,
                               exec::Executor::create(model, {.threads = options.threads}));
   const size_t count = samples.size();
   for (size_t i = 0; i < count; ++i) {
     Status failure;
     auto take = [&](const std::string& name, const ir::Tensor& value) {
-      if (!failure.ok() || value.dtype() != ir::DType::kFloat) return;
+      if (!failure.ok()) return;
+      if (auto g = gram_inputs.find(name); g != gram_inputs.end()) {
+        for (GramAccumulator* acc : g->second) {
+          failure = acc->observe(value, i);
+          if (!failure.ok()) return;
+        }
+      }
+      if (value.dtype() != ir::DType::kFloat) return;
       auto it = tracked.find(name);
       if (it == tracked.end()) return;
       if (it->second.stats.observe(value.span<float>()) > 0) {
@@ -909,6 +950,9 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
         failure = c->second.observe(name, value);
       }
     };
+    for (GramAccumulator* acc : constant_grams) {
+      COMPRESSOR_RETURN_IF_ERROR(acc->observe(graph.find_initializer(acc->input())->tensor, i));
+    }
     COMPRESSOR_ASSIGN_OR_RETURN(auto sample, samples.get(i));
     std::vector<exec::NamedValue> feed;
     feed.reserve(sample.size());
@@ -957,6 +1001,7 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
     pool.parallel_for(n, 1, range_of);
   }
   for (size_t i = 0; i < ranged.size(); ++i) table.ranges[*ranged[i].first] = found[i];
+  for (const auto& [layer, acc] : gram_tracked) table.grams[layer] = acc.result();
   return table;
 }
 

@@ -205,12 +205,18 @@ Status PassPipeline::prepare_calibration(const Pass& pass, const ir::Model& mode
   ctx.set_calibration(nullptr);
   const std::vector<std::string> needed = pass.calibration_tensors(model);
   const std::vector<ChannelRequest> channels = pass.channel_statistics(model);
-  if (needed.empty() && channels.empty()) return ok_status();
+  const std::vector<GramRequest> grams = pass.gram_statistics(model);
+  if (needed.empty() && channels.empty() && grams.empty()) return ok_status();
   const auto missing = [&](const std::string& name, const char* what) {
     return invalid_argument("the calibration table has no " + std::string(what) + " for tensor '" +
                             name + "', which pass '" + pass.name() +
                             "' needs (was it made for this model and these options?)");
   };
+  if (table_given_ && !grams.empty() && calibration_samples_ == nullptr) {
+    return invalid_argument("pass '" + pass.name() +
+                            "' needs calibration samples: the Gram statistics of layer inputs it "
+                            "uses are not stored in calibration tables (give sample data)");
+  }
   if (table_given_) {
     for (const auto& name : needed) {
       if (table_->ranges.count(name) == 0) return missing(name, "range");
@@ -220,24 +226,44 @@ Status PassPipeline::prepare_calibration(const Pass& pass, const ir::Model& mode
         return missing(request.tensor, "per-channel statistics");
       }
     }
-    ctx.set_calibration(&*table_);
+    if (grams.empty()) {
+      ctx.set_calibration(&*table_);
+    } else {
+      // The given table's ranges and statistics, with Grams gathered from the samples.
+      const auto start = std::chrono::steady_clock::now();
+      auto table = calibrate(model, *calibration_samples_, {}, calibration_options_, {}, grams);
+      if (!table.ok())
+        return table.status().with_context("calibrating for pass '" + pass.name() + "'");
+      record.calibrated_tensors = table->grams.size();
+      record.calibration_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      pass_table_ = *table_;
+      pass_table_->grams = std::move(table->grams);
+      ctx.set_calibration(&*pass_table_);
+    }
   } else if (calibration_samples_ != nullptr) {
     const auto start = std::chrono::steady_clock::now();
-    auto table = calibrate(model, *calibration_samples_, needed, calibration_options_, channels);
+    auto table =
+        calibrate(model, *calibration_samples_, needed, calibration_options_, channels, grams);
     if (!table.ok())
       return table.status().with_context("calibrating for pass '" + pass.name() + "'");
-    record.calibrated_tensors = table->ranges.size() + table->channels.size();
+    record.calibrated_tensors = table->ranges.size() + table->channels.size() + table->grams.size();
     record.calibration_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    // Every table a pass used goes into the saved one, so that reusing it reproduces the run.
+    // Every table a pass used goes into the saved one, so that reusing it reproduces the run;
+    // Grams are not saved, so they stay with this pass's table only (they are large).
     if (!table_) table_.emplace();
+    std::map<std::string, LayerGram> layer_grams = std::move(table->grams);
+    table->grams.clear();
     table_->merge(*table);
     pass_table_ = std::move(table).value();
+    pass_table_->grams = std::move(layer_grams);
     ctx.set_calibration(&*pass_table_);
   } else {
     return invalid_argument(
         "pass '" + pass.name() +
-        "' needs calibration (activation ranges or per-channel statistics): give "
+        "' needs calibration (activation ranges, per-channel statistics or layer-input Grams): "
+        "give "
         "sample data or a calibration table");
   }
   used_table_ = true;
@@ -282,6 +308,7 @@ StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContex
     auto start = std::chrono::steady_clock::now();
     auto result = pass.run(model, ctx);
     ctx.set_calibration(nullptr);
+    if (pass_table_) pass_table_->grams.clear();  // large, and only this pass's
     if (!result.ok()) return result.status().with_context("pass '" + pass.name() + "'");
     record.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

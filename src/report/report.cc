@@ -41,6 +41,7 @@ Json model_json(const ModelFile& m) {
   j["path"] = m.path;
   j["sha256"] = m.sha256;
   j["bytes"] = m.bytes;
+  j["zip_bytes"] = m.zip_bytes;
   j["params"] = m.params;
   j["macs"] = m.macs;
   j["flops"] = 2 * m.macs;
@@ -117,9 +118,10 @@ std::string ratio(uint64_t before, uint64_t after) {
 
 void append_model(std::string& out, const char* label, const ModelFile& m) {
   char buf[512];
-  std::snprintf(buf, sizeof(buf), "%-10s %s\n%-10s %s, %s params, %s MACs%s\n", label,
-                m.path.c_str(), "", human_bytes(m.bytes).c_str(), with_commas(m.params).c_str(),
-                with_commas(m.macs).c_str(), m.macs_known ? "" : " (some nodes unknown)");
+  std::snprintf(buf, sizeof(buf), "%-10s %s\n%-10s %s (zip %s), %s params, %s MACs%s\n", label,
+                m.path.c_str(), "", human_bytes(m.bytes).c_str(), human_bytes(m.zip_bytes).c_str(),
+                with_commas(m.params).c_str(), with_commas(m.macs).c_str(),
+                m.macs_known ? "" : " (some nodes unknown)");
   out += buf;
 }
 
@@ -133,9 +135,16 @@ StatusOr<ModelFile> describe_model_file(const std::string& path, const ir::Model
   std::error_code ec;
   m.bytes = std::filesystem::file_size(path, ec);
   if (ec) return io_error(path + ": cannot read its size: " + ec.message());
+  COMPRESSOR_ASSIGN_OR_RETURN(m.zip_bytes, io::deflate_size(path));
   auto external = eval::external_data_files(path);
   if (external.ok()) {
-    for (const auto& f : *external) m.bytes += f.bytes;
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    for (const auto& f : *external) {
+      m.bytes += f.bytes;
+      if (!f.exists) continue;
+      COMPRESSOR_ASSIGN_OR_RETURN(uint64_t zipped, io::deflate_size((dir / f.location).string()));
+      m.zip_bytes += zipped;
+    }
   }
   const pass::ModelStats stats = pass::model_stats(model, dims);
   m.params = stats.params;
@@ -421,10 +430,12 @@ std::string to_text(const Report& r) {
   if (r.output) {
     out += "\n";
     append_model(out, "output", *r.output);
-    std::snprintf(buf, sizeof(buf), "%-10s size x%.3f, params x%.3f, MACs x%.3f\n", "",
-                  r.model.bytes ? static_cast<double>(r.output->bytes) / r.model.bytes : 0.0,
-                  r.model.params ? static_cast<double>(r.output->params) / r.model.params : 0.0,
-                  r.model.macs ? static_cast<double>(r.output->macs) / r.model.macs : 0.0);
+    std::snprintf(
+        buf, sizeof(buf), "%-10s size x%.3f (zip x%.3f), params x%.3f, MACs x%.3f\n", "",
+        r.model.bytes ? static_cast<double>(r.output->bytes) / r.model.bytes : 0.0,
+        r.model.zip_bytes ? static_cast<double>(r.output->zip_bytes) / r.model.zip_bytes : 0.0,
+        r.model.params ? static_cast<double>(r.output->params) / r.model.params : 0.0,
+        r.model.macs ? static_cast<double>(r.output->macs) / r.model.macs : 0.0);
     out += buf;
   }
   if (!r.gates.empty()) {

@@ -14,7 +14,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const char* kValidList =
     "(valid: max_abs, mean_abs, rmse, rel_l2, cosine, snr_db, top1_agreement, top5_agreement, "
-    "reference_accuracy, accuracy, accuracy_drop, size_ratio, params_ratio, macs_ratio)";
+    "reference_accuracy, accuracy, accuracy_drop, size_ratio, params_ratio, macs_ratio, "
+    "zip_ratio)";
 
 Gate parse_ok(std::string_view expr) {
   auto g = parse_gate(expr);
@@ -23,7 +24,7 @@ Gate parse_ok(std::string_view expr) {
 }
 
 TEST(GateNames, DriftMetricsThenModelMetrics) {
-  const std::vector<std::string> model = {"size_ratio", "params_ratio", "macs_ratio"};
+  const std::vector<std::string> model = {"size_ratio", "params_ratio", "macs_ratio", "zip_ratio"};
   EXPECT_EQ(model_metric_names(), model);
   std::vector<std::string> all = metric_names();
   all.insert(all.end(), model.begin(), model.end());
@@ -80,7 +81,7 @@ TEST(ParseGate, NumberForms) {
 }
 
 TEST(ParseGate, ModelMetricsTakeNoOutput) {
-  for (const char* m : {"size_ratio", "params_ratio", "macs_ratio"}) {
+  for (const char* m : {"size_ratio", "params_ratio", "macs_ratio", "zip_ratio"}) {
     const Gate g = parse_ok(std::string(m) + "<=0.3");
     EXPECT_EQ(g.metric, m);
     EXPECT_FALSE(needs_drift(g));

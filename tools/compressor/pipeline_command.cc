@@ -16,6 +16,7 @@ std::map<std::string, double> model_ratios(const report::ModelFile& in,
     return static_cast<double>(b) / static_cast<double>(a);
   };
   return {{"size_ratio", ratio(in.bytes, out.bytes)},
+          {"zip_ratio", ratio(in.zip_bytes, out.zip_bytes)},
           {"params_ratio", ratio(in.params, out.params)},
           {"macs_ratio", ratio(in.macs, out.macs)}};
 }
@@ -62,6 +63,9 @@ class BudgetPass : public pass::Pass {
   }
   std::vector<pass::ChannelRequest> channel_statistics(const ir::Model& model) const override {
     return inner_->channel_statistics(model);
+  }
+  std::vector<pass::GramRequest> gram_statistics(const ir::Model& model) const override {
+    return inner_->gram_statistics(model);
   }
   StatusOr<std::vector<pass::ChannelGroupInfo>> channel_groups(
       const ir::Model& model) const override {

@@ -85,7 +85,8 @@ struct PipelineCommand {
 /// failed gate still writes the model and the report, and returns kGateFailed (exit 3).
 Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipeline);
 
-/// size_ratio, params_ratio and macs_ratio of `out` against `in` (a ratio of 0 to 0 is 1).
+/// size_ratio, zip_ratio, params_ratio and macs_ratio of `out` against `in` (a ratio of 0 to 0 is
+/// 1).
 std::map<std::string, double> model_ratios(const report::ModelFile& in,
                                            const report::ModelFile& out);
 

@@ -15,7 +15,8 @@
 namespace compressor::eval {
 
 /// The model-level metrics a gate may use besides the drift metrics: size_ratio (on-disk
-/// bytes out/in, external data included), params_ratio, macs_ratio.
+/// bytes out/in, external data included), params_ratio, macs_ratio, zip_ratio (deflate-compressed
+/// bytes out/in, as `zip` would store the files).
 const std::vector<std::string>& model_metric_names();
 
 /// Every name a gate accepts: the drift metrics, then the model metrics.

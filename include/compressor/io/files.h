@@ -1,6 +1,7 @@
 // Small file helpers shared by the writers of reports and data files.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -15,5 +16,10 @@ Status write_file_atomic(const std::string& path, std::initializer_list<std::str
 inline Status write_file_atomic(const std::string& path, std::string_view bytes) {
   return write_file_atomic(path, {bytes});
 }
+
+/// The size of the file's bytes compressed with deflate at zlib level 6, the default of `zip`
+/// and of most archivers: the raw deflate stream a zip entry stores, without zip's or zlib's
+/// headers. Reads the file in chunks; memory use does not grow with its size.
+StatusOr<uint64_t> deflate_size(const std::string& path);
 
 }  // namespace compressor::io

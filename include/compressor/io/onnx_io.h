@@ -62,6 +62,18 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
 /// serializing the tensor bytes.
 uint64_t serialized_size(const ir::Model& model);
 
+/// What one initializer costs in the saved file, protobuf framing included.
+struct StorageSize {
+  uint64_t dense_bytes = 0;   ///< As a dense initializer (raw_data).
+  uint64_t sparse_bytes = 0;  ///< As a sparse Constant node; 0 when its dtype cannot be.
+  int64_t nonzeros = 0;       ///< Elements whose bytes are not all zero (-0.0 and NaN count).
+};
+
+/// The exact sizes of `init` stored dense and stored sparse (a Constant node whose sparse_value
+/// holds the nonzero values and INT64 linear indices, as save_model writes an Initializer with
+/// `sparse` set), without encoding the tensor's bytes.
+StorageSize initializer_storage(const ir::Initializer& init);
+
 /// Runs the ONNX checker with strict shape inference on the model as it is in memory.
 /// Models importing a default-domain opset newer than kNewestCheckedOpset are not checked
 /// (`checked` is set false).

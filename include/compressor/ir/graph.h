@@ -143,6 +143,12 @@ struct Initializer {
   /// Fields of the original TensorProto other than name, type, dims and data (doc_string,
   /// metadata, newer fields); null when there were none.
   std::shared_ptr<const onnx::TensorProto> extras;
+  /// Saved in ONNX's sparse format (nonzero values plus INT64 linear indices, as a Constant
+  /// node's sparse_value, which the ONNX 1.12 checker accepts where a sparse_initializer fails
+  /// strict shape inference) instead of as a dense initializer. Everything in memory sees the
+  /// dense tensor; only the file differs. Set by the loader for sparse initializers and sparse
+  /// Constants it read, and by the store-sparse pass.
+  bool sparse = false;
 };
 
 /// Where each value is produced and consumed, as of the moment it was built.
@@ -178,6 +184,9 @@ class Graph {
   std::vector<ValueInfo> inputs;
   std::vector<ValueInfo> outputs;
   std::vector<ValueInfo> value_info;
+  /// Sparse initializers kept as read because they could not be densified (string values,
+  /// non-INT64 indices, or a dense form too large to hold); loaded sparse initializers are
+  /// normally densified into `initializers()` with Initializer::sparse set.
   std::vector<std::shared_ptr<const onnx::SparseTensorProto>> sparse_initializers;
   /// Fields of the original GraphProto this library does not model (quantization_annotation,
   /// newer fields); null when there were none.

@@ -109,6 +109,22 @@ struct ChannelStats {
   std::vector<double> mean_square;  ///< Mean x² per channel.
 };
 
+/// The Gram matrix of one layer's inputs (GramRequest): H = sum of x x^T over every sample and
+/// every row x the layer reduces against its weight. MatMul: the rows of A flattened over its
+/// leading dimensions (size = A's last dimension). Gemm: the rows of A, or of A^T with transA.
+/// Conv: the im2col rows of each group, one per output position, in the order of the weight's
+/// flattening [c][kd][kh][kw] (size = C/group x kernel size, zeros where the window lies in the
+/// pads); one matrix per group.
+struct LayerGram {
+  size_t groups = 1;
+  size_t size = 0;    ///< K: the reduction length, the side of each matrix.
+  uint64_t rows = 0;  ///< How many rows x were summed (per group).
+  /// groups x size x size doubles, each matrix symmetric and stored in full, row-major.
+  std::vector<double> data;
+
+  const double* group(size_t g) const { return data.data() + g * size * size; }
+};
+
 /// The ranges of the calibrated tensors, by value name.
 class CalibrationTable {
  public:
@@ -117,9 +133,14 @@ class CalibrationTable {
   std::map<std::string, TensorRange> ranges;
   /// Per-channel statistics of the tensors some pass asked for (ChannelRequest), by value name.
   std::map<std::string, ChannelStats> channels;
+  /// Layer-input Gram matrices some pass asked for (GramRequest), by layer label. They are
+  /// held in memory only: to_json leaves them out (K x K doubles per layer is too big for the
+  /// table file), so a pass that needs them needs calibration samples.
+  std::map<std::string, LayerGram> grams;
 
   const TensorRange* find(const std::string& name) const;
   const ChannelStats* find_channels(const std::string& name) const;
+  const LayerGram* find_gram(const std::string& layer) const;
   /// Adds `other`'s entries, replacing entries of the same name (a later pass's view wins);
   /// `method` and `samples` become other's.
   void merge(const CalibrationTable& other);
@@ -127,7 +148,7 @@ class CalibrationTable {
   /// "samples", "ranges": {name: [min, max], ...}, "channels": {name: {"axis": a, "mean":
   /// [...], "abs_max": [...], "abs_mean": [...], "mean_square": [...]}, ...}} with names sorted and
   /// numbers written so they read back bit-identically; "channels" is written only when non-empty
-  /// and optional on reading.
+  /// and optional on reading. `grams` are not written (see there).
   std::string to_json() const;
   /// Parses to_json's format; errors name `label` (the file) and what is wrong.
   static StatusOr<CalibrationTable> from_json(std::string_view text, const std::string& label);
@@ -140,10 +161,15 @@ class CalibrationTable {
 /// error naming it; a tensor holding an infinity is a kInvalidModel error naming the tensor and
 /// the sample; a tensor that is not float32 is skipped (absent from the table). The tensors of
 /// `channels` get per-channel statistics (CalibrationTable::channels) from the same run; an axis
-/// outside a tensor's rank is a kInvalidArgument error naming the tensor.
+/// outside a tensor's rank is a kInvalidArgument error naming the tensor. The layers of `grams`
+/// get the Gram matrix of their inputs (CalibrationTable::grams); a label naming no node, a
+/// node other than Conv, Gemm or MatMul, a weight that is not a float initializer, an input that
+/// is not float32 or not finite are errors naming the layer. Memory: the Grams themselves plus
+/// one block of rows (about 2^18 doubles) at a time.
 StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
                                      const std::vector<std::string>& tensors,
                                      const CalibrationOptions& options,
-                                     const std::vector<ChannelRequest>& channels = {});
+                                     const std::vector<ChannelRequest>& channels = {},
+                                     const std::vector<GramRequest>& grams = {});
 
 }  // namespace compressor::pass

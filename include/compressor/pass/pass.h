@@ -23,6 +23,12 @@ struct ChannelRequest {
   bool optional = false;
 };
 
+/// A pass's request for the Gram matrix of a layer's inputs (see CalibrationTable::grams): `layer`
+/// is the node label (node_label) of a Conv, Gemm or MatMul whose weight is an initializer.
+struct GramRequest {
+  std::string layer;
+};
+
 /// A node a pass left as it was, with the reason (shown in the report).
 struct SkippedNode {
   std::string node;  ///< Node name (or op type when unnamed).
@@ -95,6 +101,10 @@ class Pass {
   virtual std::vector<ChannelRequest> channel_statistics(const ir::Model& /*model*/) const {
     return {};
   }
+  /// Layers whose input Gram matrices (CalibrationTable::grams) this pass needs, as SparseGPT
+  /// does; gathered in the same calibration run. Grams are not stored in calibration tables, so
+  /// a pass that asks for them needs calibration samples.
+  virtual std::vector<GramRequest> gram_statistics(const ir::Model& /*model*/) const { return {}; }
   /// The channel groups this pass would prune in `model`, in graph order; empty for passes that
   /// do not remove channels. A pass that lists groups accepts the option `group_ratios`
   /// ('|'-separated LABEL=RATIO, LABEL any producer of a group) giving a group its own ratio,

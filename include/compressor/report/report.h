@@ -21,6 +21,9 @@ struct ModelFile {
   std::string path;
   std::string sha256;  ///< Of the .onnx file.
   uint64_t bytes = 0;
+  /// The same files compressed as `zip` does by default (deflate, zlib level 6), summed: what a
+  /// download or an archive of the model costs. Zeros compress well even when stored dense.
+  uint64_t zip_bytes = 0;
   uint64_t params = 0;
   uint64_t macs = 0;  ///< Estimated multiply-accumulates per run; flops are twice this.
   bool macs_known = false;
