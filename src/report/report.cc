@@ -259,6 +259,41 @@ std::string to_json(const Report& r) {
     fb["float_layers"] = std::move(in_float);
     j["fallback"] = std::move(fb);
   }
+  if (r.budget) {
+    const pass::BudgetResult& b = *r.budget;
+    Json bj;
+    bj["pass"] = b.pass;
+    bj["metric"] = b.metric;
+    bj["target"] = b.target;
+    bj["before"] = b.before;
+    bj["after"] = b.after;
+    bj["achieved"] = number(b.achieved);
+    bj["reached"] = b.reached;
+    bj["ranking"] = b.ranking;
+    bj["ranking_metric"] = b.ranking_metric;
+    bj["value_before"] = number(b.value_before);
+    bj["group_ratios"] = b.group_ratios;
+    bj["evaluations"] = b.evaluations;
+    bj["applications"] = b.applications;
+    bj["seconds"] = b.seconds;
+    Json groups = Json::array();
+    for (const auto& g : b.groups) {
+      Json row;
+      row["producers"] = g.producers;
+      row["channels"] = g.channels;
+      row["ratio"] = g.ratio;
+      row["value"] = number(g.value);
+      Json candidates = Json::array();
+      for (const auto& c : g.candidates) {
+        candidates.push_back(
+            Json{{"ratio", c.ratio}, {"value", number(c.value)}, {"saved", c.saved}});
+      }
+      row["candidates"] = std::move(candidates);
+      groups.push_back(std::move(row));
+    }
+    bj["groups"] = std::move(groups);
+    j["budget"] = std::move(bj);
+  }
   Json gates = Json::array();
   for (const auto& g : r.gates) gates.push_back(gate_json(g));
   j["gates"] = std::move(gates);
@@ -373,6 +408,23 @@ std::string to_text(const Report& r) {
       }
     } else {
       out += "  the gates cannot be met by returning layers to float\n";
+    }
+  }
+  if (r.budget) {
+    const pass::BudgetResult& b = *r.budget;
+    std::snprintf(buf, sizeof(buf),
+                  "\nbudget on %s: %s %s of the model before the pass (target %s, %s), ranked by "
+                  "%s; %zu evaluations, %.3fs:\n",
+                  b.pass.c_str(), b.metric.c_str(), format_value(b.achieved).c_str(),
+                  format_value(b.target).c_str(), b.reached ? "reached" : "NOT reachable",
+                  b.ranking.c_str(), b.evaluations, b.seconds);
+    out += buf;
+    for (const auto& g : b.groups) {
+      std::string producers;
+      for (const auto& p : g.producers) producers += (producers.empty() ? "" : ", ") + p;
+      out += "  " + producers + " (" + std::to_string(g.channels) + " channels): ratio " +
+             format_value(g.ratio) +
+             (g.value ? ", " + b.ranking_metric + " alone " + format_value(*g.value) : "") + "\n";
     }
   }
   if (r.output) {

@@ -164,6 +164,43 @@ run "structured on the transformer's feed-forward blocks" 0 "" -- \
   prune "$TT" -o "$TMP/tt.ch.onnx" --structured channels --ratio 0.5 --samples 4 --report "$TMP/ttch.json"
 checker "structured transformer" "$TMP/tt.ch.onnx"
 
+# Budget-driven structured pruning: per-group ratios chosen for a parameter target.
+run "--target params_ratio=0.6 on tiny_cnn" 0 "budget" -- \
+  prune "$CNN" -o "$TMP/cnn.budget.onnx" --structured channels --target params_ratio=0.6 \
+  --data "$TMP/eval" --report "$TMP/budget.json"
+checker "budget" "$TMP/cnn.budget.onnx"
+if $PY - "$CNN" "$TMP/cnn.budget.onnx" >"$TMP/pc" 2>&1 <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+count = [sum(int(np.prod(t.dims)) for t in onnx.load(f).graph.initializer) for f in sys.argv[1:]]
+print(count)
+sys.exit(0 if count[1] <= 0.6 * count[0] else 1)
+PYEOF
+then ok "budget: at most 0.6 of the input's parameters"; else fail "budget: parameters" "$(cat "$TMP/pc")"; fi
+check "budget: the search is reported, with ratios per group" "$TMP/budget.json" \
+  "r['budget']['reached'] and r['budget']['achieved'] <= 0.6 and r['budget']['evaluations'] > 0 and any(g['ratio'] > 0 for g in r['budget']['groups']) and 'group_ratios=' in r['passes'][[p['name'] for p in r['passes']].index('prune-channels')]['options']"
+run "--target with a gate it cannot meet: exit 3" 3 "rel_l2" -- \
+  prune "$CNN" -o "$TMP/cnn.budget3.onnx" --structured channels --target macs_ratio=0.6 \
+  --samples 4 --gate 'rel_l2<=1e-9' --report "$TMP/budget3.json"
+check "budget gate failure: report and model written" "$TMP/budget3.json" \
+  "r['exit_code'] == 3 and r['budget']['reached'] and r['output'] is not None"
+run "--target that cannot be reached: exit 3" 3 "cannot be reached" -- \
+  prune "$CNN" -o "$TMP/cnn.budget4.onnx" --structured channels --target params_ratio=0.001 \
+  --samples 2 --report "$TMP/budget4.json"
+check "unreachable target: reported" "$TMP/budget4.json" \
+  "r['exit_code'] == 3 and not r['budget']['reached'] and any('cannot be reached' in n for n in r['notes'])"
+run "--ratio with --target" 2 "--target" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --structured channels --ratio 0.3 --target params_ratio=0.5
+run "--target with --no-drift" 2 "--target" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --structured channels --target params_ratio=0.5 --no-drift
+run "--target size_ratio=0.5" 2 "--target" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --structured channels --target size_ratio=0.5
+run "--target params_ratio=1" 2 "--target" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --structured channels --target params_ratio=1
+run "--target without --structured" 2 "--target" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --target params_ratio=0.5
+
 # Usage errors name the option.
 run "--ratio without --structured" 2 "--ratio" -- prune "$CNN" -o "$TMP/x.onnx" --ratio 0.3
 run "--reconstruct without --structured" 2 "--reconstruct" -- \

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "compressor/core/format.h"
+#include "compressor/pass/budget.h"
 #include "compressor/pass/pipeline.h"
 #include "compressor/pass/registry.h"
 #include "pipeline_command.h"
@@ -27,6 +28,7 @@ struct PruneOptions {
   // Structured.
   std::string structured;
   std::optional<double> ratio;
+  std::string target;  ///< --target params_ratio=X|macs_ratio=X
   std::string criterion = "l1";
   size_t round_to = 1;
   bool reconstruct = false;
@@ -57,7 +59,16 @@ StatusOr<std::pair<std::string, pass::PassOptions>> pruning_pass(const PruneOpti
           "--method applies to unstructured pruning; --structured ranks "
           "channels by --criterion");
     }
-    options["ratio"] = format_value(opts.ratio.value_or(0.3));
+    if (!opts.target.empty()) {
+      if (opts.ratio) return invalid_argument("--ratio and --target exclude each other");
+      if (opts.cmd.data.no_drift) {
+        return invalid_argument(
+            "--target needs drift samples (--data or random --samples); drop --no-drift");
+      }
+      COMPRESSOR_RETURN_IF_ERROR(pass::parse_budget_target(opts.target, "--target").status());
+    } else {
+      options["ratio"] = format_value(opts.ratio.value_or(0.3));
+    }
     options["criterion"] = opts.criterion;
     options["round_to"] = std::to_string(opts.round_to);
     if (opts.reconstruct) options["reconstruct"] = "true";
@@ -65,6 +76,7 @@ StatusOr<std::pair<std::string, pass::PassOptions>> pruning_pass(const PruneOpti
   }
   if (opts.ratio) return invalid_argument("--ratio applies to --structured channels");
   if (opts.reconstruct) return invalid_argument("--reconstruct applies to --structured channels");
+  if (!opts.target.empty()) return invalid_argument("--target applies to --structured channels");
   if (opts.criterion != "l1" || opts.round_to != 1) {
     return invalid_argument("--criterion and --round-to apply to --structured channels");
   }
@@ -98,7 +110,17 @@ Status run_prune(const PruneOptions& opts) {
         "--criterion activation and --reconstruct only");
   }
   const auto& registry = pass::PassRegistry::builtin();
-  COMPRESSOR_ASSIGN_OR_RETURN(auto pruner, registry.create(name, options));
+  PipelineCommand cmd = opts.cmd;
+  std::unique_ptr<pass::Pass> pruner;
+  if (!opts.target.empty()) {
+    BudgetSpec spec;
+    spec.pass = name;
+    COMPRESSOR_ASSIGN_OR_RETURN(spec.target, pass::parse_budget_target(opts.target, "--target"));
+    COMPRESSOR_ASSIGN_OR_RETURN(pruner, make_budget_pass(options, spec));
+    cmd.budget = std::move(spec);
+  } else {
+    COMPRESSOR_ASSIGN_OR_RETURN(pruner, registry.create(name, options));
+  }
 
   // Unstructured pruning works on the weights as they will be deployed: BatchNormalization
   // folded first, so the zeros survive. Structured pruning keeps BatchNormalization until its
@@ -123,7 +145,6 @@ Status run_prune(const PruneOptions& opts) {
     }
   }
 
-  PipelineCommand cmd = opts.cmd;
   if (calibrates) {
     COMPRESSOR_ASSIGN_OR_RETURN(
         cmd.calibration,
@@ -172,6 +193,11 @@ void setup_prune_command(CLI::App& app, Runner& run) {
       ->check(CLI::IsMember({"channels"}));
   cmd->add_option("--ratio", opts->ratio,
                   "Fraction of channels removed from each channel group (default 0.3)");
+  cmd->add_option("--target", opts->target,
+                  "Instead of one --ratio: params_ratio=X or macs_ratio=X, X in (0, 1), of the "
+                  "model before pruning; ratios per channel group are chosen from the drift each "
+                  "group causes alone on the drift samples (the first drift --gate's metric, else "
+                  "cosine), least drift per unit saved first");
   cmd->add_option("--criterion", opts->criterion,
                   "How channels are ranked: l1, l2 (weight norms), bn_scale (|gamma| of the "
                   "following BatchNormalization), activation (mean |x| on samples)")

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "compressor/core/format.h"
 #include "compressor/core/logging.h"
 #include "compressor/eval/compare.h"
 #include "compressor/io/onnx_io.h"
@@ -51,7 +52,59 @@ class SnapshotInstrumentation : public pass::PassInstrumentation {
   std::optional<ir::Model>& into_;
 };
 
+/// The pass with its group ratios chosen by the budget search on the model it is given.
+class BudgetPass : public pass::Pass {
+ public:
+  BudgetPass(std::unique_ptr<pass::Pass> inner, pass::PassOptions options, BudgetSpec spec)
+      : inner_(std::move(inner)), options_(std::move(options)), spec_(std::move(spec)) {}
+  const pass::PassInfo& info() const override { return inner_->info(); }
+  std::vector<std::string> calibration_tensors(const ir::Model& model) const override {
+    return inner_->calibration_tensors(model);
+  }
+  std::vector<pass::ChannelRequest> channel_statistics(const ir::Model& model) const override {
+    return inner_->channel_statistics(model);
+  }
+  std::vector<pass::GramRequest> gram_statistics(const ir::Model& model) const override {
+    return inner_->gram_statistics(model);
+  }
+  StatusOr<std::vector<pass::ChannelGroupInfo>> channel_groups(
+      const ir::Model& model) const override {
+    return inner_->channel_groups(model);
+  }
+
+  StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override {
+    BudgetRun& st = *spec_.run;
+    if (st.meter == nullptr) return invalid_argument("--target needs drift measured on samples");
+    COMPRESSOR_ASSIGN_OR_RETURN(pass::BudgetResult found,
+                                pass::search_budget(model, spec_.pass, options_, spec_.target,
+                                                    *st.meter, st.drift_gates, spec_.search, ctx));
+    st.applied = pass::budget_pass_options(options_, found);
+    COMPRESSOR_ASSIGN_OR_RETURN(auto chosen,
+                                pass::PassRegistry::builtin().create(spec_.pass, st.applied));
+    COMPRESSOR_ASSIGN_OR_RETURN(pass::PassResult result, chosen->run(model, ctx));
+    result.notes.push_back("budget " + found.metric + "=" + format_value(found.target) + ": " +
+                           format_value(found.achieved) + " of the model before the pass" +
+                           (found.reached ? "" : " (target not reachable)") + ", group ratios " +
+                           (found.group_ratios.empty() ? "none" : "'" + found.group_ratios + "'") +
+                           "; " + std::to_string(found.evaluations) + " evaluations in " +
+                           format_value(found.seconds) + "s");
+    st.result = std::move(found);
+    return result;
+  }
+
+ private:
+  std::unique_ptr<pass::Pass> inner_;
+  pass::PassOptions options_;
+  BudgetSpec spec_;
+};
+
 }  // namespace
+
+StatusOr<std::unique_ptr<pass::Pass>> make_budget_pass(const pass::PassOptions& options,
+                                                       const BudgetSpec& spec) {
+  COMPRESSOR_ASSIGN_OR_RETURN(auto inner, pass::PassRegistry::builtin().create(spec.pass, options));
+  return std::unique_ptr<pass::Pass>(new BudgetPass(std::move(inner), options, spec));
+}
 
 Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipeline) {
   // Usage errors first.
@@ -64,6 +117,10 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   if (cmd.fallback && drift_gates.empty()) {
     return invalid_argument(
         "--auto-fallback needs a drift --gate to meet (e.g. --gate 'cosine>=0.999')");
+  }
+  if (cmd.budget && cmd.data.no_drift) {
+    return invalid_argument(
+        "--target needs drift samples (--data or random --samples); drop --no-drift");
   }
   if (cmd.data.no_drift && !drift_gates.empty()) {
     return invalid_argument("--gate '" + drift_gates.front().expr +
@@ -92,12 +149,12 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
       auto created = eval::DriftMeter::create(model, *samples, compare);
       if (created.ok()) {
         meter = std::move(created).value();
-      } else if (data_given(cmd.data) || !drift_gates.empty()) {
+      } else if (data_given(cmd.data) || !drift_gates.empty() || cmd.budget) {
         return created.status().with_context(cmd.model + ": measuring drift");
       } else {
         rep.drift_note = created.status().message();
       }
-    } else if (data_given(cmd.data) || !drift_gates.empty() ||
+    } else if (data_given(cmd.data) || !drift_gates.empty() || cmd.budget ||
                opened.status().code() == ErrorCode::kInvalidArgument) {
       return opened.status().with_context(cmd.model);
     } else {
@@ -157,6 +214,10 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   if (!cmd.dump_after.empty()) {
     pipeline.add_instrumentation(std::make_unique<pass::DumpInstrumentation>(cmd.dump_after));
   }
+  if (cmd.budget) {
+    cmd.budget->run->meter = meter.get();
+    cmd.budget->run->drift_gates = drift_gates;
+  }
   pass::PassContext ctx(cmd.data.seed);
   ctx.set_dims(sample_opts.dims);
   auto records = pipeline.run(model, ctx);
@@ -176,6 +237,21 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
       rep.fallback = std::move(found).value();
     }
     before_fallback_pass.reset();
+  }
+  std::optional<std::string> unreached;
+  if (cmd.budget && cmd.budget->run->result) {
+    const BudgetRun& st = *cmd.budget->run;
+    for (auto& r : rep.passes) {
+      if (r.name == cmd.budget->pass) r.options = options_text(st.applied);
+    }
+    rep.budget = st.result;
+    if (!st.result->reached) {
+      unreached = "--target " + st.result->metric + "=" + format_value(st.result->target) +
+                  " cannot be reached: every prunable channel group at its largest ratio leaves " +
+                  format_value(st.result->achieved) + " of the model before the pass";
+      rep.notes.push_back(*unreached);
+    }
+    cmd.budget->run->meter = nullptr;
   }
   bool stopped = false;
   std::string applied;
@@ -212,6 +288,7 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
     verdict = Status(ErrorCode::kGateFailed, "gate failed after pass '" + rep.passes.back().name +
                                                  "': " + rep.passes.back().exceeded.front().expr);
   }
+  if (verdict.ok() && unreached) verdict = Status(ErrorCode::kGateFailed, *unreached);
   rep.exit_code = verdict.ok() ? 0 : 3;
   COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, cmd.gates.report));
   std::printf("wrote %s (%llu bytes%s)\n", cmd.output.path.c_str(),

@@ -3,9 +3,11 @@
 // save, report, and turn the outcome into the exit code.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "compressor/pass/budget.h"
 #include "compressor/pass/fallback.h"
 #include "compressor/pass/pipeline.h"
 #include "compressor/report/report.h"
@@ -43,6 +45,29 @@ struct FallbackSpec {
   pass::FallbackOptions search;
 };
 
+/// What a budget search left for the command (filled while the pipeline runs).
+struct BudgetRun {
+  eval::DriftMeter* meter = nullptr;    ///< Set by run_pipeline_command.
+  std::vector<eval::Gate> drift_gates;  ///< Set by run_pipeline_command.
+  std::optional<pass::BudgetResult> result;
+  pass::PassOptions applied;  ///< The options the pass ran with (the chosen group_ratios).
+};
+
+/// Budget-driven structured pruning (prune --target): the pass made by make_budget_pass
+/// chooses its per-group ratios with pass::search_budget on the drift samples just before it
+/// runs; run_pipeline_command gives it the meter and reports the search.
+struct BudgetSpec {
+  std::string pass;
+  pass::BudgetTarget target;
+  pass::BudgetOptions search;
+  std::shared_ptr<BudgetRun> run = std::make_shared<BudgetRun>();
+};
+
+/// The pass `spec.pass` with `options`, whose group ratios the budget search chooses when it
+/// runs (needs the drift meter, so only inside run_pipeline_command with cmd.budget = spec).
+StatusOr<std::unique_ptr<pass::Pass>> make_budget_pass(const pass::PassOptions& options,
+                                                       const BudgetSpec& spec);
+
 struct PipelineCommand {
   std::string command;  ///< "optimize", ...
   std::string model;
@@ -53,6 +78,7 @@ struct PipelineCommand {
   /// Set for commands whose passes may calibrate (quantize --mode static).
   std::optional<CalibrationSpec> calibration;
   std::optional<FallbackSpec> fallback;
+  std::optional<BudgetSpec> budget;
 };
 
 /// Runs `pipeline` on the model. Usage errors (gates, data options) come before any work. A

@@ -41,6 +41,12 @@ struct ChangedNode {
   std::string detail;
 };
 
+/// Layers whose output channels a pass removes together (one keep-set for all of them).
+struct ChannelGroupInfo {
+  std::vector<std::string> producers;  ///< Node labels of the layers, in graph order.
+  int64_t channels = 0;                ///< Channels in the group.
+};
+
 /// What one pass did.
 struct PassResult {
   /// Nodes rewritten, added or removed (or weights changed). Zero promises that the model
@@ -99,6 +105,13 @@ class Pass {
   /// does; gathered in the same calibration run. Grams are not stored in calibration tables, so
   /// a pass that asks for them needs calibration samples.
   virtual std::vector<GramRequest> gram_statistics(const ir::Model& /*model*/) const { return {}; }
+  /// The channel groups this pass would prune in `model`, in graph order; empty for passes that
+  /// do not remove channels. A pass that lists groups accepts the option `group_ratios`
+  /// ('|'-separated LABEL=RATIO, LABEL any producer of a group) giving a group its own ratio,
+  /// which is how budget searches (pass/budget.h) prune one group at a time.
+  virtual StatusOr<std::vector<ChannelGroupInfo>> channel_groups(const ir::Model& /*model*/) const {
+    return std::vector<ChannelGroupInfo>{};
+  }
 };
 
 /// How passes and reports name a node: its name, or its first output when it has none.

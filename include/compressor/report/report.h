@@ -10,6 +10,7 @@
 #include "compressor/core/status.h"
 #include "compressor/eval/drift.h"
 #include "compressor/eval/gates.h"
+#include "compressor/pass/budget.h"
 #include "compressor/pass/fallback.h"
 #include "compressor/pass/pipeline.h"
 
@@ -68,6 +69,8 @@ struct Report {
   std::vector<LayerSensitivity> sensitivity;
   /// quantize --auto-fallback: the search for layers to return to float, when one ran.
   std::optional<pass::FallbackResult> fallback;
+  /// prune --target: the search for per-group ratios, when one ran.
+  std::optional<pass::BudgetResult> budget;
   std::vector<eval::GateResult> gates;
   std::vector<std::string> notes;
   int exit_code = 0;

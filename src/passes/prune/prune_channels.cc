@@ -45,6 +45,8 @@ enum class Criterion { kL1, kL2, kBnScale, kActivation };
 
 struct Options {
   double ratio = 0.3;
+  /// Per-group ratios by producer label (option group_ratios), in the order given.
+  std::vector<std::pair<std::string, double>> group_ratios;
   int64_t round_to = 1;
   int64_t min_channels = 1;
   Criterion criterion = Criterion::kL1;
@@ -78,10 +80,10 @@ std::vector<double> weight_scores(const ir::Node& node, const ir::Tensor& w, boo
 }
 
 // Kept channels (ascending) of a piece of `n` channels starting at `begin`.
-void choose(const std::vector<double>& score, int64_t begin, int64_t n, const Options& o,
-            std::vector<int64_t>& kept) {
+void choose(const std::vector<double>& score, int64_t begin, int64_t n, double ratio,
+            const Options& o, std::vector<int64_t>& kept) {
   const int64_t removed = std::min<int64_t>(
-      n, static_cast<int64_t>(std::floor(o.ratio * double(n) * (1.0 + 4 * DBL_EPSILON))));
+      n, static_cast<int64_t>(std::floor(ratio * double(n) * (1.0 + 4 * DBL_EPSILON))));
   int64_t keep = n - removed;
   keep = std::min(n, (keep + o.round_to - 1) / o.round_to * o.round_to);
   keep = std::max(keep, std::min(o.min_channels, n));
@@ -123,11 +125,26 @@ class PruneChannels : public pass::Pass {
   // scores pick, so the request depends on the graph and options only).
   std::vector<pass::GramRequest> gram_statistics(const ir::Model& model) const override {
     if (!o_.reconstruct) return {};
-    auto analysis = analyze(model, nullptr);
-    if (!analysis.ok()) return {};  // run() reports the problem
+    auto prepared = prepare(model);
+    if (!prepared.ok()) return {};  // run() reports the problem
     std::vector<pass::GramRequest> out;
-    for (const auto& r : reduction_readers(model.graph, *analysis)) {
+    for (const auto& r : reduction_readers(model.graph, prepared->analysis)) {
       out.push_back({pass::node_label(model.graph.node(r.node))});
+    }
+    return out;
+  }
+
+  StatusOr<std::vector<pass::ChannelGroupInfo>> channel_groups(
+      const ir::Model& model) const override {
+    COMPRESSOR_ASSIGN_OR_RETURN(Prepared p, prepare(model));
+    std::vector<pass::ChannelGroupInfo> out;
+    for (int r : p.analysis.roots()) {
+      const ChannelGroup& g = p.analysis.groups[static_cast<size_t>(r)];
+      if (g.refused) continue;
+      pass::ChannelGroupInfo info;
+      info.channels = g.size;
+      for (size_t n : g.producers) info.producers.push_back(pass::node_label(model.graph.node(n)));
+      out.push_back(std::move(info));
     }
     return out;
   }
@@ -135,23 +152,59 @@ class PruneChannels : public pass::Pass {
   StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;
 
  private:
-  // The channel groups of the selected producers; `skipped` (optional) receives the selection's
-  // skipped layers.
-  StatusOr<ChannelAnalysis> analyze(const ir::Model& model,
-                                    std::vector<pass::SkippedNode>* skipped_out,
-                                    std::vector<WeightLayer>* layers_out = nullptr) const {
-    const LayerScan scan = scan_weight_layers(model.graph, MatMulWeight::kBOnly);
-    COMPRESSOR_ASSIGN_OR_RETURN(std::vector<WeightLayer> layers,
-                                select_layers(scan, o_.nodes, kName));
+  // The selected layers, the layers skipped on the way, and the channel groups they start.
+  struct Prepared {
+    std::vector<WeightLayer> layers;
     std::vector<pass::SkippedNode> skipped;
-    if (o_.nodes.empty()) skipped = scan.skipped;
+    ChannelAnalysis analysis;
+  };
+  StatusOr<Prepared> prepare(const ir::Model& model) const {
+    Prepared p;
+    const LayerScan scan = scan_weight_layers(model.graph, MatMulWeight::kBOnly);
+    COMPRESSOR_ASSIGN_OR_RETURN(p.layers, select_layers(scan, o_.nodes, kName));
+    if (o_.nodes.empty()) p.skipped = scan.skipped;
     COMPRESSOR_ASSIGN_OR_RETURN(
-        layers, filter_layers(model.graph, std::move(layers), o_.filter, kName, skipped));
+        p.layers, filter_layers(model.graph, std::move(p.layers), o_.filter, kName, p.skipped));
     std::set<size_t> allowed;
-    for (const auto& l : layers) allowed.insert(l.node);
-    if (skipped_out) *skipped_out = std::move(skipped);
-    if (layers_out) *layers_out = std::move(layers);
-    return analyze_channel_groups(model, allowed);
+    for (const auto& l : p.layers) allowed.insert(l.node);
+    COMPRESSOR_ASSIGN_OR_RETURN(p.analysis, analyze_channel_groups(model, allowed));
+    return p;
+  }
+
+  // The ratio of each root group named in group_ratios; a label that starts no prunable group,
+  // or two labels of one group with different ratios, is an error naming the label.
+  StatusOr<std::map<int, double>> group_ratios(const ir::Graph& graph,
+                                               const ChannelAnalysis& analysis) const {
+    std::map<int, double> out;
+    if (o_.group_ratios.empty()) return out;
+    std::map<std::string, int> root_of;
+    for (int r : analysis.roots()) {
+      for (size_t p : analysis.groups[static_cast<size_t>(r)].producers) {
+        root_of[pass::node_label(graph.node(p))] = r;
+      }
+    }
+    std::map<int, std::string> named_by;
+    for (const auto& [label, ratio] : o_.group_ratios) {
+      auto it = root_of.find(label);
+      if (it == root_of.end()) {
+        return invalid_argument(std::string(kName) + ": option 'group_ratios': '" + label +
+                                "' is not a layer that starts a channel group");
+      }
+      const ChannelGroup& g = analysis.groups[static_cast<size_t>(it->second)];
+      if (g.refused) {
+        return invalid_argument(std::string(kName) +
+                                ": option 'group_ratios': the channel group of '" + label +
+                                "' cannot be pruned: " + g.reason);
+      }
+      auto [at, inserted] = out.emplace(it->second, ratio);
+      if (!inserted && at->second != ratio) {
+        return invalid_argument(std::string(kName) + ": option 'group_ratios': '" + label +
+                                "' and '" + named_by[it->second] +
+                                "' are in one channel group but have different ratios");
+      }
+      named_by.emplace(it->second, label);
+    }
+    return out;
   }
 
   // Group score per channel, or why the group cannot be scored.
@@ -211,9 +264,12 @@ std::string plural(size_t n, const std::string& word) {
 StatusOr<pass::PassResult> PruneChannels::run(ir::Model& model, pass::PassContext& ctx) {
   ir::Graph& graph = model.graph;
   pass::PassResult result;
-  std::vector<WeightLayer> layers;
-  std::vector<pass::SkippedNode> skipped;
-  COMPRESSOR_ASSIGN_OR_RETURN(ChannelAnalysis analysis, analyze(model, &skipped, &layers));
+  COMPRESSOR_ASSIGN_OR_RETURN(Prepared prepared, prepare(model));
+  const std::vector<WeightLayer>& layers = prepared.layers;
+  std::vector<pass::SkippedNode>& skipped = prepared.skipped;
+  const ChannelAnalysis& analysis = prepared.analysis;
+  using Ratios = std::map<int, double>;
+  COMPRESSOR_ASSIGN_OR_RETURN(const Ratios ratios, group_ratios(graph, analysis));
 
   // Selected layers that start no group.
   std::set<size_t> producers;
@@ -255,8 +311,10 @@ StatusOr<pass::PassResult> PruneChannels::run(ir::Model& model, pass::PassContex
     int64_t begin = 0;
     std::vector<int64_t> ends(g.cuts.begin(), g.cuts.end());
     ends.push_back(g.size);
+    auto given = ratios.find(r);
+    const double ratio = given != ratios.end() ? given->second : o_.ratio;
     for (int64_t end : ends) {
-      choose(s, begin, end - begin, o_, kept);
+      choose(s, begin, end - begin, ratio, o_, kept);
       begin = end;
     }
     channels_before += g.size;
@@ -390,6 +448,9 @@ const pass::PassInfo& prune_channels_info() {
       with_layer_selection_options(
           {{"ratio", "0.3", "Fraction of each channel group removed, in [0, 1)."},
            {"criterion", "l1", "Channel score: l1, l2, bn_scale or activation."},
+           {"group_ratios", "",
+            "Per-group ratios: '|'-separated LABEL=RATIO, LABEL the node label of any layer that "
+            "starts the group (sets the whole group's ratio); other groups use 'ratio'."},
            {"round_to", "1", "Keep a multiple of this many channels per group (piece)."},
            {"min_channels", "1", "Never keep fewer channels than this per group (piece)."},
            {"reconstruct", "false",
@@ -438,6 +499,23 @@ StatusOr<std::unique_ptr<pass::Pass>> create_prune_channels(const pass::PassOpti
   }
   if (auto it = options.find("reconstruct"); it != options.end()) {
     COMPRESSOR_ASSIGN_OR_RETURN(o.reconstruct, parse_bool_option(kName, "reconstruct", it->second));
+  }
+  if (auto it = options.find("group_ratios"); it != options.end()) {
+    for (const std::string& entry : split_node_labels(it->second)) {
+      const size_t eq = entry.rfind('=');
+      if (eq == std::string::npos || eq == 0) {
+        return invalid_argument(std::string(kName) +
+                                ": option 'group_ratios' wants LABEL=RATIO entries, got '" + entry +
+                                "'");
+      }
+      const std::string label = entry.substr(0, eq), text = entry.substr(eq + 1);
+      COMPRESSOR_ASSIGN_OR_RETURN(double v, parse_number_option(kName, "group_ratios", text));
+      if (!(v >= 0.0 && v < 1.0)) {
+        return invalid_argument(std::string(kName) + ": option 'group_ratios': the ratio of '" +
+                                label + "' must be in [0, 1), got '" + text + "'");
+      }
+      o.group_ratios.emplace_back(label, v);
+    }
   }
   if (auto it = options.find("nodes"); it != options.end()) o.nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(o.filter, parse_layer_filter(kName, options));
