@@ -63,9 +63,10 @@ std::vector<double> row_major(const Matrix& h) {
   return out;
 }
 
-/// Zeros a row keeps in its first c columns: round(sparsity x c), the documented rule.
-Eigen::Index zeros_before(double sparsity, Eigen::Index c) {
-  return static_cast<Eigen::Index>(std::llround(sparsity * static_cast<double>(c)));
+/// Zeros in the first c columns of `rows` rows: round(sparsity x rows x c), the documented rule.
+Eigen::Index zeros_before(double sparsity, Eigen::Index rows, Eigen::Index c) {
+  return static_cast<Eigen::Index>(
+      std::llround(sparsity * static_cast<double>(rows) * static_cast<double>(c)));
 }
 
 /// The `count` indices of [first, first + len) with the smallest score; ties: lower index.
@@ -80,19 +81,44 @@ std::vector<Eigen::Index> smallest(const std::vector<double>& score, Eigen::Inde
   return idx;
 }
 
-/// Magnitude pruning with the same pattern: per row, per block of `block` columns the
-/// documented share of smallest |w| (or per group of m the m - n smallest).
+/// The unstructured mask of one block [c, c + len): the `count` weights of smallest score over
+/// every row (score(r, k)); ties: lower row, then lower column.
+template <typename Score>
+std::vector<std::pair<Eigen::Index, Eigen::Index>> block_mask(Eigen::Index rows, Eigen::Index c,
+                                                              Eigen::Index len, Eigen::Index count,
+                                                              Score score) {
+  std::vector<double> flat(static_cast<size_t>(rows * len));
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    for (Eigen::Index k = 0; k < len; ++k) flat[static_cast<size_t>(r * len + k)] = score(r, c + k);
+  }
+  std::vector<std::pair<Eigen::Index, Eigen::Index>> out;
+  for (Eigen::Index i : smallest(flat, 0, rows * len, count)) out.push_back({i / len, c + i % len});
+  return out;
+}
+
+/// Magnitude pruning with the same pattern: per block of `block` columns the documented share of
+/// smallest |w| over every row (or per row and group of m the m - n smallest).
 Matrix magnitude(Matrix w, double sparsity, int n, int m, Eigen::Index block) {
-  const Eigen::Index cols = w.cols();
-  for (Eigen::Index r = 0; r < w.rows(); ++r) {
+  const Eigen::Index rows = w.rows(), cols = w.cols();
+  if (m == 0) {
+    const Matrix original = w;
+    for (Eigen::Index i1 = 0; i1 < cols; i1 += block) {
+      const Eigen::Index i2 = std::min(i1 + block, cols);
+      const Eigen::Index count =
+          zeros_before(sparsity, rows, i2) - zeros_before(sparsity, rows, i1);
+      for (auto [r, c] : block_mask(rows, i1, i2 - i1, count, [&](Eigen::Index r, Eigen::Index c) {
+             return std::fabs(original(r, c));
+           })) {
+        w(r, c) = 0;
+      }
+    }
+    return w;
+  }
+  for (Eigen::Index r = 0; r < rows; ++r) {
     std::vector<double> score(static_cast<size_t>(cols));
     for (Eigen::Index c = 0; c < cols; ++c) score[static_cast<size_t>(c)] = std::fabs(w(r, c));
-    const Eigen::Index step = m > 0 ? m : block;
-    for (Eigen::Index i1 = 0; i1 < cols; i1 += step) {
-      const Eigen::Index i2 = std::min(i1 + step, cols);
-      const Eigen::Index count =
-          m > 0 ? m - n : zeros_before(sparsity, i2) - zeros_before(sparsity, i1);
-      for (Eigen::Index c : smallest(score, i1, i2 - i1, count)) w(r, c) = 0;
+    for (Eigen::Index i1 = 0; i1 < cols; i1 += m) {
+      for (Eigen::Index c : smallest(score, i1, m, m - n)) w(r, c) = 0;
     }
   }
   return w;
@@ -121,24 +147,34 @@ Matrix reference(Matrix w, Matrix h, const SparseGptOptions& o) {
   const auto diag = [&](Eigen::Index c) { return hrow[static_cast<size_t>(c)](c); };
   Eigen::Index block = static_cast<Eigen::Index>(o.block);
   if (o.m > 0) block = std::max<Eigen::Index>(o.m, block / o.m * o.m);
-  for (Eigen::Index r = 0; r < w.rows(); ++r) {
-    std::vector<bool> mask(static_cast<size_t>(cols), false);
-    for (Eigen::Index c = 0; c < cols; ++c) {
-      const bool block_start = o.m == 0 && c % block == 0;
-      const bool group_start = o.m > 0 && c % o.m == 0;
-      if (block_start || group_start) {
-        const Eigen::Index len = group_start ? o.m : std::min(block, cols - c);
+  // Columns in order; at a block start the mask of the block is chosen over every row from the
+  // weights as updated so far (rows only interact there).
+  const Eigen::Index rows = w.rows();
+  std::vector<std::vector<bool>> mask(static_cast<size_t>(rows),
+                                      std::vector<bool>(static_cast<size_t>(cols), false));
+  for (Eigen::Index c = 0; c < cols; ++c) {
+    if (o.m == 0 && c % block == 0) {
+      const Eigen::Index len = std::min(block, cols - c);
+      const Eigen::Index count =
+          zeros_before(o.sparsity, rows, c + len) - zeros_before(o.sparsity, rows, c);
+      for (auto [r, k] : block_mask(rows, c, len, count, [&](Eigen::Index r, Eigen::Index k) {
+             return w(r, k) * w(r, k) / diag(k);
+           })) {
+        mask[static_cast<size_t>(r)][static_cast<size_t>(k)] = true;
+      }
+    }
+    for (Eigen::Index r = 0; r < rows; ++r) {
+      auto& row_mask = mask[static_cast<size_t>(r)];
+      if (o.m > 0 && c % o.m == 0) {
         std::vector<double> saliency(static_cast<size_t>(cols), 0.0);
-        for (Eigen::Index k = c; k < c + len; ++k) {
+        for (Eigen::Index k = c; k < c + o.m; ++k) {
           saliency[static_cast<size_t>(k)] = w(r, k) * w(r, k) / diag(k);
         }
-        const Eigen::Index count =
-            group_start ? o.m - o.n
-                        : zeros_before(o.sparsity, c + len) - zeros_before(o.sparsity, c);
-        for (Eigen::Index k : smallest(saliency, c, len, count))
-          mask[static_cast<size_t>(k)] = true;
+        for (Eigen::Index k : smallest(saliency, c, o.m, o.m - o.n)) {
+          row_mask[static_cast<size_t>(k)] = true;
+        }
       }
-      if (!mask[static_cast<size_t>(c)]) continue;
+      if (!row_mask[static_cast<size_t>(c)]) continue;
       const double e = w(r, c) / diag(c);
       for (Eigen::Index k = c; k < cols; ++k) w(r, k) -= e * hrow[static_cast<size_t>(c)](k);
       w(r, c) = 0;
@@ -161,7 +197,7 @@ Eigen::Index zeros(const Matrix& w, Eigen::Index r, Eigen::Index first, Eigen::I
   return (w.row(r).segment(first, len).array() == 0).count();
 }
 
-TEST(SparseGpt, IdentityGramIsMagnitudePruningPerRowBlock) {
+TEST(SparseGpt, IdentityGramIsMagnitudePruningPerBlock) {
   const Eigen::Index rows = 5, cols = 23;
   const Matrix w = gaussian(rows, cols, 3);
   const Matrix h = Matrix::Identity(cols, cols);
@@ -209,16 +245,17 @@ TEST(SparseGpt, BeatsMagnitudeOnCorrelatedInputsWithTheExactStructure) {
         for (Eigen::Index g = 0; g < cols; g += c.m) {
           EXPECT_EQ(zeros(got, r, g, c.m), c.m - c.n) << "row " << r << " group " << g;
         }
-      } else {
-        for (Eigen::Index b = 0; b < cols; b += 16) {
-          EXPECT_EQ(zeros(got, r, b, 16),
-                    zeros_before(c.sparsity, b + 16) - zeros_before(c.sparsity, b));
-        }
-        EXPECT_EQ(zeros(got, r, 0, cols), zeros_before(c.sparsity, cols));
       }
     }
+    if (c.m == 0) {
+      for (Eigen::Index b = 0; b < cols; b += 16) {
+        EXPECT_EQ((got.middleCols(b, 16).array() == 0).count(),
+                  zeros_before(c.sparsity, rows, b + 16) - zeros_before(c.sparsity, rows, b));
+      }
+      EXPECT_EQ((got.array() == 0).count(), zeros_before(c.sparsity, rows, cols));
+    }
     const double ours = output_error(x, w, got), theirs = output_error(x, w, mag);
-    EXPECT_LT(ours, 0.7 * theirs) << c.sparsity << " " << c.n << ":" << c.m;
+    EXPECT_LT(ours, 0.8 * theirs) << c.sparsity << " " << c.n << ":" << c.m;
   }
 }
 
@@ -263,7 +300,11 @@ TEST(SparseGpt, DeadInputsAreZeroedAndTheRestStillMatches) {
     EXPECT_TRUE((got.col(3).array() == 0).all());
     EXPECT_TRUE((got.col(17).array() == 0).all());
     EXPECT_LT((got - reference(w, h, o)).cwiseAbs().maxCoeff(), 1e-4);
-    for (Eigen::Index r = 0; r < rows; ++r) EXPECT_EQ(zeros(got, r, 0, cols), cols / 2);
+    if (m > 0) {
+      for (Eigen::Index r = 0; r < rows; ++r) EXPECT_EQ(zeros(got, r, 0, cols), cols / 2);
+    } else {
+      EXPECT_EQ((got.array() == 0).count(), rows * cols / 2);
+    }
   }
   // Every input dead: every weight goes.
   const Matrix none = prune(w, Matrix::Zero(cols, cols), SparseGptOptions{});
@@ -273,13 +314,11 @@ TEST(SparseGpt, DeadInputsAreZeroedAndTheRestStillMatches) {
 TEST(SparseGpt, SameInputSameBytes) {
   const Matrix x = correlated_inputs(64, 32, 41);
   const Matrix h = x.transpose() * x;
-  const Matrix w = gaussian(300, 32, 42);  // more rows than one tile
+  const Matrix w = gaussian(300, 32, 42);
   SparseGptOptions o;
   o.block = 8;
   const Matrix a = prune(w, h, o), b = prune(w, h, o);
   EXPECT_EQ(to_floats(a), to_floats(b));
-  // Rows are independent: the first rows alone give the same result.
-  EXPECT_EQ(to_floats(prune(w.topRows(5), h, o)), to_floats(a.topRows(5)));
 }
 
 TEST(SparseGpt, Errors) {

@@ -22,7 +22,8 @@
 //   scope=layer (default), magnitude: the floor(sparsity * n) lowest scores of each layer.
 //   scope=layer, wanda: the floor(sparsity * columns) lowest scores of each output row (the
 //     Wanda paper's per-output comparison).
-//   scope=layer, sparsegpt: round(sparsity * columns) of each output row.
+//   scope=layer, sparsegpt: round(sparsity * weights) of each layer, chosen block by block of
+//     columns over every output row (SparseGPT's adaptive mask).
 //   scope=global: one threshold over the scores of every selected layer (compared across layers
 //     as they are, for wanda too) so that floor(sparsity * total) weights become zero (sparsegpt:
 //     the magnitude threshold sets each layer's sparsity, which SparseGPT then applies); layers

@@ -5,7 +5,9 @@
 // before j are fixed, scaled by 1 / sqrt of its diagonal. Removing weight w_j of a row (the
 // optimal brain surgeon step) then costs w_j^2 / U_jj^2 and moves the row's later weights by
 // -(w_j / U_jj) U_j,j: . Columns are walked in blocks: the block's mask is chosen at its start
-// from the saliencies (N:M masks at the start of each group, from the weights as updated so far),
+// from the saliencies of every row's weights in the block together, as the paper's adaptive mask
+// selection does (N:M masks per row at the start of each group, from the weights as updated so
+// far),
 // updates inside the block are applied column by column, and the accumulated errors reach the
 // columns after the block in one GEMM (the paper's lazy batch updates).
 #include "sparsegpt.h"
@@ -27,8 +29,7 @@ using Matrix = Eigen::MatrixXd;
 using RowMajorD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-constexpr int kDampRetries = 3;         // each multiplies the damping by 10
-constexpr Eigen::Index kRowTile = 256;  // rows pruned together (bounds the double copy)
+constexpr int kDampRetries = 3;  // each multiplies the damping by 10
 
 std::string number(double v) {
   char buf[32];
@@ -78,6 +79,32 @@ void mask_smallest(const Matrix& w, Eigen::Index r, const Matrix& u, Eigen::Inde
   for (Eigen::Index k = 0; k < count; ++k) mask[order[static_cast<size_t>(k)]] = 1;
 }
 
+/// Marks in `mask` (rows x block, row-major) the `count` weights of columns first..first+len)
+/// over every row with the smallest saliency; ties go to the lower row, then the lower column.
+void mask_smallest_block(const Matrix& w, const Matrix& u, Eigen::Index first, Eigen::Index len,
+                         Eigen::Index block, Eigen::Index count, std::vector<size_t>& order,
+                         std::vector<double>& saliency, uint8_t* mask) {
+  const Eigen::Index rows = w.rows();
+  const auto n = static_cast<size_t>(rows * len);
+  order.resize(n);
+  saliency.resize(n);
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    for (Eigen::Index c = 0; c < len; ++c) {
+      const double d = u(first + c, first + c);
+      saliency[static_cast<size_t>(r * len + c)] = w(r, first + c) * w(r, first + c) / (d * d);
+    }
+  }
+  std::iota(order.begin(), order.end(), size_t{0});
+  const auto less = [&](size_t a, size_t b) {
+    return saliency[a] < saliency[b] || (saliency[a] == saliency[b] && a < b);
+  };
+  std::nth_element(order.begin(), order.begin() + count, order.end(), less);
+  for (Eigen::Index k = 0; k < count; ++k) {
+    const auto i = static_cast<Eigen::Index>(order[static_cast<size_t>(k)]);
+    mask[static_cast<size_t>(i / len * block + i % len)] = 1;
+  }
+}
+
 /// Prunes the rows of `w` (a tile, updated in place).
 void prune_rows(Matrix& w, const Matrix& u, const SparseGptOptions& o, Eigen::Index block) {
   const Eigen::Index rows = w.rows(), cols = w.cols();
@@ -86,8 +113,10 @@ void prune_rows(Matrix& w, const Matrix& u, const SparseGptOptions& o, Eigen::In
   // mask: rows x block, row-major, 1 = prune.
   std::vector<uint8_t> mask(static_cast<size_t>(rows * block));
   Matrix err(rows, block);
+  // Zeros over every row in the first c columns: round(sparsity x rows x c).
   const auto zeros_before = [&](Eigen::Index c) {
-    return static_cast<Eigen::Index>(std::llround(o.sparsity * static_cast<double>(c)));
+    return static_cast<Eigen::Index>(
+        std::llround(o.sparsity * static_cast<double>(rows) * static_cast<double>(c)));
   };
   for (Eigen::Index i1 = 0; i1 < cols; i1 += block) {
     const Eigen::Index i2 = std::min(i1 + block, cols), count = i2 - i1;
@@ -95,9 +124,7 @@ void prune_rows(Matrix& w, const Matrix& u, const SparseGptOptions& o, Eigen::In
     if (o.m == 0) {
       const Eigen::Index prune = zeros_before(i2) - zeros_before(i1);
       if (prune > 0) {
-        for (Eigen::Index r = 0; r < rows; ++r) {
-          mask_smallest(w, r, u, i1, count, prune, order, saliency, &mask[r * block]);
-        }
+        mask_smallest_block(w, u, i1, count, block, prune, order, saliency, mask.data());
       }
     }
     for (Eigen::Index j = 0; j < count; ++j) {
@@ -164,14 +191,11 @@ Status sparsegpt_prune(float* w, size_t rows, size_t cols, const double* gram,
   COMPRESSOR_ASSIGN_OR_RETURN(const Matrix u, inverse_upper_factor(h, o.damp));
   auto block = static_cast<Eigen::Index>(std::min(o.block, cols));
   if (o.m > 0) block = std::max<Eigen::Index>(o.m, block / o.m * o.m);
-  Matrix tile;
-  for (Eigen::Index r0 = 0; r0 < r; r0 += kRowTile) {
-    const Eigen::Index len = std::min(kRowTile, r - r0);
-    tile = weights.middleRows(r0, len).cast<double>();
-    for (Eigen::Index j : dead) tile.col(j).setZero();
-    prune_rows(tile, u, o, block);
-    weights.middleRows(r0, len) = tile.cast<float>();
-  }
+  // Every row at once: a block's mask is chosen over all of them.
+  Matrix all = weights.cast<double>();
+  for (Eigen::Index j : dead) all.col(j).setZero();
+  prune_rows(all, u, o, block);
+  weights = all.cast<float>();
   return ok_status();
 }
 

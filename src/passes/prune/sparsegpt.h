@@ -11,9 +11,10 @@
 namespace compressor::passes {
 
 struct SparseGptOptions {
-  /// Fraction of each row's weights set to zero (unstructured), in [0, 1]. Within every block of
-  /// columns, a row's first c columns end up holding round(sparsity x c) zeros at each block
-  /// boundary c, so every block carries its share and a row exactly round(sparsity x cols).
+  /// Fraction of the weights set to zero (unstructured), in [0, 1]. Each block of columns is
+  /// masked over all rows together (the paper's adaptive mask selection: rows that matter less
+  /// give more), and at each block boundary c the first c columns hold round(sparsity x rows x c)
+  /// zeros, so every block carries its share and the matrix exactly round(sparsity x rows x cols).
   double sparsity = 0.5;
   /// N:M when m > 0: in every group of m consecutive columns (from column 0), each row keeps
   /// the n weights of largest saliency (1 <= n <= m); `sparsity` is then ignored.
@@ -27,10 +28,11 @@ struct SparseGptOptions {
 
 /// Prunes `w` (row-major, `rows` outputs x `cols` reduction inputs, updated in place) with the
 /// Gram matrix `gram` of its inputs (cols x cols, row-major, symmetric). Inputs that never
-/// fire (H_jj == 0) get their weights zeroed. Within each block of columns, every row's mask
-/// is chosen by the saliency w^2 / U_jj^2 (U: the upper Cholesky factor of the dampened H^-1);
+/// fire (H_jj == 0) get their weights zeroed. Within each block of columns, the mask is chosen
+/// over every row by the saliency w^2 / U_jj^2 (U: the upper Cholesky factor of the dampened
+/// H^-1; ties: lower row, then lower column);
 /// then each column in turn has its masked weights zeroed and the error w / U_jj propagated to
-/// the columns after it along row j of U. Rows are independent; the result is deterministic.
+/// the columns after it along row j of U. The result is deterministic.
 /// When H + damping is not positive definite the damping grows tenfold, up to three times.
 /// Errors (kInvalidArgument): options out of range, cols not a multiple of m, a null buffer,
 /// weights or Gram entries that are not finite, a negative diagonal, a Gram that stays
