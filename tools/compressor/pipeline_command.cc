@@ -1,6 +1,7 @@
 #include "pipeline_command.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "compressor/core/format.h"
 #include "compressor/core/logging.h"
@@ -302,6 +303,9 @@ StatusOr<CalibrationSpec> calibration_spec(const DataOptions& data,
                                            size_t calibration_samples) {
   CalibrationSpec spec;
   COMPRESSOR_ASSIGN_OR_RETURN(spec.samples, sample_options(data));
+  if (!calibration_data.empty() && !std::filesystem::is_directory(calibration_data)) {
+    return invalid_argument("--calibration-data: " + calibration_data + ": no such folder");
+  }
   if (!calibration_data.empty() || calibration_samples > 0) {
     spec.samples.data_dir = calibration_data;
     spec.samples.count = calibration_samples;
