@@ -3,12 +3,17 @@
 # Expects BIN, SRC, PY and TMP to be set.
 
 # Held-out digits: 100 for calibration ($TMP/calib), 100 others for drift ($TMP/eval, with
-# labels in $TMP/eval_labels.npy).
+# labels in $TMP/eval_labels.npy); the same as [1, 64] rows for the MLP in $TMP/calib_flat and
+# $TMP/eval_flat.
 digits_samples() {
-  $PY "$SRC/tools/scripts/npy_to_samples.py" "$TMP/calib" "input=$SRC/models/digits_eval/images.npy" \
-    --count 100 >/dev/null || exit 1
-  $PY "$SRC/tools/scripts/npy_to_samples.py" "$TMP/eval" "input=$SRC/models/digits_eval/images.npy" \
-    --start 100 --count 100 >/dev/null || exit 1
+  local images="$SRC/models/digits_eval/images.npy"
+  $PY "$SRC/tools/scripts/npy_to_samples.py" "$TMP/calib" "input=$images" --count 100 >/dev/null || exit 1
+  $PY "$SRC/tools/scripts/npy_to_samples.py" "$TMP/eval" "input=$images" --start 100 --count 100 \
+    >/dev/null || exit 1
+  $PY "$SRC/tools/scripts/npy_to_samples.py" "$TMP/calib_flat" "input=$images" --count 100 \
+    --reshape input=1,64 >/dev/null || exit 1
+  $PY "$SRC/tools/scripts/npy_to_samples.py" "$TMP/eval_flat" "input=$images" --start 100 \
+    --count 100 --reshape input=1,64 >/dev/null || exit 1
   $PY -c "import numpy as np,sys; np.save(sys.argv[2], np.load(sys.argv[1])[100:200])" \
     "$SRC/models/digits_eval/labels.npy" "$TMP/eval_labels.npy" || exit 1
 }

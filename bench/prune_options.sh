@@ -16,20 +16,29 @@ trap 'rm -rf "$TMP"' EXIT
 source "$SRC/bench/drift_table_lib.sh"
 digits_samples
 
-DATA="--data $TMP/eval --labels $TMP/eval_labels.npy --calibration-data $TMP/calib"
 for m in tiny_cnn tiny_mlp; do
   MODEL=$SRC/models/$m/model.onnx
+  flat=""
+  [[ $m == tiny_mlp ]] && flat=_flat
+  DATA="--data $TMP/eval$flat --labels $TMP/eval_labels.npy"
+  CAL="--calibration-data $TMP/calib$flat"
   table prune "$m, unstructured 50%" "$MODEL" "$DATA" -- \
-    "magnitude:--sparsity 0.5" "wanda:--method wanda --sparsity 0.5" \
-    "sparsegpt:--method sparsegpt --sparsity 0.5"
+    "magnitude:--sparsity 0.5" "wanda:--method wanda --sparsity 0.5 $CAL" \
+    "sparsegpt:--method sparsegpt --sparsity 0.5 $CAL"
   table prune "$m, 2:4" "$MODEL" "$DATA" -- \
-    "magnitude:--pattern 2:4" "wanda:--method wanda --pattern 2:4" \
-    "sparsegpt:--method sparsegpt --pattern 2:4"
+    "magnitude:--pattern 2:4" "wanda:--method wanda --pattern 2:4 $CAL" \
+    "sparsegpt:--method sparsegpt --pattern 2:4 $CAL"
   table prune "$m, unstructured 70%" "$MODEL" "$DATA" -- \
-    "magnitude:--sparsity 0.7" "wanda:--method wanda --sparsity 0.7" \
-    "sparsegpt:--method sparsegpt --sparsity 0.7"
-  table prune "$m, structured, 30% of the channels" "$MODEL" "$DATA" -- \
+    "magnitude:--sparsity 0.7" "wanda:--method wanda --sparsity 0.7 $CAL" \
+    "sparsegpt:--method sparsegpt --sparsity 0.7 $CAL"
+  table prune "$m, structured, 30% of the channels of every group" "$MODEL" "$DATA" -- \
     "l1:--structured channels --ratio 0.3" "l2:--structured channels --ratio 0.3 --criterion l2" \
     "bn_scale:--structured channels --ratio 0.3 --criterion bn_scale" \
-    "activation:--structured channels --ratio 0.3 --criterion activation"
+    "activation:--structured channels --ratio 0.3 --criterion activation $CAL" \
+    "l1 --reconstruct:--structured channels --ratio 0.3 --reconstruct $CAL" \
+    "activation --reconstruct:--structured channels --ratio 0.3 --criterion activation --reconstruct $CAL"
+  table prune "$m, structured to a budget of 60% of the parameters" "$MODEL" "$DATA" -- \
+    "uniform --ratio 0.25:--structured channels --ratio 0.25" \
+    "--target params_ratio=0.6:--structured channels --target params_ratio=0.6" \
+    "--target params_ratio=0.6 --reconstruct:--structured channels --target params_ratio=0.6 --reconstruct $CAL"
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: builds compressor, then runs it on the demo CNN in models/ and shows what it did:
 # info, the cleanup passes, the optimized model checked against the reference outputs, static
-# int8 quantization calibrated and measured on real held-out data and held to gates, per-layer
-# sensitivity, and where the executor spends its time.
+# int8 quantization calibrated and measured on real held-out data and held to gates, structured
+# pruning with least-squares recovery held to gates, per-layer sensitivity, and where the executor
+# spends its time.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/tools/setup.sh" "$repo/build"
@@ -32,6 +33,13 @@ echo "   (drift after every pass on held-out digits; exit code 3 if a gate fails
   --calibration-data "$out/calib" --data "$out/eval" --labels "$out/eval_labels.npy" \
   --gate 'accuracy_drop<=0.01' --gate 'top1_agreement>=0.99' --gate 'size_ratio<=0.4' \
   --report "$out/report.json"
+echo
+echo "== compressor prune models/tiny_cnn/model.onnx --structured channels --ratio 0.3 --reconstruct"
+echo "   (30% of the channels of every channel group removed, the layers reading them re-fitted)"
+"$bin" prune "$repo/models/tiny_cnn/model.onnx" -o "$out/tiny_cnn.pruned.onnx" \
+  --structured channels --ratio 0.3 --reconstruct \
+  --calibration-data "$out/calib" --data "$out/eval" --labels "$out/eval_labels.npy" \
+  --gate 'accuracy_drop<=0.02' --gate 'params_ratio<=0.6' --report "$out/prune.json"
 echo
 echo "== compressor sensitivity models/tiny_mlp/model.onnx --pass prune (which layers suffer most)"
 /usr/bin/python3 "$repo/tools/scripts/npy_to_samples.py" "$out/digits64" \
