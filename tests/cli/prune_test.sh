@@ -9,53 +9,9 @@
 # The last line is `N passed, M failed`.
 set -u
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 COMPRESSOR_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-BIN=$(realpath "$1")
-SRC=$(realpath "$2")
-PY=/usr/bin/python3
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/prune_test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
-PASSED=0
-FAILED=0
-ok() { echo "ok    $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL  $1: $2"; FAILED=$((FAILED + 1)); }
-
-run() {  # NAME EXPECTED_EXIT [SUBSTRING] -- ARGS...
-  local name=$1 want=$2 needle=$3
-  shift 4
-  timeout 300 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [[ $rc -ne $want ]]; then
-    fail "$name" "exit $rc, expected $want; stderr: $(head -c 400 "$TMP/err")"
-    return 1
-  fi
-  if [[ -n $needle ]] && ! grep -qF -- "$needle" "$TMP/out" "$TMP/err"; then
-    fail "$name" "output lacks '$needle': $(head -c 400 "$TMP/out" "$TMP/err")"
-    return 1
-  fi
-  ok "$name"
-}
-
-check() {  # NAME FILE PYTHON_EXPR (r is the parsed JSON report)
-  if $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$2" \
-    2>"$TMP/pyerr"; then
-    ok "$1"
-  else
-    fail "$1" "$3 is false for $2 $(head -c 300 "$TMP/pyerr")"
-  fi
-}
-
-checker() {  # NAME MODEL: the independent ONNX checker with full shape inference
-  if $PY "$SRC/tools/scripts/check_model.py" "$2" >"$TMP/chk" 2>&1; then
-    ok "$1: passes onnx.checker"
-  else
-    fail "$1: onnx.checker" "$(cat "$TMP/chk")"
-  fi
-}
+# shellcheck source=cli_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_testing.sh"
+cli_testing_setup prune_test "$@"
 
 model_check() {  # NAME MODEL PYTHON_EXPR over w (name -> numpy array of every initializer, sparse
                  # ones densified) and g (the graph)
@@ -212,5 +168,4 @@ run "a malformed --pattern" 2 "pattern" -- prune "$CNN" -o "$TMP/x.onnx" --patte
 run "--sparsity 1" 2 "sparsity" -- prune "$CNN" -o "$TMP/x.onnx" --sparsity 1
 [[ ! -e $TMP/x.onnx ]] && ok "no output written on a usage error" || fail "usage error output" "x.onnx exists"
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED -eq 0 ]]
+cli_testing_summary

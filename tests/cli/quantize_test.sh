@@ -9,53 +9,9 @@
 # The last line is `N passed, M failed`.
 set -u
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 COMPRESSOR_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-BIN=$(realpath "$1")
-SRC=$(realpath "$2")
-PY=/usr/bin/python3
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/quantize_test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
-PASSED=0
-FAILED=0
-ok() { echo "ok    $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL  $1: $2"; FAILED=$((FAILED + 1)); }
-
-run() {  # NAME EXPECTED_EXIT [SUBSTRING] -- ARGS...
-  local name=$1 want=$2 needle=$3
-  shift 4
-  timeout 300 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [[ $rc -ne $want ]]; then
-    fail "$name" "exit $rc, expected $want; stderr: $(head -c 400 "$TMP/err")"
-    return 1
-  fi
-  if [[ -n $needle ]] && ! grep -qF -- "$needle" "$TMP/out" "$TMP/err"; then
-    fail "$name" "output lacks '$needle': $(head -c 400 "$TMP/out" "$TMP/err")"
-    return 1
-  fi
-  ok "$name"
-}
-
-check() {  # NAME FILE PYTHON_EXPR (r is the parsed JSON report)
-  if $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$2" \
-    2>"$TMP/pyerr"; then
-    ok "$1"
-  else
-    fail "$1" "$3 is false for $2 $(head -c 300 "$TMP/pyerr")"
-  fi
-}
-
-checker() {  # NAME MODEL: the independent ONNX checker with full shape inference
-  if $PY "$SRC/tools/scripts/check_model.py" "$2" >"$TMP/chk" 2>&1; then
-    ok "$1: passes onnx.checker"
-  else
-    fail "$1: onnx.checker" "$(cat "$TMP/chk")"
-  fi
-}
+# shellcheck source=cli_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_testing.sh"
+cli_testing_setup quantize_test "$@"
 
 ops() {  # MODEL -> sorted set of op types
   $PY -c "import onnx,sys; print(' '.join(sorted({n.op_type for n in onnx.load(sys.argv[1]).graph.node})))" "$1"
@@ -281,5 +237,4 @@ checker "opset-9 Softmax model quantized per channel" "$TMP/old_softmax.q.onnx"
 check "opset-9 Softmax model: per-channel weights at opset 13" "$TMP/old_softmax.json" \
   "any('opset 9 -> 13' in n for p in r['passes'] for n in p['notes']) and 'per channel' in r['passes'][-1]['changes'][0]['detail']"
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED -eq 0 ]]
+cli_testing_summary

@@ -9,40 +9,17 @@
 # The last line is `N passed, M failed`.
 set -u
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 COMPRESSOR_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-BIN=$(realpath "$1")
-SRC=$(realpath "$2")
-PY=/usr/bin/python3
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/storage_test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
-PASSED=0
-FAILED=0
-ok() { echo "ok    $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL  $1: $2"; FAILED=$((FAILED + 1)); }
+# shellcheck source=cli_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_testing.sh"
+cli_testing_setup storage_test "$@"
 
 MODEL="$SRC/models/tiny_mlp/model.onnx"
 PRUNE='prune-magnitude{sparsity=0.9}'
 
-# run NAME EXPECTED_EXIT ARGS...
-run() {
-  local name=$1 want=$2
-  shift 2
-  timeout 120 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [[ $rc -ne $want ]]; then
-    fail "$name" "exit $rc, expected $want; stderr: $(head -c 400 "$TMP/err")"
-    return 1
-  fi
-  ok "$name"
-}
 
-run "optimize: pruned, stored dense" 0 optimize "$MODEL" -o "$TMP/dense.onnx" --passes "$PRUNE" \
+run "optimize: pruned, stored dense" 0 "" -- optimize "$MODEL" -o "$TMP/dense.onnx" --passes "$PRUNE" \
   --no-drift --report "$TMP/dense.json"
-run "optimize: pruned, stored sparse" 0 optimize "$MODEL" -o "$TMP/sparse.onnx" \
+run "optimize: pruned, stored sparse" 0 "" -- optimize "$MODEL" -o "$TMP/sparse.onnx" \
   --passes "$PRUNE,store-sparse" --no-drift --report "$TMP/sparse.json"
 grep -qE '^ +[0-9.]+ [KMGk]?i?B \(zip [0-9.]+ [KMGk]?i?B\), ' "$TMP/out" &&
   ok "text report shows the zip size beside the bytes" ||
@@ -92,15 +69,14 @@ else
 fi
 
 # It loads back and is described like any model.
-run "info reads the sparse model" 0 info "$TMP/sparse.onnx"
+run "info reads the sparse model" 0 "" -- info "$TMP/sparse.onnx"
 grep -q "sparse initializers" "$TMP/out" && ok "info counts the sparse initializers" ||
   fail "info" "no 'sparse initializers' in: $(head -c 400 "$TMP/out")"
 
 # zip_ratio in gates.
-run "gate zip_ratio<=0.6 passes" 0 optimize "$MODEL" -o "$TMP/g1.onnx" --passes "$PRUNE" \
+run "gate zip_ratio<=0.6 passes" 0 "" -- optimize "$MODEL" -o "$TMP/g1.onnx" --passes "$PRUNE" \
   --no-drift --gate 'zip_ratio<=0.6'
-run "gate zip_ratio<=0.01 fails (exit 3)" 3 optimize "$MODEL" -o "$TMP/g2.onnx" --passes "$PRUNE" \
+run "gate zip_ratio<=0.01 fails (exit 3)" 3 "" -- optimize "$MODEL" -o "$TMP/g2.onnx" --passes "$PRUNE" \
   --no-drift --gate 'zip_ratio<=0.01'
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED -eq 0 ]]
+cli_testing_summary
