@@ -4,16 +4,9 @@
 # (relative L2 error per output <= 1e-4).
 # Usage: ort_executor_test.sh COMPRESSOR_BIN SOURCE_DIR     (exit 77 = skipped)
 set -u
-bin="$1"
-src="$2"
-deps="${COMPRESSOR_DEPS_DIR:-$src/.deps}"
-export COMPRESSOR_DEPS_DIR="$deps"
-if ! command -v node >/dev/null || [ ! -d "$deps/node_modules/onnxruntime-node" ]; then
-  echo "skipped: onnxruntime-node not fetched (tools/scripts/fetch_test_deps.sh)"
-  exit 77
-fi
-passed=0
-failed=0
+# shellcheck source=ort_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ort_testing.sh"
+ort_testing_setup "$@"
 check() {  # name model compare-args...
   local name="$1" model="$2"
   shift 2
@@ -45,5 +38,4 @@ if [ -f "$deps/ocr/det.onnx" ]; then
 else
   echo "note: OCR models not fetched; only demo models checked"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ort_testing_summary

@@ -3,18 +3,9 @@
 # checker (python3-onnx) and give the same outputs as the input models in ONNX Runtime.
 # Usage: ort_optimize_test.sh COMPRESSOR_BIN SOURCE_DIR     (exit 77 = skipped)
 set -u
-bin="$1"
-src="$2"
-deps="${COMPRESSOR_DEPS_DIR:-$src/.deps}"
-export COMPRESSOR_DEPS_DIR="$deps"
-if ! command -v node >/dev/null || [ ! -d "$deps/node_modules/onnxruntime-node" ]; then
-  echo "skipped: onnxruntime-node not fetched (tools/scripts/fetch_test_deps.sh)"
-  exit 77
-fi
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+# shellcheck source=ort_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ort_testing.sh"
+ort_testing_setup "$@"
 check() {  # name model compare-args...
   local name="$1" model="$2"
   shift 2
@@ -93,5 +84,4 @@ if [ -f "$deps/ocr/rec.onnx" ]; then
   lossy ocr_rec-factorize "$deps/ocr/rec.onnx" 'constants-to-initializers,factorize-svd' \
     --dim p2o.DynamicDimension.1=320 --input-range -1,1
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ort_testing_summary

@@ -7,43 +7,11 @@
 # rounding noise: there an absolute difference of at most 1e-5 passes too.
 # Usage: ort_prune_test.sh COMPRESSOR_BIN SOURCE_DIR     (exit 77 = skipped)
 set -u
-bin="$1"
-src="$2"
-deps="${COMPRESSOR_DEPS_DIR:-$src/.deps}"
-export COMPRESSOR_DEPS_DIR="$deps"
-if ! command -v node >/dev/null || [ ! -d "$deps/node_modules/onnxruntime-node" ]; then
-  echo "skipped: onnxruntime-node not fetched (tools/scripts/fetch_test_deps.sh)"
-  exit 77
-fi
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+# shellcheck source=ort_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ort_testing.sh"
+ort_testing_setup "$@"
 prune() {  # name model "prune options" "dims and ranges for both tools"
-  local name="$1" model="$2" popts="$3" common="$4"
-  local out="$tmp/$name.onnx"
-  # shellcheck disable=SC2086
-  if ! "$bin" -q prune "$model" -o "$out" $popts --no-drift --samples 4 \
-    $(echo "$common" | sed 's/--input-range/--random-range/; s/--input-pattern document/--random-range -2,2/; s/--atol [^ ]*//') \
-    >"$tmp/$name.log" 2>&1; then
-    echo "FAIL $name: prune failed: $(tail -1 "$tmp/$name.log")"
-    failed=$((failed + 1))
-    return
-  fi
-  if ! /usr/bin/python3 "$src/tools/scripts/check_model.py" "$out" >"$tmp/$name.check" 2>&1; then
-    echo "FAIL $name: $(cat "$tmp/$name.check")"
-    failed=$((failed + 1))
-    return
-  fi
-  # shellcheck disable=SC2086
-  if ! node "$src/tools/scripts/ort_compare.js" --executor "$bin" "$out" --ort-optimize \
-    --samples 2 $common >"$tmp/$name.cmp" 2>&1; then
-    echo "FAIL $name: $(tail -2 "$tmp/$name.cmp")"
-    failed=$((failed + 1))
-    return
-  fi
-  echo "ok   $name: $(grep -m1 '^output' "$tmp/$name.cmp")"
-  passed=$((passed + 1))
+  compress_and_compare "$1" prune "$2" "$3 --no-drift" "$4"
 }
 
 forms=("magnitude:--sparsity 0.5"
@@ -67,5 +35,4 @@ if [ -f "$deps/ocr/det.onnx" ]; then
 else
   echo "note: OCR models not fetched; only demo models checked"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ort_testing_summary

@@ -7,45 +7,14 @@
 # something other than the model's QDQ semantics (README, "compressor quantize").
 # Usage: ort_quantize_test.sh COMPRESSOR_BIN SOURCE_DIR     (exit 77 = skipped)
 set -u
-bin="$1"
-src="$2"
-deps="${COMPRESSOR_DEPS_DIR:-$src/.deps}"
-export COMPRESSOR_DEPS_DIR="$deps"
-if ! command -v node >/dev/null || [ ! -d "$deps/node_modules/onnxruntime-node" ]; then
-  echo "skipped: onnxruntime-node not fetched (tools/scripts/fetch_test_deps.sh)"
-  exit 77
-fi
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+# shellcheck source=ort_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ort_testing.sh"
+ort_testing_setup "$@"
 quant() {  # name model "quantize options" "dims and ranges for both tools"
-  local name="$1" model="$2" qopts="$3" common="$4"
-  local out="$tmp/$name.onnx" drift="--no-drift"
+  local drift="--no-drift"
   # --auto-fallback measures drift against its gate.
-  [[ $qopts == *--auto-fallback* ]] && drift=""
-  # shellcheck disable=SC2086
-  if ! "$bin" -q quantize "$model" -o "$out" $qopts $drift --samples 4 \
-    $(echo "$common" | sed 's/--input-range/--random-range/; s/--input-pattern document/--random-range -2,2/') \
-    >"$tmp/$name.log" 2>&1; then
-    echo "FAIL $name: quantize failed: $(tail -1 "$tmp/$name.log")"
-    failed=$((failed + 1))
-    return
-  fi
-  if ! /usr/bin/python3 "$src/tools/scripts/check_model.py" "$out" >"$tmp/$name.check" 2>&1; then
-    echo "FAIL $name: $(cat "$tmp/$name.check")"
-    failed=$((failed + 1))
-    return
-  fi
-  # shellcheck disable=SC2086
-  if ! node "$src/tools/scripts/ort_compare.js" --executor "$bin" "$out" --ort-optimize \
-    --min-cosine 0.999 --samples 2 $common >"$tmp/$name.cmp" 2>&1; then
-    echo "FAIL $name: $(tail -2 "$tmp/$name.cmp")"
-    failed=$((failed + 1))
-    return
-  fi
-  echo "ok   $name: $(grep -m1 '^output' "$tmp/$name.cmp")"
-  passed=$((passed + 1))
+  [[ $3 == *--auto-fallback* ]] && drift=""
+  compress_and_compare "$1" quantize "$2" "$3 $drift" "$4" --min-cosine 0.999
 }
 
 modes=("static:--mode static --reduce-range" "qoperator:--mode static --format qoperator --reduce-range"
@@ -96,5 +65,4 @@ if [ -f "$deps/ocr/det.onnx" ]; then
 else
   echo "note: OCR models not fetched; only demo models checked"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ort_testing_summary

@@ -5,18 +5,9 @@
 # executor on them and with itself on the same model stored dense.
 # Usage: ort_sparse_test.sh COMPRESSOR_BIN SOURCE_DIR     (exit 77 = skipped)
 set -u
-bin="$1"
-src="$2"
-deps="${COMPRESSOR_DEPS_DIR:-$src/.deps}"
-export COMPRESSOR_DEPS_DIR="$deps"
-if ! command -v node >/dev/null || [ ! -d "$deps/node_modules/onnxruntime-node" ]; then
-  echo "skipped: onnxruntime-node not fetched (tools/scripts/fetch_test_deps.sh)"
-  exit 77
-fi
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+# shellcheck source=ort_testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ort_testing.sh"
+ort_testing_setup "$@"
 check() {  # name model sparsity compare-args...
   local name="$1" model="$2" sparsity="$3"
   shift 3
@@ -60,5 +51,4 @@ check() {  # name model sparsity compare-args...
 for m in tiny_cnn tiny_transformer tiny_mlp; do
   check "$m" "$src/models/$m/model.onnx" 0.9 --dim batch=4 --samples 2
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ort_testing_summary
