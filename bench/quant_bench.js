@@ -12,10 +12,7 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawnSync } = require('child_process');
-
-const repo = path.join(__dirname, '..');
-const deps = process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps');
+const { repo, run, catalog: models, makeModels, alternate } = require('./ort_bench_common');
 
 function parse(argv) {
   const o = { build: path.join(repo, 'build'), pairs: 5, runs: 5, threads: 1,
@@ -37,26 +34,13 @@ function parse(argv) {
   return o;
 }
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim()}`);
-  return r.stdout;
-}
-
-const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-
 function main() {
   const o = parse(process.argv.slice(2));
   const bin = path.join(o.build, 'tools', 'compressor', 'compressor');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quant_bench-'));
-  run('/usr/bin/python3', [path.join(__dirname, 'make_bench_models.py'), dir]);
-  const catalog = {
-    det: [path.join(deps, 'ocr', 'det.onnx'), ['p2o.DynamicDimension.1=640', 'p2o.DynamicDimension.2=640'], 'PP-OCRv4 det, 1x3x640x640', '-2,2'],
-    rec: [path.join(deps, 'ocr', 'rec.onnx'), ['p2o.DynamicDimension.1=320'], 'PP-OCRv4 rec, 1x3x48x320', '-1,1'],
-    cls: [path.join(deps, 'ocr', 'cls.onnx'), ['p2o.DynamicDimension.1=48', 'p2o.DynamicDimension.2=192'], 'PP-OCR cls, 1x3x48x192', '-1,1'],
-    resnet: [path.join(dir, 'resnet.onnx'), ['batch=1'], 'ResNet-18-style, 1x3x224x224', '0,1'],
-    transformer: [path.join(dir, 'transformer.onnx'), ['batch=1'], 'transformer 4x256, seq 128', '-1,1'],
-  };
+  makeModels(dir);
+  const catalog = models(dir);
+
   console.log(`quant_bench ${new Date().toISOString()}  ${os.cpus()[0].model}, ${os.cpus().length} cores, ` +
               `${o.threads} thread(s), --mode ${o.mode} --format ${o.format} --activation-type ${o.activation} ` +
               `--calibration ${o.calibration} --reduce-range`);
@@ -76,17 +60,8 @@ function main() {
                                          '--calibration', o.calibration] : []),
               ...extra, ...dimArgs]);
     const r = JSON.parse(fs.readFileSync(report, 'utf8'));
-    const f = [], q = [], ratios = [];
-    for (let p = 0; p < o.pairs; ++p) {
-      const a = JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), file, '--threads', String(o.threads),
-                                        '--runs', String(o.runs), ...dimArgs]));
-      const b = JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), out, '--threads', String(o.threads),
-                                        '--runs', String(o.runs), ...dimArgs]));
-      const ma = median(a.times_ms), mb = median(b.times_ms);
-      f.push(ma); q.push(mb); ratios.push(mb / ma);
-    }
-    const rr = median(ratios), lo = Math.min(...ratios), hi = Math.max(...ratios);
-    console.log(`| ${label} | ${median(f).toFixed(2)} | ${median(q).toFixed(2)} | ${rr.toFixed(2)} (${lo.toFixed(2)}-${hi.toFixed(2)}) | ` +
+    const t = alternate(file, out, { pairs: o.pairs, runs: o.runs, threads: o.threads, dimArgs });
+    console.log(`| ${label} | ${t.a.toFixed(2)} | ${t.b.toFixed(2)} | ${t.ratio.toFixed(2)} (${t.lo.toFixed(2)}-${t.hi.toFixed(2)}) | ` +
                 `${(r.output.bytes / r.model.bytes).toFixed(3)} |`);
   }
   fs.rmSync(dir, { recursive: true, force: true });

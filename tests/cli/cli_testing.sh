@@ -68,6 +68,24 @@ checker() {
   fi
 }
 
+# Held-out digits (models/digits_eval) as sample folders: 100 for calibration ($TMP/calib) and
+# 100 others for drift ($TMP/eval, labels in $TMP/eval_labels.npy).
+digits_samples() {
+  $PY - "$SRC" "$TMP" <<'PYEOF'
+import os, sys
+import numpy as np
+src, tmp = sys.argv[1], sys.argv[2]
+images = np.load(os.path.join(src, "models/digits_eval/images.npy"))
+labels = np.load(os.path.join(src, "models/digits_eval/labels.npy"))
+for name, lo, hi in [("calib", 0, 100), ("eval", 100, 200)]:
+    for i in range(lo, hi):
+        d = os.path.join(tmp, name, f"s{i:03d}")
+        os.makedirs(d)
+        np.save(os.path.join(d, "input.npy"), images[i:i + 1])
+    np.save(os.path.join(tmp, name + "_labels.npy"), labels[lo:hi])
+PYEOF
+}
+
 cli_testing_summary() {
   echo "$PASSED passed, $FAILED failed"
   [[ $FAILED -eq 0 ]]

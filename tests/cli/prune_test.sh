@@ -45,20 +45,7 @@ PYEOF
   fi
 }
 
-# Held-out digits: 100 for calibration, 100 for drift (disjoint).
-$PY - "$SRC" "$TMP" <<'PYEOF'
-import os, sys
-import numpy as np
-src, tmp = sys.argv[1], sys.argv[2]
-images = np.load(os.path.join(src, "models/digits_eval/images.npy"))
-labels = np.load(os.path.join(src, "models/digits_eval/labels.npy"))
-for name, lo, hi in [("calib", 0, 100), ("eval", 100, 200)]:
-    for i in range(lo, hi):
-        d = os.path.join(tmp, name, f"s{i:03d}")
-        os.makedirs(d)
-        np.save(os.path.join(d, "input.npy"), images[i:i + 1])
-    np.save(os.path.join(tmp, name + "_labels.npy"), labels[lo:hi])
-PYEOF
+digits_samples
 CNN=$SRC/models/tiny_cnn/model.onnx
 MLP=$SRC/models/tiny_mlp/model.onnx
 TT=$SRC/models/tiny_transformer/model.onnx

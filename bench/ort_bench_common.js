@@ -1,0 +1,48 @@
+// Shared by bench/quant_bench.js and bench/prune_bench.js: the models both benchmark, running a
+// command, medians, and timing an original and a compressed model in ONNX Runtime alternately.
+'use strict';
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const repo = path.join(__dirname, '..');
+const deps = process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps');
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim()}`);
+  return r.stdout;
+}
+
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+// key -> [file, dims, label, random input range]; the ResNet and transformer are written into
+// `dir` by bench/make_bench_models.py (call makeModels first).
+function catalog(dir) {
+  return {
+    det: [path.join(deps, 'ocr', 'det.onnx'), ['p2o.DynamicDimension.1=640', 'p2o.DynamicDimension.2=640'], 'PP-OCRv4 det, 1x3x640x640', '-2,2'],
+    rec: [path.join(deps, 'ocr', 'rec.onnx'), ['p2o.DynamicDimension.1=320'], 'PP-OCRv4 rec, 1x3x48x320', '-1,1'],
+    cls: [path.join(deps, 'ocr', 'cls.onnx'), ['p2o.DynamicDimension.1=48', 'p2o.DynamicDimension.2=192'], 'PP-OCR cls, 1x3x48x192', '-1,1'],
+    resnet: [path.join(dir, 'resnet.onnx'), ['batch=1'], 'ResNet-18-style, 1x3x224x224', '0,1'],
+    transformer: [path.join(dir, 'transformer.onnx'), ['batch=1'], 'transformer 4x256, seq 128', '-1,1'],
+  };
+}
+
+function makeModels(dir) {
+  run('/usr/bin/python3', [path.join(__dirname, 'make_bench_models.py'), dir]);
+}
+
+// Latency of `a` and `b` in onnxruntime-node, alternating processes (a, b, a, b, ...): per pair
+// the ratio b/a of the two medians. Returns the medians of a and b and the median ratio with
+// its range.
+function alternate(a, b, { pairs, runs, threads, dimArgs }) {
+  const ta = [], tb = [], ratios = [];
+  const once = (file) => JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), file, '--threads', String(threads),
+                                                  '--runs', String(runs), ...dimArgs]));
+  for (let p = 0; p < pairs; ++p) {
+    const ma = median(once(a).times_ms), mb = median(once(b).times_ms);
+    ta.push(ma); tb.push(mb); ratios.push(mb / ma);
+  }
+  return { a: median(ta), b: median(tb), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
+}
+
+module.exports = { repo, deps, run, median, catalog, makeModels, alternate };
