@@ -125,8 +125,12 @@ void expect_refused(const std::string& text, const std::string& reason,
   EXPECT_EQ(r->nodes_changed, 0u);
   EXPECT_EQ(save_to_bytes(*model), before) << "a refused group changed the model";
   bool found = false;
-  for (const auto& s : r->skipped) found = found || s.reason.find(reason) != std::string::npos;
-  EXPECT_TRUE(found) << "no skip reason mentions '" << reason << "'";
+  std::string reasons;
+  for (const auto& s : r->skipped) {
+    found = found || s.reason.find(reason) != std::string::npos;
+    reasons += "\n  " + s.node + ": " + s.reason;
+  }
+  EXPECT_TRUE(found) << "no skip reason mentions '" << reason << "':" << reasons;
 }
 
 TEST(PruneChannels, ConvBatchNormReluConv) {
@@ -339,6 +343,57 @@ TEST(PruneChannels, ConcatOnOtherAxisNotApplied) {
                             {conv_w("W", 2, 2, 1, 1), conv_w("W2", 2, 2, 1, 2)},
                             "C = Conv(X, W)\n K = Concat <axis = 2> (C, C)\n Y = Conv(K, W2)"),
                  "another axis");
+}
+
+TEST(PruneChannels, BatchNormWithComputedScaleNotApplied) {
+  // The BatchNormalization between the layers takes its scale from the graph input: it cannot be
+  // sliced, so the group it carries stays as it is.
+  expect_refused(model_text("g (float[1, 2, 3, 3] X, float[4] S) => (float[1, 2, 3, 3] Y)",
+                            {conv_w("W", 4, 2, 1, 1), init("B", {4}, values(1, 4, 1, 2)),
+                             init("M", {4}, values(1, 4, 1, 3)),
+                             init("V", {4}, {1.0f, 1.0f, 1.0f, 1.0f}), conv_w("W2", 2, 4, 1, 2)},
+                            R"(C = Conv(X, W)
+         N = BatchNormalization(C, S, B, M, V)
+         R = Relu(N)
+         Y = Conv(R, W2))"),
+                 "'S' is not a constant initializer");
+}
+
+TEST(PruneChannels, SplitPiecesJoinedTogetherNotApplied) {
+  // A gated unit: the two halves of one Split are multiplied, so a channel kept in one half must
+  // be kept in the other at another offset: not one keep-set.
+  expect_refused(
+      model_text("g (float[1, 2, 3, 3] X) => (float[1, 2, 3, 3] Y)",
+                 {conv_w("W", 4, 2, 1, 1), "int64[2] sp = {2, 2}", conv_w("W2", 2, 2, 1, 2)},
+                 R"(C = Conv(X, W)
+         P, Q = Split <axis = 1> (C, sp)
+         G = Mul(P, Q)
+         Y = Conv(G, W2))"),
+      "channels come from different slices");
+}
+
+TEST(PruneChannels, ResizeToExplicitSizesNotApplied) {
+  // Resize given its output sizes (channels included) cannot pass fewer channels through.
+  expect_refused(
+      model_text("g (float[1, 2, 2, 2] X) => (float[1, 2, 4, 4] Y)",
+                 {conv_w("W", 4, 2, 1, 1), "int64[4] sz = {1, 4, 4, 4}", conv_w("W2", 2, 4, 1, 2)},
+                 R"(C = Conv(X, W)
+         U = Resize <mode = "nearest"> (C, , , sz)
+         Y = Conv(U, W2))"),
+      "explicit output sizes are not rewritten");
+}
+
+TEST(PruneChannels, FeedForwardIntoComputedWeightNotApplied) {
+  // The hidden units meet a MatMul whose other side is computed, not a constant weight: its input
+  // slice cannot be removed.
+  expect_refused(
+      model_text("g (float[2, 3, 4] X, float[6, 4] W2) => (float[2, 3, 4] Y)",
+                 {init("W1", {4, 6}, values(4, 6, 1, 1)), init("b1", {6}, values(1, 6, 1, 2))},
+                 R"(H = MatMul(X, W1)
+         HB = Add(H, b1)
+         A = Relu(HB)
+         Y = MatMul(A, W2))"),
+      "input B is not a constant float32 matrix");
 }
 
 TEST(PruneChannels, ExcludedProducerFixesTheResidualGroup) {
