@@ -87,6 +87,24 @@ model_check "sparse storage: the Gemm weights are stored sparse, 80% zeros" "$TM
   "len(sparse) == 3 and all(abs((x == 0).mean() - 0.8) < 0.01 for x in weight('Gemm'))"
 check "sparse storage: the file shrinks" "$TMP/sparse.json" "r['output']['bytes'] < 0.75 * r['model']['bytes']"
 
+# Scope, overrides and layer selection through the CLI.
+run "--scope global" 0 "global threshold" -- \
+  prune "$CNN" -o "$TMP/cnn.global.onnx" --sparsity 0.5 --scope global --no-drift
+model_check "--scope global: half of all weights zero, layers pruned unequally" "$TMP/cnn.global.onnx" \
+  "abs(sum((x == 0).sum() for x in weight('Conv') + weight('Gemm')) / sum(x.size for x in weight('Conv') + weight('Gemm')) - 0.5) < 0.01 and len({round(float((x == 0).mean()), 2) for x in weight('Conv') + weight('Gemm')}) > 1"
+run "--layer-sparsity, --skip-first-last, --exclude" 0 "" -- \
+  prune "$CNN" -o "$TMP/cnn.sel.onnx" --sparsity 0.5 --layer-sparsity '/conv2/.*=0.8' \
+  --skip-first-last --exclude /res_conv1/Conv --no-drift
+model_check "selection: conv1 and fc dense, conv2 at 80%, res_conv1 dense, res_conv2 at 50%" "$TMP/cnn.sel.onnx" \
+  "[round(float((x == 0).mean()), 2) for x in weight('Conv') + weight('Gemm')] == [0.0, 0.8, 0.0, 0.5, 0.0]"
+run "--layer-sparsity matching no layer" 2 "matches no layer" -- \
+  prune "$CNN" -o "$TMP/x.onnx" --layer-sparsity 'nosuchlayer=0.5' --no-drift
+run "--structured channels --round-to 8 --criterion l2" 0 "" -- \
+  prune "$CNN" -o "$TMP/cnn.r8.onnx" --structured channels --ratio 0.3 --round-to 8 --criterion l2 \
+  --no-drift
+model_check "--round-to 8: every Conv keeps a multiple of 8 channels" "$TMP/cnn.r8.onnx" \
+  "all(x.shape[0] % 8 == 0 for x in weight('Conv'))"
+
 # Structured.
 run "structured 30% channels on tiny_cnn" 0 "prune-channels" -- \
   prune "$CNN" -o "$TMP/cnn.ch.onnx" --structured channels --ratio 0.3 --data "$TMP/eval" \
