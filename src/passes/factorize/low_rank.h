@@ -40,7 +40,8 @@ struct SvdOptions {
 };
 
 /// The SVD of `m`. Exact: every min(rows, cols) triplet. Randomized: k triplets (see SvdOptions),
-/// falling back to exact when k would be at least min(rows, cols) / 2 (no speed to gain). Signs are
+/// falling back to exact when k would be at least min(rows, cols) / 2 (no speed to gain; the
+/// leading k exact triplets are returned then, so a randomized SVD always has k). Signs are
 /// fixed so that the largest |entry| of every column of u is positive: the result depends only on
 /// the matrix. A matrix with NaN or infinite entries, or a decomposition that fails, is an error.
 StatusOr<Svd> svd(const Eigen::Ref<const Eigen::MatrixXd>& m, const SvdOptions& options);
@@ -73,10 +74,12 @@ struct Factors {
 };
 
 /// Plain: W ≈ U_r S_r V_rᵀ with A = U_r sqrt(S_r), B = sqrt(S_r) V_rᵀ, from `svd` = SVD of W.
+/// r is clamped to [1, svd.s.size()].
 Factors plain_factors(const Svd& svd, int64_t r);
 
 /// Data-aware: from `svd` = SVD of Lᵀ W, the rank-r W' minimising ||Lᵀ (W - W')||_F (the output
-/// error on the calibration inputs): A = L⁻ᵀ U_r sqrt(S_r), B = sqrt(S_r) V_rᵀ.
+/// error on the calibration inputs): A = L⁻ᵀ U_r sqrt(S_r), B = sqrt(S_r) V_rᵀ. r is clamped as in
+/// plain_factors; w.l must be [m, m] with m = svd.u.rows() (the Whitening that made Lᵀ W).
 Factors whitened_factors(const Svd& svd, const Whitening& w, int64_t r);
 
 }  // namespace compressor::passes::low_rank
