@@ -43,9 +43,15 @@ StatusOr<BudgetTarget> parse_budget_target(std::string_view text, std::string_vi
 
 PassOptions budget_pass_options(const PassOptions& options, const BudgetResult& result) {
   PassOptions o = options;
-  o["ratio"] = "0";
+  // Groups the search did not choose stay whole: a pass with one `ratio` for all groups gets 0
+  // (a pass without one, like factorize-svd, leaves layers not named in group_ratios alone).
+  const PassInfo* info = PassRegistry::builtin().find(result.pass);
+  const bool has_ratio =
+      info == nullptr || std::any_of(info->options.begin(), info->options.end(),
+                                     [](const PassOptionInfo& o) { return o.name == "ratio"; });
+  if (has_ratio) o["ratio"] = "0";
   o.erase("group_ratios");
-  if (!result.group_ratios.empty()) o["group_ratios"] = result.group_ratios;
+  if (!result.group_ratios.empty() || !has_ratio) o["group_ratios"] = result.group_ratios;
   return o;
 }
 
@@ -123,6 +129,7 @@ StatusOr<BudgetResult> search_budget(const ir::Model& before, const std::string&
   };
   auto apply = [&](const std::string& ratios) -> StatusOr<Trial> {
     BudgetResult chosen;
+    chosen.pass = pass_name;
     chosen.group_ratios = ratios;
     COMPRESSOR_ASSIGN_OR_RETURN(auto p,
                                 registry.create(pass_name, budget_pass_options(options, chosen)));

@@ -99,7 +99,9 @@ StatusOr<BudgetResult> search_budget(const ir::Model& before, const std::string&
                                      const BudgetOptions& budget, PassContext& ctx,
                                      const PassRegistry& registry = PassRegistry::builtin());
 
-/// `options` with the chosen ratios: `ratio` 0 and `group_ratios` from `result` (when any).
+/// `options` with the chosen ratios: `group_ratios` from `result`, and `ratio` 0 for passes that
+/// have one (prune-channels). A pass without `ratio` (factorize-svd) always gets group_ratios,
+/// empty when nothing was chosen, and leaves every layer it does not name alone.
 PassOptions budget_pass_options(const PassOptions& options, const BudgetResult& result);
 
 }  // namespace compressor::pass
