@@ -247,7 +247,7 @@ StatusOr<std::vector<WeightLayer>> filter_layers(const ir::Graph& graph,
     }
     if (!any) {
       return invalid_argument(pass_name + ": --include '" + pattern +
-                              "' matches no layer the pass can quantize (a node name, an op "
+                              "' matches no layer the pass can rewrite (a node name, an op "
                               "type, or a regular expression on the name)");
     }
   }

@@ -161,10 +161,13 @@ TEST(FactorizeSvd, ExactLowRankMatMulReproducedAtItsRank) {
   const auto x = random_floats(2 * 5 * k, 3);
   EXPECT_LT(max_rel_diff(run(original, "X", {2, 5, k}, x), run(*model, "X", {2, 5, k}, x)), 1e-5);
 
-  ASSERT_EQ(r->notes.size(), 2u);
+  ASSERT_EQ(r->notes.size(), 1u);
   EXPECT_EQ(r->notes[0], "1 layer, params 384 -> 120 (rank 3 of 16)");
-  EXPECT_NE(r->notes[1].find("'Y': W 24x16, rank 3 of 16, energy kept 1.0000"), std::string::npos)
-      << r->notes[1];
+  ASSERT_EQ(r->changes.size(), 1u);
+  EXPECT_EQ(r->changes[0].node, "Y");
+  EXPECT_NE(r->changes[0].detail.find("W 24x16, rank 3 of 16, energy kept 1.0000"),
+            std::string::npos)
+      << r->changes[0].detail;
 }
 
 TEST(FactorizeSvd, DefaultRankRatioIsHalfOfTheSmallerSide) {
@@ -212,7 +215,8 @@ TEST(FactorizeSvd, EnergyPicksTheRankTheSingularValuesCallFor) {
     EXPECT_EQ(init(*model, "Y_svd_v").dims(), (ir::Dims{expected, n}));
     char fraction[32];
     std::snprintf(fraction, sizeof(fraction), "energy kept %.4f", kept / total);
-    EXPECT_NE(r->notes[1].find(fraction), std::string::npos) << r->notes[1];
+    ASSERT_EQ(r->changes.size(), 1u);
+    EXPECT_NE(r->changes[0].detail.find(fraction), std::string::npos) << r->changes[0].detail;
   }
 }
 
