@@ -422,8 +422,10 @@ std::string to_text(const Report& r) {
     for (const auto& g : b.groups) {
       std::string producers;
       for (const auto& p : g.producers) producers += (producers.empty() ? "" : ", ") + p;
-      out += "  " + producers + " (" + std::to_string(g.channels) + " channels): ratio " +
-             format_value(g.ratio) +
+      // Factorization groups are single layers whose "channels" are their full rank.
+      const bool rank = b.pass == "factorize-svd";
+      out += "  " + producers + " (" + (rank ? "rank " : "") + std::to_string(g.channels) +
+             (rank ? "): rank cut " : " channels): ratio ") + format_value(g.ratio) +
              (g.value ? ", " + b.ranking_metric + " alone " + format_value(*g.value) : "") + "\n";
     }
   }
