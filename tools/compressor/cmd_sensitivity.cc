@@ -75,6 +75,12 @@ Status run_sensitivity(const SensitivityOptions& opts) {
   const std::string pass_name = pass_for(opts.pass);
   COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--report", opts.report));
   COMPRESSOR_ASSIGN_OR_RETURN(pass::PassOptions base, parse_pass_options(opts.pass_options));
+  // `factorize` as `compressor factorize` runs it: a quarter of each layer's rank unless a rank
+  // rule is given (the pass's own default, half, saves nothing on square layers).
+  if (opts.pass == "factorize" && !base.count("rank") && !base.count("rank_ratio") &&
+      !base.count("energy")) {
+    base["rank_ratio"] = "0.25";
+  }
   const auto& registry = pass::PassRegistry::builtin();
   COMPRESSOR_ASSIGN_OR_RETURN(auto probe_pass, registry.create(pass_name, base));
   COMPRESSOR_ASSIGN_OR_RETURN(io::SampleOptions sample_opts, sample_options(opts.data));
