@@ -888,12 +888,15 @@ StatusOr<pass::PassResult> FactorizeSvd::run(ir::Model& model, pass::PassContext
     if (g.blocks > 1) {
       shape += " x" + std::to_string(g.blocks) + (layer->op == "Conv" ? " groups" : " slices");
     }
-    std::string detail = std::string(scheme_name(g.scheme)) + ", " + shape + ", rank " +
-                         std::to_string(r) + " of " + std::to_string(p) + ", energy kept " +
-                         fixed(plan.energy_kept, 4) + ", params " +
-                         with_commas(static_cast<uint64_t>(before)) + " -> " +
-                         with_commas(static_cast<uint64_t>(after)) + " (x" +
-                         fixed(static_cast<double>(after) / static_cast<double>(before), 3) + ")";
+    std::string detail =
+        std::string(scheme_name(g.scheme)) + ", " + shape + ", rank " + std::to_string(r) + " of " +
+        std::to_string(p) + ", energy kept " + fixed(plan.energy_kept, 4) + ", params " +
+        with_commas(static_cast<uint64_t>(before)) + " -> " +
+        with_commas(static_cast<uint64_t>(after)) + " (x" +
+        fixed(static_cast<double>(after) / static_cast<double>(before), 3) +
+        // Both factors of a matrix or channel split run at every output position
+        // of the original; spatial SVD's first Conv runs at the input's width.
+        (g.scheme == Scheme::kSpatial ? ", MACs in the pass total)" : ", MACs alike)");
     if (plan.data_aware) detail += ", data-aware";
     result.changes.push_back({layer->label, std::move(detail)});
   }
