@@ -10,23 +10,13 @@
 #include <sstream>
 
 #include "compressor/exec/executor.h"
-#include "compressor/io/samples.h"
-#include "compressor/pass/pipeline.h"
 #include "compressor/pass/registry.h"
+#include "passes/layer_pass_testing.h"
 #include "testing/test_models.h"
 
 namespace compressor {
 namespace {
 using namespace testing;
-
-std::string literal(const std::vector<float>& v) {
-  std::ostringstream out;
-  out.precision(9);
-  out << '{';
-  for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
-  out << '}';
-  return out.str();
-}
 
 std::string dims_text(const ir::Dims& d) {
   std::string s;
@@ -98,8 +88,8 @@ std::string conv_text(const ConvCase& c, const std::vector<float>& w) {
     g (float[2, )"
     << c.cin << ", " << c.h << ", " << c.w << R"(] X) => (float[n, c, h, w] Y)
     <float[)"
-    << dims_text(wd) << "] W = " << literal(w) << ", float[" << c.cout
-    << "] B = " << literal(random_floats(c.cout, 99)) << R"(>
+    << dims_text(wd) << "] W = " << float_literal(w) << ", float[" << c.cout
+    << "] B = " << float_literal(random_floats(c.cout, 99)) << R"(>
     { Y = Conv <)"
     << c.attrs << "group = " << c.groups << "> (X, W, B) }";
   return t.str();
@@ -244,7 +234,7 @@ TEST(FactorizeConv, PointwiseConvSplitsLikeGemmAndDepthwiseIsLeftAlone) {
 TEST(FactorizeConv, ConvTransposeIsLeftWithTheReason) {
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[1, 8, 4, 4] X) => (float[n, c, h, w] Y)
-    <float[8, 8, 3, 3] W = )" + literal(random_floats(8 * 8 * 9, 15)) +
+    <float[8, 8, 3, 3] W = )" + float_literal(random_floats(8 * 8 * 9, 15)) +
                                R"(>
     { Y = ConvTranspose(X, W) })");
   ASSERT_OK(model);
@@ -265,7 +255,7 @@ TEST(FactorizeConv, BatchedMatMulWeightIsFactorizedPerSlice) {
   }
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[3, 4, 12] X) => (float[3, 4, 10] Y)
-    <float[3, 12, 10] W = )" + literal(w) +
+    <float[3, 12, 10] W = )" + float_literal(w) +
                                R"(>
     { Y = MatMul(X, W) })");
   ASSERT_OK(model);
@@ -292,54 +282,16 @@ std::string anisotropic_text(const std::string& layer, const std::vector<float>&
     return R"(<ir_version: 8, opset_import: ["" : 13]>
       g (float[8, 24] X) => (float[8, 20] Y)
       <float[24] S = )" +
-           literal(scale) + ", float[24, 20] W = " + literal(w) + R"(>
+           float_literal(scale) + ", float[24, 20] W = " + float_literal(w) + R"(>
       { Z = Mul(X, S)
         Y = MatMul(Z, W) })";
   }
   return R"(<ir_version: 8, opset_import: ["" : 13]>
       g (float[2, 6, 7, 7] X) => (float[n, c, h, w] Y)
       <float[6, 1, 1] S = )" +
-         literal(scale) + ", float[10, 6, 3, 3] W = " + literal(w) + R"(>
+         float_literal(scale) + ", float[10, 6, 3, 3] W = " + float_literal(w) + R"(>
       { Z = Mul(X, S)
         Y = Conv <pads = [1, 1, 1, 1]> (Z, W) })";
-}
-
-io::SampleSet samples_of(const ir::Model& model, size_t count, uint64_t seed) {
-  io::SampleOptions so;
-  so.count = count;
-  so.seed = seed;
-  so.random_range = std::make_pair(-1.0, 1.0);
-  auto samples = io::SampleSet::open(model, so);
-  EXPECT_TRUE(samples.ok()) << samples.status().message();
-  return std::move(samples).value();
-}
-
-/// Σ over the samples of ||Y - Y'||².
-double output_error(const ir::Model& a, const ir::Model& b, const io::SampleSet& samples) {
-  auto ea = exec::Executor::create(a);
-  auto eb = exec::Executor::create(b);
-  EXPECT_TRUE(ea.ok() && eb.ok());
-  double err = 0;
-  for (size_t i = 0; i < samples.size(); ++i) {
-    auto s = samples.get(i);
-    EXPECT_TRUE(s.ok());
-    std::vector<exec::NamedTensor> feed;
-    for (auto& t : *s) feed.push_back({t.name, t.tensor});
-    auto ya = (*ea)->run(feed);
-    auto yb = (*eb)->run(feed);
-    EXPECT_TRUE(ya.ok() && yb.ok());
-    const auto va = (*ya)[0].span<float>(), vb = (*yb)[0].span<float>();
-    for (size_t k = 0; k < va.size(); ++k) err += double(va[k] - vb[k]) * double(va[k] - vb[k]);
-  }
-  return err;
-}
-
-StatusOr<std::vector<pass::PassRecord>> run_with_samples(ir::Model& model, const std::string& spec,
-                                                         const io::SampleSet& samples) {
-  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline, pass::PassPipeline::parse(spec));
-  pipeline.set_calibration_samples(&samples, {});
-  pass::PassContext ctx;
-  return pipeline.run(model, ctx);
 }
 
 TEST(FactorizeDataAware, LowersTheOutputErrorOnTheCalibrationInputs) {
@@ -353,7 +305,7 @@ TEST(FactorizeDataAware, LowersTheOutputErrorOnTheCalibrationInputs) {
     auto loaded = model_from_text(anisotropic_text(layer, w, scale));
     ASSERT_OK(loaded);
     const ir::Model original = *loaded;
-    const io::SampleSet samples = samples_of(original, 8, 41);
+    const io::SampleSet samples = random_samples(original, 8, 41);
     const std::string options =
         std::string(conv && std::string(layer) == "conv_spatial" ? "conv=spatial," : "") +
         "rank=" + (conv ? "3" : "6");
@@ -392,9 +344,9 @@ std::string three_layers() {
   return R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[2, 24] X) => (float[2, 8] Y)
     <float[24, 40] A = )" +
-         literal(random_floats(24 * 40, 50)) +
-         ", float[40, 30] B = " + literal(random_floats(40 * 30, 51)) +
-         ", float[30, 8] C = " + literal(random_floats(30 * 8, 52)) + R"(>
+         float_literal(random_floats(24 * 40, 50)) +
+         ", float[40, 30] B = " + float_literal(random_floats(40 * 30, 51)) +
+         ", float[30, 8] C = " + float_literal(random_floats(30 * 8, 52)) + R"(>
     { H1 = MatMul(X, A)
       H2 = MatMul(H1, B)
       Y = MatMul(H2, C) })";

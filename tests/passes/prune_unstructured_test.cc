@@ -683,44 +683,7 @@ struct SparseGptModel {
   }
 };
 
-io::SampleSet sparsegpt_samples(const ir::Model& model) {
-  io::SampleOptions so;
-  so.count = 6;
-  so.seed = 21;
-  so.random_range = std::make_pair(-1.0, 1.0);
-  auto samples = io::SampleSet::open(model, so);
-  EXPECT_TRUE(samples.ok()) << samples.status().message();
-  return std::move(samples).value();
-}
-
-StatusOr<std::vector<pass::PassRecord>> run_with_samples(ir::Model& model, const std::string& spec,
-                                                         const io::SampleSet& samples) {
-  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline, pass::PassPipeline::parse(spec));
-  pipeline.set_calibration_samples(&samples, {});
-  pass::PassContext ctx;
-  return pipeline.run(model, ctx);
-}
-
-// Sum over the samples of ||Y - Y'||² for output `output` of two models.
-double output_error(const ir::Model& a, const ir::Model& b, const io::SampleSet& samples,
-                    size_t output) {
-  auto ea = exec::Executor::create(a);
-  auto eb = exec::Executor::create(b);
-  EXPECT_TRUE(ea.ok() && eb.ok());
-  double err = 0;
-  for (size_t i = 0; i < samples.size(); ++i) {
-    auto s = samples.get(i);
-    EXPECT_TRUE(s.ok());
-    std::vector<exec::NamedTensor> feed;
-    for (auto& t : *s) feed.push_back({t.name, t.tensor});
-    auto ya = (*ea)->run(feed);
-    auto yb = (*eb)->run(feed);
-    EXPECT_TRUE(ya.ok() && yb.ok());
-    const auto va = (*ya)[output].span<float>(), vb = (*yb)[output].span<float>();
-    for (size_t k = 0; k < va.size(); ++k) err += double(va[k] - vb[k]) * double(va[k] - vb[k]);
-  }
-  return err;
-}
+io::SampleSet sparsegpt_samples(const ir::Model& model) { return random_samples(model, 6, 21); }
 
 TEST(PruneUnstructured, SparseGptGivesEachLayerItsViewAndGram) {
   const SparseGptModel m;
