@@ -425,3 +425,57 @@ TEST(FactorizeRanks, InvalidNewOptionsNameTheOption) {
 
 }  // namespace
 }  // namespace compressor
+
+namespace compressor {
+namespace {
+using namespace testing;
+
+// svd=randomized on a layer with a decaying spectrum: the ledger says the randomized SVD ran,
+// and the layer's weight error is within 1% of the exact SVD's at the same rank.
+TEST(FactorizeRanks, RandomizedSvdIsCloseToExact) {
+  const int64_t m = 120, n = 90, r = 8;
+  // W = P diag(0.7^i) Q with Gaussian-like P [m, n] and Q [n, n]: a decaying spectrum.
+  const auto p = random_floats(m * n, 70), q = random_floats(n * n, 71);
+  std::vector<float> w(m * n, 0.0f);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t k = 0; k < n; ++k) {
+      const double scale = std::pow(0.7, double(k)) * p[i * n + k];
+      for (int64_t j = 0; j < n; ++j) w[i * n + j] += float(scale * q[k * n + j]);
+    }
+  }
+  const std::string text = R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[4, 120] X) => (float[4, 90] Y)
+    <float[120, 90] W = )" +
+                           float_literal(w) +
+                           R"(>
+    { Y = MatMul(X, W) })";
+  auto weight_error = [&](const char* method, std::string* detail) {
+    auto model = model_from_text(text);
+    EXPECT_TRUE(model.ok());
+    auto result = run_pass(*model, "factorize-svd", {{"rank", std::to_string(r)}, {"svd", method}});
+    EXPECT_TRUE(result.ok() && result->changes.size() == 1u);
+    if (!result.ok() || result->changes.empty()) return 0.0;
+    *detail = result->changes[0].detail;
+    const auto a = float_values(model->graph, model->graph.node(0).inputs[1]);
+    const auto b = float_values(model->graph, model->graph.node(1).inputs[1]);
+    double err = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double v = 0;
+        for (int64_t k = 0; k < r; ++k) v += double(a[i * r + k]) * b[k * n + j];
+        err += (v - w[i * n + j]) * (v - w[i * n + j]);
+      }
+    }
+    return std::sqrt(err);
+  };
+  std::string exact_detail, randomized_detail;
+  const double exact = weight_error("exact", &exact_detail);
+  const double randomized = weight_error("randomized", &randomized_detail);
+  EXPECT_EQ(exact_detail.find("randomized"), std::string::npos) << exact_detail;
+  EXPECT_NE(randomized_detail.find("randomized SVD"), std::string::npos) << randomized_detail;
+  EXPECT_GE(randomized, exact * (1 - 1e-6));
+  EXPECT_LE(randomized, exact * 1.01);
+}
+
+}  // namespace
+}  // namespace compressor
