@@ -2,8 +2,8 @@
 # The demo: builds compressor, then runs it on the demo CNN in models/ and shows what it did:
 # info, the cleanup passes, the optimized model checked against the reference outputs, static
 # int8 quantization calibrated and measured on real held-out data and held to gates, structured
-# pruning with least-squares recovery held to gates, per-layer sensitivity, and where the executor
-# spends its time.
+# pruning with least-squares recovery held to gates, low-rank factorization to a parameter budget
+# held to gates, per-layer sensitivity, and where the executor spends its time.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/tools/setup.sh" "$repo/build"
@@ -40,6 +40,18 @@ echo "   (30% of the channels of every channel group removed, the layers reading
   --structured channels --ratio 0.3 --reconstruct \
   --calibration-data "$out/calib" --data "$out/eval" --labels "$out/eval_labels.npy" \
   --gate 'accuracy_drop<=0.02' --gate 'params_ratio<=0.6' --report "$out/prune.json"
+echo
+echo "== compressor factorize models/tiny_transformer/model.onnx --target params_ratio=0.6 --data-aware"
+echo "   (low-rank SVD of every projection, ranks per layer chosen from the drift each causes, fitted"
+echo "   to the layers' outputs on the calibration digits; held to an accuracy and a parameter gate)"
+for set in calib:0 eval:100; do
+  /usr/bin/python3 "$repo/tools/scripts/npy_to_samples.py" "$out/${set%%:*}8x8" \
+    input="$repo/models/digits_eval/images.npy" --reshape input=1,8,8 --start "${set#*:}" --count 100
+done
+"$bin" factorize "$repo/models/tiny_transformer/model.onnx" -o "$out/tiny_transformer.factorized.onnx" \
+  --target params_ratio=0.6 --data-aware \
+  --calibration-data "$out/calib8x8" --data "$out/eval8x8" --labels "$out/eval_labels.npy" \
+  --gate 'accuracy_drop<=0.05' --gate 'params_ratio<=0.6' --report "$out/factorize.json"
 echo
 echo "== compressor sensitivity models/tiny_mlp/model.onnx --pass prune (which layers suffer most)"
 /usr/bin/python3 "$repo/tools/scripts/npy_to_samples.py" "$out/digits64" \
