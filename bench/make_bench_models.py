@@ -5,8 +5,22 @@
                     with projection shortcuts, MaxPool, GlobalAveragePool, Gemm; [1, 3, 224, 224].
   transformer.onnx  BERT-mini-style encoder: 4 layers, hidden 256, 4 heads, FFN 1024, GELU (Erf),
                     LayerNormalization; input [1, 128, 256] embeddings.
+  mlp.onnx          Gemm-dominated MLP for the factorization benchmark: input [batch, 1024] ->
+                    Gemm 1024->4096 -> Relu -> Gemm 4096->4096 -> Relu -> Gemm 4096->1024 -> Relu
+                    -> Gemm 1024->1000 (logits); weights [out, in] with transB=1 and biases, as
+                    PyTorch exports nn.Linear; 26.2M parameters, 105 MB. Trained layers have a
+                    decaying spectrum, not a random Gaussian one, so every weight is
+                    W = U diag(s) V^T with s_i proportional to (i+1)^-0.7, scaled to the Frobenius
+                    norm of He initialization (sum s_i^2 = 2 * out). U and V are random orthogonal
+                    matrices built as three rounds of random signs, a random permutation and a
+                    normalized Walsh-Hadamard transform (O(n^2 log n), a few seconds in all; a QR
+                    of a 4096x4096 Gaussian takes minutes with reference BLAS). The 1000-output
+                    layer is the first 1000 rows of a 1024x1024 such matrix, so its singular values
+                    interlace the s_i instead of equalling them. Its own generator (seed 1), so the
+                    other two models' bytes do not depend on whether it is written.
 
-Usage: /usr/bin/python3 bench/make_bench_models.py OUTDIR   (needs python3-onnx and numpy)
+Usage: /usr/bin/python3 bench/make_bench_models.py OUTDIR [resnet] [transformer] [mlp]
+       (default: resnet transformer; needs python3-onnx and numpy)
 """
 import os
 import sys
@@ -119,12 +133,74 @@ def transformer(layers=4, seq=128, hidden=256, heads=4, ffn=1024):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def walsh_hadamard(x):
+    """Normalized Walsh-Hadamard transform of every column of x ([n, k], n a power of two)."""
+    n = x.shape[0]
+    h = 1
+    while h < n:
+        y = x.reshape(n // (2 * h), 2, h, -1)
+        x = np.stack((y[:, 0] + y[:, 1], y[:, 0] - y[:, 1]), axis=1)
+        h *= 2
+    return x.reshape(n, -1) / np.sqrt(n)
+
+
+def random_orthogonal(g, n):
+    """Returns apply(x) = Q x for one random orthogonal [n, n] Q (n a power of two)."""
+    rounds = [(g.choice([-1.0, 1.0], n), g.permutation(n)) for _ in range(3)]
+
+    def apply(x):
+        for signs, perm in rounds:
+            x = walsh_hadamard((signs[:, None] * x)[perm])
+        return x
+    return apply
+
+
+def decaying_weight(g, n_out, n_in, decay=0.7):
+    """[n_out, n_in] float32 weight U diag(s) V^T with s_i proportional to (i+1)^-decay."""
+    full_out = 1 << (n_out - 1).bit_length()
+    p = min(full_out, n_in)
+    s = np.arange(1, p + 1, dtype=np.float64) ** -decay
+    s *= np.sqrt(2.0 * n_out / np.sum(s * s))
+    w = np.zeros((full_out, n_in))
+    w[np.arange(p), np.arange(p)] = s
+    w = random_orthogonal(g, full_out)(w)        # U diag(s)
+    w = random_orthogonal(g, n_in)(w.T).T        # U diag(s) V^T
+    return w[:n_out].astype(np.float32)
+
+
+def mlp(widths=(1024, 4096, 4096, 1024, 1000)):
+    g = np.random.default_rng(1)
+    nodes, inits = [], []
+    x = "features"
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        w, bias = f"fc{i}.weight", f"fc{i}.bias"
+        inits.append(numpy_helper.from_array(decaying_weight(g, n_out, n_in), w))
+        inits.append(numpy_helper.from_array((0.01 * g.standard_normal(n_out)).astype(np.float32), bias))
+        last = i == len(widths) - 2
+        y = "logits" if last else f"fc{i}"
+        nodes.append(helper.make_node("Gemm", [x, w, bias], [y], name=f"fc{i}", transB=1))
+        if not last:
+            x = f"relu{i}"
+            nodes.append(helper.make_node("Relu", [y], [x], name=x))
+    graph = helper.make_graph(
+        nodes, "mlp_gemm",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", widths[0]])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", widths[-1]])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def main():
-    if len(sys.argv) != 2:
+    builders = {"resnet": resnet, "transformer": transformer, "mlp": mlp}
+    names = sys.argv[2:] or ["resnet", "transformer"]
+    if len(sys.argv) < 2 or any(n not in builders for n in names):
         sys.exit(__doc__)
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    for name, model in (("resnet", resnet()), ("transformer", transformer())):
+    # resnet and transformer draw from the shared generator in this order whichever are asked
+    # for, so each one's bytes never depend on the command line.
+    models = {n: build() for n, build in builders.items() if n != "mlp" or n in names}
+    for name in names:
+        model = models[name]
         model.ir_version = 8
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, os.path.join(out, name + ".onnx"))

@@ -1,6 +1,7 @@
 // Shared by bench/quant_bench.js and bench/prune_bench.js: the models both benchmark, running a
 // command, medians, and timing an original and a compressed model in ONNX Runtime alternately.
 'use strict';
+const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
@@ -24,11 +25,21 @@ function catalog(dir) {
     cls: [path.join(deps, 'ocr', 'cls.onnx'), ['p2o.DynamicDimension.1=48', 'p2o.DynamicDimension.2=192'], 'PP-OCR cls, 1x3x48x192', '-1,1'],
     resnet: [path.join(dir, 'resnet.onnx'), ['batch=1'], 'ResNet-18-style, 1x3x224x224', '0,1'],
     transformer: [path.join(dir, 'transformer.onnx'), ['batch=1'], 'transformer 4x256, seq 128', '-1,1'],
+    mlp: [path.join(dir, 'mlp.onnx'), ['batch=32'], 'MLP 1024-4096-4096-1024-1000, batch 32', '-1,1'],
   };
 }
 
-function makeModels(dir) {
-  run('/usr/bin/python3', [path.join(__dirname, 'make_bench_models.py'), dir]);
+// Writes the synthetic models `names` (default: resnet and transformer) into `dir`.
+function makeModels(dir, names = []) {
+  run('/usr/bin/python3', [path.join(__dirname, 'make_bench_models.py'), dir, ...names]);
+}
+
+// onnxruntime-node from $COMPRESSOR_DEPS_DIR, else the repository's .deps, else the module path.
+function loadOrt() {
+  const dirs = [process.env.COMPRESSOR_DEPS_DIR && path.join(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'),
+                path.join(repo, '.deps', 'node_modules', 'onnxruntime-node')].filter(Boolean);
+  for (const d of dirs) if (fs.existsSync(path.join(d, 'package.json'))) return require(d);
+  return require('onnxruntime-node');
 }
 
 // Latency of `a` and `b` in onnxruntime-node, alternating processes (a, b, a, b, ...): per pair
@@ -45,4 +56,4 @@ function alternate(a, b, { pairs, runs, threads, dimArgs }) {
   return { a: median(ta), b: median(tb), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
 }
 
-module.exports = { repo, deps, run, median, catalog, makeModels, alternate };
+module.exports = { repo, deps, run, median, catalog, makeModels, alternate, loadOrt };
