@@ -47,13 +47,11 @@ function parse(argv) {
   return o;
 }
 
-// The compressor command line that factorizes `model` into `out` under `policy` ('rank_ratio=F',
-// 'energy=F' or 'rank=R'). It runs the factorize-svd pass through `compressor optimize` (after
-// constants-to-initializers, since paddle2onnx exports hold weights in Constant nodes); once
-// `compressor factorize` is on main this becomes
-//   ['factorize', model, '-o', out, `--${key.replace('_', '-')}`, value, ...common]
+// `compressor factorize` for a policy given as the pass's option (rank_ratio=0.25, energy=0.9,
+// rank=256): the same key as a command-line flag.
 function factorizeArgv(model, out, policy, common) {
-  return ['optimize', model, '-o', out, '--passes', `constants-to-initializers,factorize-svd{${policy}}`, ...common];
+  const [key, value] = policy.split('=');
+  return ['factorize', model, '-o', out, `--${key.replace(/_/g, '-')}`, value, ...common];
 }
 
 function seededInput(ort, meta, dims, range) {
@@ -150,10 +148,10 @@ async function main() {
       files.push(out);
       rows.push({ policy, seconds, report: JSON.parse(fs.readFileSync(report, 'utf8')) });
     }
-    for (const row of rows) {  // the pass's per-layer notes: "'fc0': W 1024x4096, rank 256 of 1024, energy kept 0.9608, ..."
-      const notes = row.report.passes.flatMap((p) => p.notes || []);
-      row.ranks = notes.map((n) => /^'(.*)': W \S+, rank (\d+) of (\d+), energy kept ([0-9.]+)/.exec(n)).filter(Boolean)
-        .map(([, name, r, p, e]) => `${name} ${r}/${p} (${e})`).join(', ');
+    for (const row of rows) {  // the pass's ledger: {node: 'fc0', detail: 'SVD, W 1024x4096, rank 256 of 1024, energy kept 0.9608, ...'}
+      const changes = row.report.passes.flatMap((p) => p.changes || []);
+      row.ranks = changes.map((c) => [c.node, /rank (\d+) of (\d+), energy kept ([0-9.]+)/.exec(c.detail)])
+        .filter(([, m]) => m).map(([name, [, r, p, e]]) => `${name} ${r}/${p} (${e})`).join(', ');
     }
     for (const row of rows) rankLines.push(`- ${label}, ${row.policy}: ${row.ranks || '-'}`);
     const base = rows.length > 0 ? rows[0].report.model : null;
