@@ -10,6 +10,8 @@
 #include <cstring>
 #include <map>
 
+#include "compressor/core/progress.h"
+
 namespace compressor::eval {
 
 // ---------------------------------------------------------------------------------------------
@@ -177,10 +179,12 @@ StatusOr<std::vector<OutputDrift>> compare_models(const ir::Model& reference,
   const auto& names = (*ref_exec)->output_names();
   COMPRESSOR_ASSIGN_OR_RETURN(auto map, match_outputs(names, (*cand_exec)->output_names()));
   std::vector<DriftAccumulator> acc(names.size());
+  Progress progress("evaluation", samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     COMPRESSOR_ASSIGN_OR_RETURN(auto ref, run_sample(**ref_exec, samples, i, "reference"));
     COMPRESSOR_ASSIGN_OR_RETURN(auto cand, run_sample(**cand_exec, samples, i, "candidate"));
     COMPRESSOR_RETURN_IF_ERROR(accumulate(acc, names, ref, cand, map, label_of(samples, i), i));
+    progress.advance();
   }
   return results(acc, names);
 }
@@ -199,9 +203,11 @@ StatusOr<std::unique_ptr<DriftMeter>> DriftMeter::create(const ir::Model& refere
   auto executor = exec::Executor::create(reference, options.executor);
   if (!executor.ok()) return executor.status().with_context("reference model");
   meter->output_names_ = (*executor)->output_names();
+  Progress progress("reference outputs", samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     COMPRESSOR_ASSIGN_OR_RETURN(auto outputs, run_sample(**executor, samples, i, "reference"));
     COMPRESSOR_RETURN_IF_ERROR(meter->reference_.append(std::move(outputs)));
+    progress.advance();
   }
   meter->reference_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -225,6 +231,7 @@ StatusOr<DriftMeter::Measurement> DriftMeter::measure(const ir::Model& candidate
   std::vector<DriftAccumulator> cumulative(output_names_.size()), delta(output_names_.size());
   auto store = std::make_unique<OutputStore>();
   const OutputStore& previous = previous_ ? *previous_ : reference_;
+  Progress progress("drift", samples_.size());
   for (size_t i = 0; i < samples_.size(); ++i) {
     COMPRESSOR_ASSIGN_OR_RETURN(auto cand, run_sample(**executor, samples_, i, "candidate"));
     COMPRESSOR_ASSIGN_OR_RETURN(auto ref, reference_.get(i));
@@ -241,6 +248,7 @@ StatusOr<DriftMeter::Measurement> DriftMeter::measure(const ir::Model& candidate
     COMPRESSOR_RETURN_IF_ERROR(accumulate(delta, output_names_, prev, ordered, identity, label, i));
     cand.clear();
     COMPRESSOR_RETURN_IF_ERROR(store->append(std::move(ordered)));
+    progress.advance();
   }
   Measurement m{results(cumulative, output_names_), results(delta, output_names_)};
   pending_ = std::move(store);

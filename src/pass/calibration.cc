@@ -26,6 +26,7 @@
 #include <set>
 #include <sstream>
 
+#include "compressor/core/progress.h"
 #include "compressor/exec/executor.h"
 #include "compressor/exec/thread_pool.h"
 #include "compressor/io/files.h"
@@ -927,6 +928,7 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
   COMPRESSOR_ASSIGN_OR_RETURN(auto executor,
                               exec::Executor::create(model, {.threads = options.threads}));
   const size_t count = samples.size();
+  Progress progress("calibration", count);
   for (size_t i = 0; i < count; ++i) {
     Status failure;
     auto take = [&](const std::string& name, const ir::Tensor& value) {
@@ -968,7 +970,9 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
       return outputs.status().with_context("calibration sample " + std::to_string(i));
     }
     COMPRESSOR_RETURN_IF_ERROR(failure);
+    progress.advance();
   }
+  progress.finish();
 
   CalibrationTable table;
   table.method = std::string(calibration_method_name(options.method));
