@@ -6,8 +6,8 @@
 namespace compressor::passes {
 
 void register_builtin_passes(pass::PassRegistry& registry) {
-#define COMPRESSOR_PASS(name, factory, info) \
-  assert(info().name == (name));             \
+#define COMPRESSOR_PASS(cli_name, factory, info) \
+  assert(info().name == (cli_name));             \
   registry.add(info(), &factory);
 #include "passes.def"
 #undef COMPRESSOR_PASS
