@@ -246,6 +246,67 @@ TEST(HtmlReport, SensitivityRankingChart) {
   EXPECT_EQ(chart.find("/head/Gemm"), std::string::npos);
 }
 
+TEST(HtmlReport, BudgetAndFallbackTables) {
+  Report r = pipeline_report();
+  pass::FallbackResult f;
+  f.pass = "quantize-int8";
+  f.gate = "cosine>=0.999";
+  f.metric = "cosine";
+  f.value_all = 0.9912;
+  f.layers.push_back({kNastyNode, "Gemm", 0.9981, 1, 0.0061});
+  f.layers.push_back({"/net/net.2/Conv", "Conv", 0.9954, 0, {}});
+  f.steps.push_back({1, 0.99873, false});
+  f.steps.push_back({2, 0.99931, true});
+  f.met = true;
+  r.fallback = f;
+  pass::BudgetResult b;
+  b.pass = "prune-channels";
+  b.metric = "params_ratio";
+  b.target = 0.6;
+  b.before = 300000;
+  b.after = 178500;
+  b.achieved = 0.595;
+  b.reached = true;
+  b.ranking = "cosine>=0.999";
+  b.ranking_metric = "cosine";
+  b.value_before = 1;
+  b.group_ratios = "conv1=0.25|a<b=0.5";
+  b.evaluations = 15;
+  b.applications = 22;
+  pass::BudgetGroup g;
+  g.producers = {kNastyNode, "/net/net.2/Conv"};
+  g.channels = 64;
+  g.ratio = 0.375;
+  g.value = 0.99912;
+  g.candidates = {{0.125, 0.99991, 4321}, {0.375, 0.99912, 12963}};
+  b.groups.push_back(g);
+  r.budget = b;
+
+  const std::string html = render_html(r);
+  expect_self_contained(html);
+  EXPECT_EQ(html.find("a<b=0.5"), std::string::npos);
+  const Json j = Json::parse(to_json(r));
+  for (const auto& st : j["fallback"]["steps"]) {
+    const std::string row =
+        std::string("<tr class=\"") + (st["passed"].get<bool>() ? "gate-ok" : "gate-fail") + "\">" +
+        "<td class=\"num\">" + std::to_string(st["float_layers"].get<size_t>()) + "</td>" +
+        "<td class=\"num\">" + shown(st["value"]) + "</td>";
+    EXPECT_NE(html.find(row), std::string::npos) << row;
+  }
+  for (const auto& l : j["fallback"]["ranking"]) {
+    EXPECT_NE(html.find(shown(l["value_with_only_it_in_float"])), std::string::npos);
+  }
+  EXPECT_NE(html.find(shown(j["fallback"]["value_all_changed"])), std::string::npos);
+  EXPECT_NE(html.find(html_escape(j["budget"]["group_ratios"].get<std::string>())),
+            std::string::npos);
+  EXPECT_NE(html.find(with_commas(j["budget"]["after"].get<uint64_t>())), std::string::npos);
+  EXPECT_NE(html.find(format_value(j["budget"]["achieved"].get<double>())), std::string::npos);
+  for (const auto& c : j["budget"]["groups"][0]["candidates"]) {
+    EXPECT_NE(html.find(with_commas(c["saved"].get<uint64_t>())), std::string::npos);
+    EXPECT_NE(html.find(shown(c["value"])), std::string::npos);
+  }
+}
+
 TEST(HtmlReport, SameReportSameBytes) {
   EXPECT_EQ(render_html(pipeline_report()), render_html(pipeline_report()));
   EXPECT_EQ(render_html(sensitivity_report()), render_html(sensitivity_report()));
