@@ -28,6 +28,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
               font-size: 12px; overflow-wrap: anywhere; }
 table.passes { width: 100%; }
+div.wide { overflow-x: auto; }
 table.passes td:nth-child(2) { min-width: 160px; }
 .sub { color: #5b6372; font-size: 12px; }
 .status { display: inline-block; padding: 3px 10px; border-radius: 4px; color: #fff;
@@ -126,7 +127,7 @@ std::vector<std::string> measured_metrics(const std::vector<eval::OutputDrift>& 
 /// A table of drift rows: one per output, a column per measured metric.
 std::string drift_table_html(const std::vector<eval::OutputDrift>& drift) {
   const std::vector<std::string> columns = measured_metrics(drift);
-  std::string out = "<table class=\"drift\"><tr><th>output</th>";
+  std::string out = "<div class=\"wide\"><table class=\"drift\"><tr><th>output</th>";
   for (const auto& c : columns) out += "<th>" + esc(c) + "</th>";
   out += "<th>samples</th></tr>\n";
   for (const auto& d : drift) {
@@ -134,7 +135,7 @@ std::string drift_table_html(const std::vector<eval::OutputDrift>& drift) {
     for (const auto& c : columns) out += num_cell(esc(value_text(d.metrics.get(c))));
     out += num_cell(with_commas(d.metrics.samples)) + "</tr>\n";
   }
-  return out + "</table>\n";
+  return out + "</table></div>\n";
 }
 
 /// How a metric is drawn as a bar whose length grows with the damage: metrics in [0, 1] where
