@@ -41,7 +41,7 @@ Status run_eval(const EvalOptions& opts) {
       rep.gates, evaluate_gates(gates, &rep.drift, model_ratios(rep.model, *rep.candidate)));
   Status verdict = gate_status(rep.gates);
   rep.exit_code = verdict.ok() ? 0 : 3;
-  COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, opts.gates.report));
+  COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, opts.gates.report, opts.gates.report_html));
   return verdict;
 }
 

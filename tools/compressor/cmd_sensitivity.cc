@@ -21,6 +21,7 @@ struct SensitivityOptions {
   std::string metric = "rel_l2";
   DataOptions data;
   std::string report;
+  std::string report_html;
 };
 
 /// The pass behind each technique's short name; other names are taken as registered passes.
@@ -74,6 +75,7 @@ Status run_sensitivity(const SensitivityOptions& opts) {
   }
   const std::string pass_name = pass_for(opts.pass);
   COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--report", opts.report));
+  COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--report-html", opts.report_html));
   COMPRESSOR_ASSIGN_OR_RETURN(pass::PassOptions base, parse_pass_options(opts.pass_options));
   // `factorize` as `compressor factorize` runs it: a quarter of each layer's rank unless a rank
   // rule is given (the pass's own default, half, saves nothing on square layers).
@@ -174,7 +176,7 @@ Status run_sensitivity(const SensitivityOptions& opts) {
     }
     rep.notes.push_back("no layer of the model is eligible for " + pass_name + why);
   }
-  return emit_report(rep, opts.report);
+  return emit_report(rep, opts.report, opts.report_html);
 }
 
 }  // namespace
@@ -193,6 +195,8 @@ void setup_sensitivity_command(CLI::App& app, Runner& run) {
       ->capture_default_str();
   add_data_options(*cmd, opts->data, /*with_no_drift=*/false);
   cmd->add_option("--report", opts->report, "Write the JSON report to this file");
+  cmd->add_option("--report-html", opts->report_html,
+                  "Write the report as a self-contained HTML page with charts to this file");
   cmd->callback([opts, &run] { run = [opts] { return run_sensitivity(*opts); }; });
 }
 

@@ -75,6 +75,8 @@ void add_gate_options(CLI::App& cmd, GateOptions& opts, bool with_on_exceed) {
         ->capture_default_str();
   }
   cmd.add_option("--report", opts.report, "Write the JSON report to this file");
+  cmd.add_option("--report-html", opts.report_html,
+                 "Write the report as a self-contained HTML page with charts to this file");
 }
 
 Status check_writable_path(const std::string& option, const std::string& path) {
@@ -93,6 +95,7 @@ Status check_writable_path(const std::string& option, const std::string& path) {
 
 StatusOr<std::vector<eval::Gate>> parse_gates(const GateOptions& opts) {
   COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--report", opts.report));
+  COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--report-html", opts.report_html));
   std::vector<eval::Gate> gates;
   for (const auto& expr : opts.gates) {
     COMPRESSOR_ASSIGN_OR_RETURN(eval::Gate g, eval::parse_gate(expr));

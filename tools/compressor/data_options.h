@@ -1,5 +1,6 @@
 // The options of every command that measures drift: sample data (--data, --samples, --seed,
-// --random-range, --dim, --labels), gates (--gate, --on-exceed) and the report (--report).
+// --random-range, --dim, --labels), gates (--gate, --on-exceed) and the report (--report,
+// --report-html).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -40,13 +41,14 @@ struct GateOptions {
   std::vector<std::string> gates;
   std::string on_exceed = "fail";
   std::string report;
+  std::string report_html;
 };
 
-/// Adds --gate and --report; `with_on_exceed` adds --on-exceed too (pipelines).
+/// Adds --gate, --report and --report-html; `with_on_exceed` adds --on-exceed too (pipelines).
 void add_gate_options(CLI::App& cmd, GateOptions& opts, bool with_on_exceed);
 
 /// Fails early (a usage error naming `option`) when a file to write later (--report,
-/// --save-calibration) is a folder or its folder does not exist.
+/// --report-html, --save-calibration) is a folder or its folder does not exist.
 Status check_writable_path(const std::string& option, const std::string& path);
 
 /// Parses every --gate (a malformed one is a usage error listing the metric names).

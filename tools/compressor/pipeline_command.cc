@@ -7,6 +7,7 @@
 #include "compressor/core/logging.h"
 #include "compressor/eval/compare.h"
 #include "compressor/io/onnx_io.h"
+#include "compressor/report/html.h"
 
 namespace compressor::cli {
 
@@ -22,13 +23,18 @@ std::map<std::string, double> model_ratios(const report::ModelFile& in,
           {"macs_ratio", ratio(in.macs, out.macs)}};
 }
 
-Status emit_report(const report::Report& report, const std::string& json_path) {
+Status emit_report(const report::Report& report, const std::string& json_path,
+                   const std::string& html_path) {
   const std::string text = report::to_text(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   if (!json_path.empty()) {
     COMPRESSOR_RETURN_IF_ERROR(report::write_json(report, json_path));
     std::printf("report written to %s\n", json_path.c_str());
+  }
+  if (!html_path.empty()) {
+    COMPRESSOR_RETURN_IF_ERROR(report::write_html(report, html_path));
+    std::printf("HTML report written to %s\n", html_path.c_str());
   }
   return ok_status();
 }
@@ -291,7 +297,7 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   }
   if (verdict.ok() && unreached) verdict = Status(ErrorCode::kGateFailed, *unreached);
   rep.exit_code = verdict.ok() ? 0 : 3;
-  COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, cmd.gates.report));
+  COMPRESSOR_RETURN_IF_ERROR(emit_report(rep, cmd.gates.report, cmd.gates.report_html));
   std::printf("wrote %s (%llu bytes%s)\n", cmd.output.path.c_str(),
               static_cast<unsigned long long>(saved.model_bytes + saved.external_bytes),
               saved.external_path.empty() ? "" : (", data in " + saved.external_path).c_str());

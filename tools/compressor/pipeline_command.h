@@ -90,7 +90,8 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
 std::map<std::string, double> model_ratios(const report::ModelFile& in,
                                            const report::ModelFile& out);
 
-/// Prints the report's text on stdout and writes its JSON when asked.
-Status emit_report(const report::Report& report, const std::string& json_path);
+/// Prints the report's text on stdout and writes its JSON and its HTML page when asked.
+Status emit_report(const report::Report& report, const std::string& json_path,
+                   const std::string& html_path = "");
 
 }  // namespace compressor::cli
