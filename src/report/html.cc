@@ -98,18 +98,6 @@ std::string pass_title(const pass::PassRecord& p) {
   return p.options.empty() ? p.name : p.name + "{" + p.options + "}";
 }
 
-const char* verdict_text(pass::PassRecord::Verdict v) {
-  switch (v) {
-    case pass::PassRecord::Verdict::kKeep:
-      return "kept";
-    case pass::PassRecord::Verdict::kRevert:
-      return "reverted";
-    case pass::PassRecord::Verdict::kStop:
-      return "stopped";
-  }
-  return "kept";
-}
-
 /// The metrics any of the rows measured, in report order.
 std::vector<std::string> measured_metrics(const std::vector<eval::OutputDrift>& drift) {
   std::vector<std::string> columns;
@@ -339,7 +327,7 @@ void append_passes(std::string& out, const Report& r) {
     out += "</td><td>";
     const bool kept = p.verdict == pass::PassRecord::Verdict::kKeep;
     out += std::string("<span class=\"status ") + (kept ? "ok" : "warn") + "\">" +
-           verdict_text(p.verdict) + "</span>";
+           verdict_name(p.verdict) + "</span>";
     for (const auto& g : p.exceeded) {
       out += "<div class=\"sub\">exceeded <code>" + esc(g.expr) +
              "</code> = " + esc(value_text(g.value)) +

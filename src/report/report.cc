@@ -49,18 +49,6 @@ Json model_json(const ModelFile& m) {
   return j;
 }
 
-const char* verdict_name(pass::PassRecord::Verdict v) {
-  switch (v) {
-    case pass::PassRecord::Verdict::kKeep:
-      return "kept";
-    case pass::PassRecord::Verdict::kRevert:
-      return "reverted";
-    case pass::PassRecord::Verdict::kStop:
-      return "stopped";
-  }
-  return "kept";
-}
-
 Json gate_json(const eval::GateResult& g) {
   Json j;
   j["expr"] = g.expr;
@@ -454,6 +442,18 @@ std::string to_text(const Report& r) {
 
 Status write_json(const Report& report, const std::string& path) {
   return io::write_file_atomic(path, to_json(report));
+}
+
+const char* verdict_name(pass::PassRecord::Verdict v) {
+  switch (v) {
+    case pass::PassRecord::Verdict::kKeep:
+      return "kept";
+    case pass::PassRecord::Verdict::kRevert:
+      return "reverted";
+    case pass::PassRecord::Verdict::kStop:
+      return "stopped";
+  }
+  return "kept";
 }
 
 }  // namespace compressor::report

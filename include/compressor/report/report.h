@@ -79,6 +79,9 @@ struct Report {
 /// The JSON report (keys in a fixed order; infinite and NaN values are written as null).
 std::string to_json(const Report& report);
 
+/// "kept", "reverted" or "stopped", as the JSON and HTML reports name a pass's verdict.
+const char* verdict_name(pass::PassRecord::Verdict v);
+
 /// The same content as readable text.
 std::string to_text(const Report& report);
 
