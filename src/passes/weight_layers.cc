@@ -310,4 +310,24 @@ std::string NameGenerator::fresh(std::set<std::string>& used, const std::string&
   return name;
 }
 
+StatusOr<std::vector<std::pair<std::string, double>>> parse_group_ratios(
+    const std::string& pass_name, const std::string& text) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const std::string& entry : split_node_labels(text)) {
+    const size_t eq = entry.rfind('=');
+    if (eq == std::string::npos || eq == 0) {
+      return invalid_argument(
+          pass_name + ": option 'group_ratios' wants LABEL=RATIO entries, got '" + entry + "'");
+    }
+    const std::string label = entry.substr(0, eq), value = entry.substr(eq + 1);
+    COMPRESSOR_ASSIGN_OR_RETURN(double v, parse_number_option(pass_name, "group_ratios", value));
+    if (!(v >= 0.0 && v < 1.0)) {
+      return invalid_argument(pass_name + ": option 'group_ratios': the ratio of '" + label +
+                              "' must be in [0, 1), got '" + value + "'");
+    }
+    out.emplace_back(label, v);
+  }
+  return out;
+}
+
 }  // namespace compressor::passes

@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compressor/core/format.h"
@@ -91,6 +92,12 @@ StatusOr<std::vector<WeightLayer>> filter_layers(const ir::Graph& graph,
 /// Parses a boolean option value ("true"/"false"/"1"/"0").
 StatusOr<bool> parse_bool_option(const std::string& pass_name, const std::string& option,
                                  const std::string& value);
+
+/// Parses the `group_ratios` option of the passes a budget search drives ('|'-separated
+/// LABEL=FRACTION, each fraction in [0, 1)), in the order given; errors name the pass, the option
+/// and the entry.
+StatusOr<std::vector<std::pair<std::string, double>>> parse_group_ratios(
+    const std::string& pass_name, const std::string& text);
 
 /// Parses a finite number; the error names the pass and the option.
 StatusOr<double> parse_number_option(const std::string& pass_name, const std::string& option,

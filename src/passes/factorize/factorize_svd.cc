@@ -153,24 +153,8 @@ StatusOr<SvdOptions> parse_options(const pass::PassOptions& options) {
   }
   if (auto* v = get("group_ratios")) {
     parsed.budget = true;
-    size_t start = 0;
-    while (start < v->size()) {
-      size_t bar = v->find('|', start);
-      if (bar == std::string::npos) bar = v->size();
-      const std::string entry = v->substr(start, bar - start);
-      start = bar + 1;
-      if (entry.empty()) continue;
-      const size_t eq = entry.rfind('=');
-      if (eq == std::string::npos || eq == 0) {
-        return option_error("group_ratios", "expects LABEL=FRACTION entries, got '" + entry + "'");
-      }
-      COMPRESSOR_ASSIGN_OR_RETURN(
-          double f, parse_number_option(kPassName, "group_ratios", entry.substr(eq + 1)));
-      if (!(f >= 0.0 && f < 1.0)) {
-        return option_error("group_ratios", "fractions must be in [0, 1), got '" + entry + "'");
-      }
-      parsed.group_ratios[entry.substr(0, eq)] = f;
-    }
+    COMPRESSOR_ASSIGN_OR_RETURN(auto ratios, parse_group_ratios(kPassName, *v));
+    for (const auto& [label, fraction] : ratios) parsed.group_ratios[label] = fraction;
   }
   if (auto* v = get("nodes"); v != nullptr && !v->empty()) {
     size_t start = 0;
@@ -386,6 +370,14 @@ class FactorizeSvd : public pass::Pass {
   StatusOr<std::variant<Plan, std::string>> plan_scheme(const ir::Model& model, const Layer& l,
                                                         const Geometry& g,
                                                         const pass::LayerGram* gram) const;
+  /// plan_scheme at exactly rank `r` (no rank rule, no rounding).
+  StatusOr<std::variant<Plan, std::string>> plan_at_rank(const ir::Model& model, const Layer& l,
+                                                         const Geometry& g,
+                                                         const pass::LayerGram* gram,
+                                                         int64_t r) const;
+  /// Whether data-aware factorization of `l` reads a Gram: a layer the Gram accumulator takes
+  /// and, under a budget, one the budget chose.
+  bool wants_gram(const Layer& l) const;
   /// The plan for a layer (choosing the scheme under conv=auto), or the reason it stays.
   StatusOr<std::variant<Plan, std::string>> plan(const ir::Model& model, const Layer& l,
                                                  const pass::LayerGram* gram) const;
@@ -548,12 +540,7 @@ StatusOr<std::variant<Plan, std::string>> FactorizeSvd::plan(const ir::Model& mo
     const int64_t budget = ch.params(cp->rank);
     const int64_t rs = budget / (sp.blocks * (sp.m + sp.n));
     if (rs >= 1 && sp.saves(rs)) {
-      FactorizeSvd fixed_rank(options_);
-      fixed_rank.options_.budget = false;
-      fixed_rank.options_.energy = 0;
-      fixed_rank.options_.rank = rs;
-      fixed_rank.options_.round_to = 1;
-      COMPRESSOR_ASSIGN_OR_RETURN(spatial, fixed_rank.plan_scheme(model, l, sp, nullptr));
+      COMPRESSOR_ASSIGN_OR_RETURN(spatial, plan_at_rank(model, l, sp, nullptr, rs));
     }
   }
   const Plan* cp = std::get_if<Plan>(&channel);
@@ -570,12 +557,26 @@ StatusOr<std::variant<Plan, std::string>> FactorizeSvd::plan(const ir::Model& mo
   if (pick == Scheme::kChannel && cp == nullptr) return channel;
   if (gram == nullptr) return pick == Scheme::kChannel ? channel : std::move(*spatial);
   // Data-aware: the chosen scheme again, whitened, at the rank just chosen.
-  FactorizeSvd fixed_rank(options_);
-  fixed_rank.options_.budget = false;
-  fixed_rank.options_.energy = 0;
-  fixed_rank.options_.rank = pick == Scheme::kChannel ? cp->rank : spp->rank;
-  fixed_rank.options_.round_to = 1;
-  return fixed_rank.plan_scheme(model, l, pick == Scheme::kChannel ? ch : sp, gram);
+  return pick == Scheme::kChannel ? plan_at_rank(model, l, ch, gram, cp->rank)
+                                  : plan_at_rank(model, l, sp, gram, spp->rank);
+}
+
+StatusOr<std::variant<Plan, std::string>> FactorizeSvd::plan_at_rank(const ir::Model& model,
+                                                                     const Layer& l,
+                                                                     const Geometry& g,
+                                                                     const pass::LayerGram* gram,
+                                                                     int64_t r) const {
+  FactorizeSvd fixed(options_);
+  fixed.options_.budget = false;
+  fixed.options_.energy = 0;
+  fixed.options_.rank = r;
+  fixed.options_.round_to = 1;
+  return fixed.plan_scheme(model, l, g, gram);
+}
+
+bool FactorizeSvd::wants_gram(const Layer& l) const {
+  return options_.data_aware && gram_capable(l) &&
+         (!options_.budget || options_.group_ratios.count(l.label) > 0);
 }
 
 std::vector<std::string> FactorizeSvd::eligible_nodes(const ir::Model& model) const {
@@ -652,9 +653,7 @@ std::vector<pass::GramRequest> FactorizeSvd::gram_statistics(const ir::Model& mo
   const std::vector<std::string> eligible = any_rank.eligible_nodes(model);
   const std::set<std::string> wanted(eligible.begin(), eligible.end());
   for (const Layer& l : *layers) {
-    if (!wanted.count(l.label) || !gram_capable(l)) continue;
-    if (options_.budget && !options_.group_ratios.count(l.label)) continue;
-    requests.push_back({l.label});
+    if (wanted.count(l.label) && wants_gram(l)) requests.push_back({l.label});
   }
   return requests;
 }
@@ -754,14 +753,10 @@ StatusOr<pass::PassResult> FactorizeSvd::run(ir::Model& model, pass::PassContext
   COMPRESSOR_ASSIGN_OR_RETURN(std::vector<Layer> layers, selected_layers(model, result.skipped));
 
   // Grams for data-aware factorization.
+  const pass::CalibrationTable* table = ctx.calibration();
   std::vector<const pass::LayerGram*> grams(layers.size(), nullptr);
-  if (options_.data_aware) {
-    const pass::CalibrationTable* table = ctx.calibration();
-    for (size_t i = 0; i < layers.size(); ++i) {
-      if (!gram_capable(layers[i])) continue;
-      if (options_.budget && !options_.group_ratios.count(layers[i].label)) continue;
-      grams[i] = table ? table->find_gram(layers[i].label) : nullptr;
-    }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (wants_gram(layers[i]) && table != nullptr) grams[i] = table->find_gram(layers[i].label);
   }
 
   // Plan every layer first (in parallel; each slot is independent), so a failure leaves the
@@ -774,8 +769,7 @@ StatusOr<pass::PassResult> FactorizeSvd::run(ir::Model& model, pass::PassContext
       for (int64_t i = begin; i < end; ++i) {
         const Layer& l = layers[static_cast<size_t>(i)];
         const pass::LayerGram* gram = grams[static_cast<size_t>(i)];
-        if (options_.data_aware && gram == nullptr && gram_capable(l) &&
-            !(options_.budget && !options_.group_ratios.count(l.label))) {
+        if (gram == nullptr && wants_gram(l)) {
           outcomes[static_cast<size_t>(i)] = std::variant<Plan, std::string>(
               std::string("no Gram of its input (data_aware needs calibration over sample data)"));
           continue;

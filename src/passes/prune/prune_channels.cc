@@ -501,21 +501,7 @@ StatusOr<std::unique_ptr<pass::Pass>> create_prune_channels(const pass::PassOpti
     COMPRESSOR_ASSIGN_OR_RETURN(o.reconstruct, parse_bool_option(kName, "reconstruct", it->second));
   }
   if (auto it = options.find("group_ratios"); it != options.end()) {
-    for (const std::string& entry : split_node_labels(it->second)) {
-      const size_t eq = entry.rfind('=');
-      if (eq == std::string::npos || eq == 0) {
-        return invalid_argument(std::string(kName) +
-                                ": option 'group_ratios' wants LABEL=RATIO entries, got '" + entry +
-                                "'");
-      }
-      const std::string label = entry.substr(0, eq), text = entry.substr(eq + 1);
-      COMPRESSOR_ASSIGN_OR_RETURN(double v, parse_number_option(kName, "group_ratios", text));
-      if (!(v >= 0.0 && v < 1.0)) {
-        return invalid_argument(std::string(kName) + ": option 'group_ratios': the ratio of '" +
-                                label + "' must be in [0, 1), got '" + text + "'");
-      }
-      o.group_ratios.emplace_back(label, v);
-    }
+    COMPRESSOR_ASSIGN_OR_RETURN(o.group_ratios, parse_group_ratios(kName, it->second));
   }
   if (auto it = options.find("nodes"); it != options.end()) o.nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(o.filter, parse_layer_filter(kName, options));
