@@ -98,20 +98,6 @@ std::string pass_title(const pass::PassRecord& p) {
   return p.options.empty() ? p.name : p.name + "{" + p.options + "}";
 }
 
-/// The metrics any of the rows measured, in report order.
-std::vector<std::string> measured_metrics(const std::vector<eval::OutputDrift>& drift) {
-  std::vector<std::string> columns;
-  for (const auto& name : eval::metric_names()) {
-    for (const auto& d : drift) {
-      if (d.metrics.get(name)) {
-        columns.push_back(name);
-        break;
-      }
-    }
-  }
-  return columns;
-}
-
 /// A table of drift rows: one per output, a column per measured metric.
 std::string drift_table_html(const std::vector<eval::OutputDrift>& drift) {
   const std::vector<std::string> columns = measured_metrics(drift);

@@ -141,7 +141,7 @@ StatusOr<ModelFile> describe_model_file(const std::string& path, const ir::Model
   return m;
 }
 
-std::string drift_table(const std::vector<eval::OutputDrift>& drift, const std::string& indent) {
+std::vector<std::string> measured_metrics(const std::vector<eval::OutputDrift>& drift) {
   std::vector<std::string> columns;
   for (const auto& name : eval::metric_names()) {
     for (const auto& d : drift) {
@@ -151,6 +151,11 @@ std::string drift_table(const std::vector<eval::OutputDrift>& drift, const std::
       }
     }
   }
+  return columns;
+}
+
+std::string drift_table(const std::vector<eval::OutputDrift>& drift, const std::string& indent) {
+  const std::vector<std::string> columns = measured_metrics(drift);
   size_t width = 6;
   for (const auto& d : drift) width = std::max(width, d.output.size());
   std::string out = indent;

@@ -88,6 +88,9 @@ std::string to_text(const Report& report);
 /// Writes the JSON report atomically.
 Status write_json(const Report& report, const std::string& path);
 
+/// The metrics any of the rows measured, in eval::metric_names() order (a drift table's columns).
+std::vector<std::string> measured_metrics(const std::vector<eval::OutputDrift>& drift);
+
 /// A table of drift rows: one line per output, a column per metric any row measured.
 std::string drift_table(const std::vector<eval::OutputDrift>& drift, const std::string& indent);
 
