@@ -116,6 +116,10 @@ PYEOF
 then ok "data-aware: lower rel_l2 than plain at the same parameters ($(cat "$TMP/da"))"
 else fail "data-aware vs plain" "$(cat "$TMP/da")"; fi
 
+run "--data-aware with --calibration-samples (random samples)" 0 "data-aware" -- \
+  factorize "$MLP" -o "$TMP/mlp.cs.onnx" --rank-ratio 0.25 --data-aware --calibration-samples 16 \
+  --no-drift
+checker "data-aware on random calibration samples" "$TMP/mlp.cs.onnx"
 run "--target params_ratio=0.6 on tiny_mlp" 0 "budget" -- \
   factorize "$MLP" -o "$TMP/mlp.budget.onnx" --target params_ratio=0.6 --data "$TMP/eval_mlp" \
   --gate 'top1_agreement>=0' --report "$TMP/budget.json"
@@ -131,6 +135,12 @@ run "two rank rules" 2 "--rank, --rank-ratio, --energy and --target exclude each
   factorize "$MLP" -o "$TMP/x.onnx" --rank 4 --energy 0.9
 run "--energy out of range" 2 "--energy" -- factorize "$MLP" -o "$TMP/x.onnx" --energy 1.5
 run "--conv unknown" 2 "--conv" -- factorize "$MLP" -o "$TMP/x.onnx" --conv diagonal
+run "--rank 0" 2 "--rank must be at least 1" -- factorize "$MLP" -o "$TMP/x.onnx" --rank 0
+run "--rank-ratio 0" 2 "--rank-ratio must be in (0, 1]" -- \
+  factorize "$MLP" -o "$TMP/x.onnx" --rank-ratio 0
+run "--svd unknown" 2 "--svd" -- factorize "$MLP" -o "$TMP/x.onnx" --svd fast
+run "--target malformed" 2 "--target" -- \
+  factorize "$MLP" -o "$TMP/x.onnx" --target params=0.5 --data "$TMP/eval_mlp"
 run "--calibration-data without --data-aware" 2 "--data-aware" -- \
   factorize "$MLP" -o "$TMP/x.onnx" --calibration-data "$TMP/calib_mlp"
 run "--target with --no-drift" 2 "--no-drift" -- \
