@@ -11,6 +11,7 @@ shift || true
 packages=(cmake ninja-build g++ pkg-config libonnx-dev libprotobuf-dev protobuf-compiler
           libeigen3-dev libcli11-dev libspdlog-dev libgtest-dev nlohmann-json3-dev
           libonnx-testdata python3-onnx clang libclang-rt-14-dev zlib1g-dev
+          libyaml-cpp-dev
           chromium)  # chromium: tests/cli/html_report_test.sh renders the HTML report headless
 missing=()
 for p in "${packages[@]}"; do
