@@ -560,3 +560,68 @@ Status write_html(const Report& report, const std::string& path) {
 }
 
 }  // namespace compressor::report
+
+namespace compressor::report {
+
+std::string html_page_start(const std::string& title) {
+  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+         esc(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+}
+
+std::string html_page_end() { return "</body>\n</html>\n"; }
+
+std::string svg_scatter_chart(const std::string& title, const std::vector<Point>& points,
+                              const std::string& x_title, const std::string& y_title) {
+  constexpr double kWidth = 720, kHeight = 420, kLeft = 70, kRight = 150, kTop = 14,
+                   kBottom = 46;
+  constexpr int kTicks = 5;
+  const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
+  auto usable = [](const Point& p) {
+    return std::isfinite(p.x) && std::isfinite(p.y) && p.x >= 0 && p.y >= 0;
+  };
+  double max_x = 1, max_y = 0;
+  for (const auto& p : points) {
+    if (!usable(p)) continue;
+    max_x = std::max(max_x, p.x);
+    max_y = std::max(max_y, p.y);
+  }
+  if (max_y <= 0) max_y = 1;
+  auto px = [&](double x) { return kLeft + plot_w * x / max_x; };
+  auto py = [&](double y) { return kTop + plot_h * (1 - y / max_y); };
+  std::string out = "<figure class=\"chart\"><figcaption>" + esc(title) + "</figcaption>\n";
+  out += "<svg width=\"" + coord(kWidth) + "\" height=\"" + coord(kHeight) + "\" viewBox=\"0 0 " +
+         coord(kWidth) + " " + coord(kHeight) + "\" role=\"img\" aria-label=\"" + esc(title) +
+         "\">\n";
+  out += "<rect x=\"" + coord(kLeft) + "\" y=\"" + coord(kTop) + "\" width=\"" + coord(plot_w) +
+         "\" height=\"" + coord(plot_h) + "\" fill=\"#f7f8fa\" stroke=\"#d6dae2\"/>\n";
+  for (int t = 0; t <= kTicks; ++t) {
+    const double fx = max_x * t / kTicks, fy = max_y * t / kTicks;
+    out += "<line x1=\"" + coord(px(fx)) + "\" y1=\"" + coord(kTop) + "\" x2=\"" + coord(px(fx)) +
+           "\" y2=\"" + coord(kTop + plot_h) + "\" stroke=\"#e3e6ec\"/>";
+    out += "<text x=\"" + coord(px(fx)) + "\" y=\"" + coord(kTop + plot_h + 16) +
+           "\" text-anchor=\"middle\">" + esc(format_value(fx)) + "</text>";
+    out += "<line x1=\"" + coord(kLeft) + "\" y1=\"" + coord(py(fy)) + "\" x2=\"" +
+           coord(kLeft + plot_w) + "\" y2=\"" + coord(py(fy)) + "\" stroke=\"#e3e6ec\"/>";
+    out += "<text x=\"" + coord(kLeft - 6) + "\" y=\"" + coord(py(fy) + 4) +
+           "\" text-anchor=\"end\">" + esc(format_value(fy)) + "</text>\n";
+  }
+  out += "<text x=\"" + coord(kLeft + plot_w / 2) + "\" y=\"" + coord(kHeight - 8) +
+         "\" text-anchor=\"middle\">" + esc(x_title) + "</text>";
+  out += "<text x=\"14\" y=\"" + coord(kTop + plot_h / 2) + "\" text-anchor=\"middle\" " +
+         "transform=\"rotate(-90 14 " + coord(kTop + plot_h / 2) + ")\">" + esc(y_title) +
+         "</text>\n";
+  for (const auto& p : points) {
+    if (!usable(p)) continue;
+    const std::string color = p.highlight ? kFailColor : kBarColor;
+    out += "<circle cx=\"" + coord(px(p.x)) + "\" cy=\"" + coord(py(p.y)) +
+           "\" r=\"5\" fill=\"" + color + "\"><title>" + esc(p.label) + ": " + esc(x_title) + " " +
+           esc(format_value(p.x)) + ", " + esc(y_title) + " " + esc(format_value(p.y)) +
+           "</title></circle>";
+    out += "<text x=\"" + coord(px(p.x) + 8) + "\" y=\"" + coord(py(p.y) + 4) + "\">" +
+           esc(p.label) + "</text>\n";
+  }
+  return out + "</svg></figure>\n";
+}
+
+}  // namespace compressor::report

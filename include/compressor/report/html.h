@@ -36,4 +36,23 @@ struct Bar {
 /// finite value (bars with non-finite or negative values are drawn empty with their text).
 std::string svg_bar_chart(const std::string& title, const std::vector<Bar>& bars);
 
+/// The start of a self-contained page: doctype, head with `title` (escaped) and the report's
+/// stylesheet, and the opening <body>; close it with html_page_end().
+std::string html_page_start(const std::string& title);
+std::string html_page_end();
+
+/// One point of a scatter chart; `highlight` draws it in the failure colour.
+struct Point {
+  std::string label;
+  double x = 0;
+  double y = 0;
+  bool highlight = false;
+};
+
+/// A scatter chart as an inline <svg> element with linear axes from 0 to the largest finite
+/// value (at least 1 on x), ticks, axis titles and each point labelled; points with a
+/// non-finite or negative coordinate are left out.
+std::string svg_scatter_chart(const std::string& title, const std::vector<Point>& points,
+                              const std::string& x_title, const std::string& y_title);
+
 }  // namespace compressor::report
