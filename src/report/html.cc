@@ -573,8 +573,7 @@ std::string html_page_end() { return "</body>\n</html>\n"; }
 
 std::string svg_scatter_chart(const std::string& title, const std::vector<Point>& points,
                               const std::string& x_title, const std::string& y_title) {
-  constexpr double kWidth = 720, kHeight = 420, kLeft = 70, kRight = 150, kTop = 14,
-                   kBottom = 46;
+  constexpr double kWidth = 720, kHeight = 420, kLeft = 70, kRight = 150, kTop = 14, kBottom = 46;
   constexpr int kTicks = 5;
   const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
   auto usable = [](const Point& p) {
@@ -614,8 +613,8 @@ std::string svg_scatter_chart(const std::string& title, const std::vector<Point>
   for (const auto& p : points) {
     if (!usable(p)) continue;
     const std::string color = p.highlight ? kFailColor : kBarColor;
-    out += "<circle cx=\"" + coord(px(p.x)) + "\" cy=\"" + coord(py(p.y)) +
-           "\" r=\"5\" fill=\"" + color + "\"><title>" + esc(p.label) + ": " + esc(x_title) + " " +
+    out += "<circle cx=\"" + coord(px(p.x)) + "\" cy=\"" + coord(py(p.y)) + "\" r=\"5\" fill=\"" +
+           color + "\"><title>" + esc(p.label) + ": " + esc(x_title) + " " +
            esc(format_value(p.x)) + ", " + esc(y_title) + " " + esc(format_value(p.y)) +
            "</title></circle>";
     out += "<text x=\"" + coord(px(p.x) + 8) + "\" y=\"" + coord(py(p.y) + 4) + "\">" +
