@@ -138,8 +138,8 @@ Status DriftInstrumentation::after_pass(const Pass& pass, const ir::Model& model
   return ok_status();
 }
 
-StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegistry& registry) {
-  PassPipeline pipeline;
+StatusOr<std::vector<PassSpec>> parse_pass_specs(std::string_view spec) {
+  std::vector<PassSpec> specs;
   size_t pos = 0;
   auto trim = [](std::string s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
@@ -149,15 +149,16 @@ StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegi
   while (pos < spec.size()) {
     size_t end = pos;
     while (end < spec.size() && spec[end] != ',' && spec[end] != '{') ++end;
-    std::string name = trim(std::string(spec.substr(pos, end - pos)));
-    PassOptions options;
-    std::string options_text;
+    PassSpec entry;
+    entry.name = trim(std::string(spec.substr(pos, end - pos)));
+    const std::string& name = entry.name;
     if (end < spec.size() && spec[end] == '{') {
       size_t close = spec.find('}', end);
       if (close == std::string_view::npos) {
         return invalid_argument("--passes: missing '}' after options of '" + name + "'");
       }
-      options_text = std::string(spec.substr(end + 1, close - end - 1));
+      entry.options_text = std::string(spec.substr(end + 1, close - end - 1));
+      const std::string& options_text = entry.options_text;
       size_t p = 0;
       while (p <= options_text.size()) {
         size_t comma = options_text.find(',', p);
@@ -169,7 +170,7 @@ StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegi
             return invalid_argument("--passes: option '" + kv + "' of '" + name +
                                     "' is not of the form key=value");
           }
-          options[trim(kv.substr(0, eq))] = trim(kv.substr(eq + 1));
+          entry.options[trim(kv.substr(0, eq))] = trim(kv.substr(eq + 1));
         }
         p = comma + 1;
       }
@@ -181,11 +182,20 @@ StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegi
     }
     if (name.empty())
       return invalid_argument("--passes: empty pass name in '" + std::string(spec) + "'");
-    COMPRESSOR_ASSIGN_OR_RETURN(auto pass, registry.create(name, options));
-    pipeline.add(std::move(pass), options_text);
+    specs.push_back(std::move(entry));
     pos = end + 1;
   }
-  if (pipeline.size() == 0) return invalid_argument("--passes: no pass given");
+  if (specs.empty()) return invalid_argument("--passes: no pass given");
+  return specs;
+}
+
+StatusOr<PassPipeline> PassPipeline::parse(std::string_view spec, const PassRegistry& registry) {
+  COMPRESSOR_ASSIGN_OR_RETURN(std::vector<PassSpec> specs, parse_pass_specs(spec));
+  PassPipeline pipeline;
+  for (auto& entry : specs) {
+    COMPRESSOR_ASSIGN_OR_RETURN(auto pass, registry.create(entry.name, entry.options));
+    pipeline.add(std::move(pass), std::move(entry.options_text));
+  }
   return pipeline;
 }
 

@@ -12,6 +12,7 @@
 #include "compressor/pass/pipeline.h"
 #include "compressor/pass/registry.h"
 #include "pipeline_command.h"
+#include "recipe.h"
 
 namespace compressor::cli {
 namespace {
@@ -34,6 +35,7 @@ struct FactorizeOptions {
   std::vector<std::string> exclude;
   std::string calibration_data;
   size_t calibration_samples = 0;
+  bool print_recipe = false;
 };
 
 /// factorize-svd's options from the command line; usage errors name the option.
@@ -77,36 +79,20 @@ Status run_factorize(const FactorizeOptions& opts) {
   if (!opts.data_aware && (!opts.calibration_data.empty() || opts.calibration_samples > 0)) {
     return invalid_argument("--calibration-data and --calibration-samples apply to --data-aware");
   }
-  const std::string name = "factorize-svd";
-  const auto& registry = pass::PassRegistry::builtin();
-  PipelineCommand cmd = opts.cmd;
-  std::unique_ptr<pass::Pass> factorizer;
-  if (!opts.target.empty()) {
-    BudgetSpec spec;
-    spec.pass = name;
-    COMPRESSOR_ASSIGN_OR_RETURN(spec.target, pass::parse_budget_target(opts.target, "--target"));
-    // Fractions of each layer's rank removed. A square layer saves nothing until more than half
-    // goes, so the grid is dense at the top.
-    spec.search.grid = {0.25, 0.5, 0.625, 0.75, 0.8125, 0.875, 0.9375};
-    COMPRESSOR_ASSIGN_OR_RETURN(factorizer, make_budget_pass(options, spec));
-    cmd.budget = std::move(spec);
-  } else {
-    COMPRESSOR_ASSIGN_OR_RETURN(factorizer, registry.create(name, options));
-  }
-
   // BatchNormalization is folded first, so a Conv's factors carry it.
-  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline,
-                              pass::PassPipeline::parse(pass::cleanup_pipeline_spec()));
-  pipeline.add(std::move(factorizer), options_text(options));
-  COMPRESSOR_ASSIGN_OR_RETURN(auto dead, registry.create("eliminate-dead-nodes", {}));
-  pipeline.add(std::move(dead));
-
+  Recipe recipe = recipe_of(opts.cmd);
+  COMPRESSOR_RETURN_IF_ERROR(append_steps(recipe, pass::cleanup_pipeline_spec()));
+  recipe.steps.push_back({"factorize-svd", options, opts.target, {}});
+  recipe.steps.push_back({"eliminate-dead-nodes", {}, {}, {}});
   if (opts.data_aware) {
-    COMPRESSOR_ASSIGN_OR_RETURN(
-        cmd.calibration,
-        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples));
+    COMPRESSOR_RETURN_IF_ERROR(
+        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples).status());
+    RecipeCalibration calibration;
+    calibration.data = opts.calibration_data;
+    calibration.samples = opts.calibration_samples;
+    recipe.calibration = calibration;
   }
-  return run_pipeline_command(cmd, std::move(pipeline));
+  return finish_recipe(recipe, opts.print_recipe);
 }
 
 }  // namespace
@@ -169,6 +155,7 @@ void setup_factorize_command(CLI::App& app, Runner& run) {
                   "Folder to save the model into after every pass (NN-<pass>.onnx)");
   add_data_options(*cmd, opts->cmd.data, /*with_no_drift=*/true);
   add_gate_options(*cmd, opts->cmd.gates, /*with_on_exceed=*/true);
+  add_print_recipe_flag(*cmd, opts->print_recipe);
   cmd->callback([opts, &run] { run = [opts] { return run_factorize(*opts); }; });
 }
 

@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "compressor/pass/pipeline.h"
 #include "pipeline_command.h"
+#include "recipe.h"
 
 namespace compressor::cli {
 namespace {
@@ -10,12 +11,14 @@ namespace {
 struct OptimizeOptions {
   PipelineCommand cmd;
   std::string passes;
+  bool print_recipe = false;
 };
 
 Status run_optimize(const OptimizeOptions& opts) {
-  const std::string spec = opts.passes.empty() ? pass::optimize_pipeline_spec() : opts.passes;
-  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline, pass::PassPipeline::parse(spec));
-  return run_pipeline_command(opts.cmd, std::move(pipeline));
+  Recipe recipe = recipe_of(opts.cmd);
+  COMPRESSOR_RETURN_IF_ERROR(
+      append_steps(recipe, opts.passes.empty() ? pass::optimize_pipeline_spec() : opts.passes));
+  return finish_recipe(recipe, opts.print_recipe);
 }
 
 }  // namespace
@@ -36,6 +39,7 @@ void setup_optimize_command(CLI::App& app, Runner& run) {
                   "Folder to save the model into after every pass (NN-<pass>.onnx)");
   add_data_options(*cmd, opts->cmd.data, /*with_no_drift=*/true);
   add_gate_options(*cmd, opts->cmd.gates, /*with_on_exceed=*/true);
+  add_print_recipe_flag(*cmd, opts->print_recipe);
   cmd->callback([opts, &run] { run = [opts] { return run_optimize(*opts); }; });
 }
 

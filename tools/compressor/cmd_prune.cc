@@ -11,6 +11,7 @@
 #include "compressor/pass/pipeline.h"
 #include "compressor/pass/registry.h"
 #include "pipeline_command.h"
+#include "recipe.h"
 
 namespace compressor::cli {
 namespace {
@@ -37,6 +38,7 @@ struct PruneOptions {
   std::vector<std::string> exclude;
   std::string calibration_data;
   size_t calibration_samples = 0;
+  bool print_recipe = false;
 };
 
 /// The pruning pass and its options, from the command line; usage errors name the option.
@@ -109,48 +111,31 @@ Status run_prune(const PruneOptions& opts) {
         "--calibration-data and --calibration-samples apply to --method wanda|sparsegpt, "
         "--criterion activation and --reconstruct only");
   }
-  const auto& registry = pass::PassRegistry::builtin();
-  PipelineCommand cmd = opts.cmd;
-  std::unique_ptr<pass::Pass> pruner;
-  if (!opts.target.empty()) {
-    BudgetSpec spec;
-    spec.pass = name;
-    COMPRESSOR_ASSIGN_OR_RETURN(spec.target, pass::parse_budget_target(opts.target, "--target"));
-    COMPRESSOR_ASSIGN_OR_RETURN(pruner, make_budget_pass(options, spec));
-    cmd.budget = std::move(spec);
-  } else {
-    COMPRESSOR_ASSIGN_OR_RETURN(pruner, registry.create(name, options));
-  }
-
   // Unstructured pruning works on the weights as they will be deployed: BatchNormalization
   // folded first, so the zeros survive. Structured pruning keeps BatchNormalization until its
   // channels are chosen (the bn_scale criterion reads it) and folds it afterwards.
-  pass::PassPipeline pipeline;
+  Recipe recipe = recipe_of(opts.cmd);
+  const RecipeStep pruner{name, options, opts.target, {}};
   if (opts.structured.empty()) {
-    COMPRESSOR_ASSIGN_OR_RETURN(pipeline, pass::PassPipeline::parse(pass::cleanup_pipeline_spec()));
-    pipeline.add(std::move(pruner), options_text(options));
-    if (opts.sparse_storage) {
-      COMPRESSOR_ASSIGN_OR_RETURN(auto store, registry.create("store-sparse", {}));
-      pipeline.add(std::move(store));
-    }
+    COMPRESSOR_RETURN_IF_ERROR(append_steps(recipe, pass::cleanup_pipeline_spec()));
+    recipe.steps.push_back(pruner);
+    if (opts.sparse_storage) recipe.steps.push_back({"store-sparse", {}, {}, {}});
   } else {
-    COMPRESSOR_ASSIGN_OR_RETURN(
-        pipeline, pass::PassPipeline::parse(
-                      "constants-to-initializers,eliminate-identity,eliminate-dead-nodes"));
-    pipeline.add(std::move(pruner), options_text(options));
-    for (const char* cleanup :
-         {"fold-batchnorm", "merge-duplicate-initializers", "eliminate-dead-nodes"}) {
-      COMPRESSOR_ASSIGN_OR_RETURN(auto p, registry.create(cleanup, {}));
-      pipeline.add(std::move(p));
-    }
+    COMPRESSOR_RETURN_IF_ERROR(
+        append_steps(recipe, "constants-to-initializers,eliminate-identity,eliminate-dead-nodes"));
+    recipe.steps.push_back(pruner);
+    COMPRESSOR_RETURN_IF_ERROR(
+        append_steps(recipe, "fold-batchnorm,merge-duplicate-initializers,eliminate-dead-nodes"));
   }
-
   if (calibrates) {
-    COMPRESSOR_ASSIGN_OR_RETURN(
-        cmd.calibration,
-        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples));
+    COMPRESSOR_RETURN_IF_ERROR(
+        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples).status());
+    RecipeCalibration calibration;
+    calibration.data = opts.calibration_data;
+    calibration.samples = opts.calibration_samples;
+    recipe.calibration = calibration;
   }
-  return run_pipeline_command(cmd, std::move(pipeline));
+  return finish_recipe(recipe, opts.print_recipe);
 }
 
 }  // namespace
@@ -226,6 +211,7 @@ void setup_prune_command(CLI::App& app, Runner& run) {
                   "Folder to save the model into after every pass (NN-<pass>.onnx)");
   add_data_options(*cmd, opts->cmd.data, /*with_no_drift=*/true);
   add_gate_options(*cmd, opts->cmd.gates, /*with_on_exceed=*/true);
+  add_print_recipe_flag(*cmd, opts->print_recipe);
   cmd->callback([opts, &run] { run = [opts] { return run_prune(*opts); }; });
 }
 

@@ -10,6 +10,7 @@
 #include "compressor/pass/pipeline.h"
 #include "compressor/pass/registry.h"
 #include "pipeline_command.h"
+#include "recipe.h"
 
 namespace compressor::cli {
 namespace {
@@ -36,6 +37,7 @@ struct QuantizeOptions {
   bool bias_correction = false;
   bool auto_fallback = false;
   size_t fallback_step = 0;
+  bool print_recipe = false;
 };
 
 Status run_quantize(const QuantizeOptions& opts) {
@@ -64,8 +66,7 @@ Status run_quantize(const QuantizeOptions& opts) {
                             std::to_string(opts.percentile));
   }
   COMPRESSOR_RETURN_IF_ERROR(check_writable_path("--save-calibration", opts.save_calibration));
-  COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationMethod method,
-                              pass::parse_calibration_method(opts.calibration));
+  COMPRESSOR_RETURN_IF_ERROR(pass::parse_calibration_method(opts.calibration).status());
 
   // The pass and its options.
   std::string name;
@@ -89,53 +90,35 @@ Status run_quantize(const QuantizeOptions& opts) {
   if (opts.bias_correction) options["bias_correction"] = "true";
   if (!opts.include.empty()) options["include"] = join_lines(opts.include);
   if (!opts.exclude.empty()) options["exclude"] = join_lines(opts.exclude);
-  const auto& registry = pass::PassRegistry::builtin();
-  COMPRESSOR_ASSIGN_OR_RETURN(auto quantizer, registry.create(name, options));
+  if (opts.fallback_step > 0 && !opts.auto_fallback) {
+    return invalid_argument("--fallback-step applies with --auto-fallback only");
+  }
 
   // Cleanup first (Constant nodes to initializers, BatchNormalization folded), then the opset
   // the quantized form needs.
-  COMPRESSOR_ASSIGN_OR_RETURN(pass::PassPipeline pipeline,
-                              pass::PassPipeline::parse(pass::cleanup_pipeline_spec()));
-  if (opts.equalize) {
-    COMPRESSOR_ASSIGN_OR_RETURN(auto equalize, registry.create("equalize-cross-layer", {}));
-    pipeline.add(std::move(equalize));
-  }
+  Recipe recipe = recipe_of(opts.cmd);
+  COMPRESSOR_RETURN_IF_ERROR(append_steps(recipe, pass::cleanup_pipeline_spec()));
+  if (opts.equalize) recipe.steps.push_back({"equalize-cross-layer", {}, {}, {}});
   if (opts.smooth_quant) {
     // Smoothing is exact in float, so it applies to every eligible layer, quantized or not.
-    const pass::PassOptions smooth = {{"alpha", format_value(*opts.smooth_quant)}};
-    COMPRESSOR_ASSIGN_OR_RETURN(auto sq, registry.create("smooth-quant", smooth));
-    pipeline.add(std::move(sq), options_text(smooth));
+    recipe.steps.push_back({"smooth-quant", {{"alpha", format_value(*opts.smooth_quant)}}, {}, {}});
   }
   const int64_t opset = opts.per_channel ? 13 : opts.mode == "dynamic" ? 11 : 10;
-  COMPRESSOR_ASSIGN_OR_RETURN(auto convert,
-                              registry.create("convert-opset", {{"opset", std::to_string(opset)}}));
-  pipeline.add(std::move(convert), "opset=" + std::to_string(opset));
-  pipeline.add(std::move(quantizer), options_text(options));
+  recipe.steps.push_back({"convert-opset", {{"opset", std::to_string(opset)}}, {}, {}});
+  RecipeStep quantizer{name, options, {}, {}};
+  if (opts.auto_fallback) quantizer.fallback_step = opts.fallback_step;
+  recipe.steps.push_back(std::move(quantizer));
 
   // Calibration: a saved table, or samples (--calibration-data / --calibration-samples, else
   // the evaluation samples).
-  std::optional<io::SampleSet> calibration_samples;
-  PipelineCommand cmd = opts.cmd;
   if (calibrates) {
-    if (!opts.calibration_table.empty()) {
-      COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationTable table,
-                                  pass::CalibrationTable::load(opts.calibration_table));
-      pipeline.set_calibration_table(std::move(table));
-    } else {
-      COMPRESSOR_ASSIGN_OR_RETURN(
-          cmd.calibration,
-          calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples));
-      cmd.calibration->options.method = method;
-      cmd.calibration->options.percentile = opts.percentile;
-      cmd.calibration->save_path = opts.save_calibration;
-    }
+    COMPRESSOR_RETURN_IF_ERROR(
+        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples).status());
+    recipe.calibration =
+        RecipeCalibration{opts.calibration,         opts.percentile,        opts.calibration_data,
+                          opts.calibration_samples, opts.calibration_table, opts.save_calibration};
   }
-  if (opts.auto_fallback) {
-    cmd.fallback = FallbackSpec{name, options, {.step = opts.fallback_step}};
-  } else if (opts.fallback_step > 0) {
-    return invalid_argument("--fallback-step applies with --auto-fallback only");
-  }
-  Status st = run_pipeline_command(cmd, std::move(pipeline));
+  Status st = finish_recipe(recipe, opts.print_recipe);
   if (!st.ok() && opts.per_channel && st.message().find("version converter") != std::string::npos) {
     const int64_t fallback = opts.mode == "dynamic" ? 11 : 10;
     return Status(st.code(), st.message() +
@@ -221,6 +204,7 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
                   "Folder to save the model into after every pass (NN-<pass>.onnx)");
   add_data_options(*cmd, opts->cmd.data, /*with_no_drift=*/true);
   add_gate_options(*cmd, opts->cmd.gates, /*with_on_exceed=*/true);
+  add_print_recipe_flag(*cmd, opts->print_recipe);
   cmd->callback([opts, &run] { run = [opts] { return run_quantize(*opts); }; });
 }
 

@@ -23,6 +23,7 @@ void setup_quantize_command(CLI::App& app, Runner& run);
 void setup_prune_command(CLI::App& app, Runner& run);
 void setup_factorize_command(CLI::App& app, Runner& run);
 void setup_passes_command(CLI::App& app, Runner& run);
+void setup_run_command(CLI::App& app, Runner& run);
 void setup_batch_command(CLI::App& app, Runner& run);
 
 }  // namespace compressor::cli

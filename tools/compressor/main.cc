@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   compressor::cli::setup_quantize_command(app, run);
   compressor::cli::setup_factorize_command(app, run);
   compressor::cli::setup_passes_command(app, run);
+  compressor::cli::setup_run_command(app, run);
   compressor::cli::setup_batch_command(app, run);
 
   try {

@@ -1,5 +1,6 @@
 #include "pipeline_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -183,26 +184,40 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
     }
   }
 
-  // Calibration samples: their own set, or the drift samples.
+  // Calibration: a saved table and/or samples (their own set, or the drift samples).
   std::optional<io::SampleSet> own_calibration_samples;
+  std::string calibration_text;
+  bool calibration_shares_samples = false;
   if (cmd.calibration) {
+    const CalibrationSpec& spec = *cmd.calibration;
+    if (!spec.table_path.empty()) {
+      COMPRESSOR_ASSIGN_OR_RETURN(pass::CalibrationTable table,
+                                  pass::CalibrationTable::load(spec.table_path));
+      pipeline.set_calibration_table(std::move(table));
+      calibration_text = "table " + spec.table_path;
+    }
+    // With a table, samples only give the Gram statistics tables do not store.
+    const bool optional_samples = spec.implicit || !spec.table_path.empty();
     const io::SampleSet* calibration_samples = nullptr;
-    if (cmd.calibration->separate || !samples) {
-      auto opened = io::SampleSet::open(model, cmd.calibration->samples);
-      if (!opened.ok()) return opened.status().with_context(cmd.model + ": calibration samples");
-      own_calibration_samples = std::move(opened).value();
-      calibration_samples = &*own_calibration_samples;
+    if (spec.separate || !samples) {
+      auto opened = io::SampleSet::open(model, spec.samples);
+      if (opened.ok()) {
+        own_calibration_samples = std::move(opened).value();
+        calibration_samples = &*own_calibration_samples;
+      } else if (!optional_samples) {
+        return opened.status().with_context(cmd.model + ": calibration samples");
+      }
     } else {
       calibration_samples = &*samples;
-      if (meter) {
-        rep.notes.push_back(
-            "calibration and drift used the same samples; give --calibration-data (or "
-            "--calibration-samples) for drift measured on samples the ranges were not fitted to");
+      calibration_shares_samples = meter != nullptr;
+    }
+    if (calibration_samples != nullptr) {
+      pipeline.set_calibration_samples(calibration_samples, spec.options);
+      if (calibration_text.empty()) {
+        calibration_text = std::string(pass::calibration_method_name(spec.options.method)) +
+                           " on " + calibration_samples->describe();
       }
     }
-    pipeline.set_calibration_samples(calibration_samples, cmd.calibration->options);
-    rep.calibration = std::string(pass::calibration_method_name(cmd.calibration->options.method)) +
-                      " on " + calibration_samples->describe();
   }
 
   pipeline.add_instrumentation(std::make_unique<pass::VerifyInstrumentation>());
@@ -230,6 +245,16 @@ Status run_pipeline_command(const PipelineCommand& cmd, pass::PassPipeline pipel
   auto records = pipeline.run(model, ctx);
   if (!records.ok()) return records.status().with_context(cmd.model);
   rep.passes = std::move(records).value();
+  if (pipeline.calibration_table() != nullptr ||
+      std::any_of(rep.passes.begin(), rep.passes.end(),
+                  [](const pass::PassRecord& r) { return r.calibrated_tensors > 0; })) {
+    rep.calibration = calibration_text;
+    if (calibration_shares_samples && cmd.calibration->table_path.empty()) {
+      rep.notes.push_back(
+          "calibration and drift used the same samples; give --calibration-data (or "
+          "--calibration-samples) for drift measured on samples the ranges were not fitted to");
+    }
+  }
   if (cmd.fallback && !rep.passes.empty() && rep.passes.back().name == cmd.fallback->pass &&
       before_fallback_pass) {
     pass::PassRecord& last = rep.passes.back();

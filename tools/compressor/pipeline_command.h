@@ -22,7 +22,11 @@ struct CalibrationSpec {
   /// True when the calibration samples are not the drift samples (--calibration-data/-samples).
   bool separate = false;
   pass::CalibrationOptions options;
-  std::string save_path;  ///< --save-calibration
+  std::string save_path;   ///< --save-calibration
+  std::string table_path;  ///< --calibration-table: ranges from a saved table, not from samples.
+  /// Not asked for by the user (a recipe without a calibration section): samples that cannot be
+  /// opened only matter to a pass that needs them, which then says so.
+  bool implicit = false;
 };
 
 /// Calibration on the drift samples, or on --calibration-data / --calibration-samples when given

@@ -125,6 +125,16 @@ class DumpInstrumentation : public PassInstrumentation {
   int count_ = 0;
 };
 
+/// One pass of a pipeline spec: its name and options, and the options as written.
+struct PassSpec {
+  std::string name;
+  PassOptions options;
+  std::string options_text;
+};
+
+/// Splits "a,b{k=v,k2=v2},c" into passes and options (names are not checked against a registry).
+StatusOr<std::vector<PassSpec>> parse_pass_specs(std::string_view spec);
+
 /// An ordered list of passes.
 class PassPipeline {
  public:
