@@ -46,7 +46,7 @@ fi
   die "make_batch_zoo.py failed (needs numpy and onnx)"
 if [[ -z $recipe ]]; then
   recipe=$tmp/recipe.yaml
-  printf 'passes:\n  - quantize-weights\nsamples: 4\n' >"$recipe"
+  printf 'data:\n  samples: 4\npasses:\n  - pass: quantize-weights\n' >"$recipe"
 fi
 echo "zoo: $(awk '$1 == "good"' "$tmp/zoo.txt" | wc -l) models, $(awk '$1 == "broken"' "$tmp/zoo.txt" | wc -l) broken files; $(nproc) cores" >&2
 

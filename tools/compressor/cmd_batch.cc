@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "batch.h"
 #include "commands.h"
@@ -26,6 +27,7 @@ struct BatchOptions {
   std::string out_dir;
   std::string recipe;
   int jobs = 1;
+  int threads = 0;
   bool resume = false;
   std::string shard;
   std::vector<std::string> merge;
@@ -213,6 +215,11 @@ Status run_batch(const BatchOptions& opts) {
   size_t finished = 0;
   Progress progress("batch", queue.size(), "models");
   InterruptGuard guard;
+  // The cores are shared among the workers (results do not depend on the thread count).
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = opts.threads > 0
+                               ? static_cast<unsigned>(opts.threads)
+                               : std::max(1u, cores / static_cast<unsigned>(opts.jobs));
   auto start_job = [&](size_t k) -> StatusOr<batch::JobSpec> {
     batch::Row& row = rows[queue[k]];
     const batch::Entry& e = manifest.entries[row.index];
@@ -227,6 +234,8 @@ Status run_batch(const BatchOptions& opts) {
     batch::JobSpec spec;
     spec.argv = {self,      "run",      e.recipe,     e.model,         "-o",      files.model,
                  "--force", "--report", files.report, "--report-html", files.html};
+    spec.argv.push_back("--threads");
+    spec.argv.push_back(std::to_string(threads));
     if (!e.data.empty()) {
       spec.argv.push_back("--data");
       spec.argv.push_back(e.data);
@@ -317,6 +326,9 @@ void setup_batch_command(CLI::App& app, Runner& run) {
   cmd->add_option("--recipe", opts->recipe,
                   "Recipe for a folder of models, or for the manifest's models without their own");
   cmd->add_option("-j,--jobs", opts->jobs, "Workers at a time (default 1)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--threads", opts->threads,
+                  "Threads per worker (default: the cores divided by -j)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--resume", opts->resume,
                 "Skip models whose results in --out-dir are complete for the same input and "
