@@ -5,6 +5,9 @@
 # output folder, for several rounds, and prints each round's wall times and the median of the
 # per-round ratios (j1 / j2). Progress goes to stderr.
 #
+# Each worker gets its default share of the cores (cores / -j threads), so -j 1 runs each model on
+# both cores and -j 2 runs two models on one core each.
+#
 # Usage: bench/batch_bench.sh [--build DIR] [--rounds N] [--no-ocr] [--recipe FILE]
 #   --build DIR    build tree holding tools/compressor/compressor (default <repo>/build)
 #   --rounds N     rounds of (-j 1, -j 2) (default 5)
@@ -48,6 +51,26 @@ if [[ -z $recipe ]]; then
   recipe=$tmp/recipe.yaml
   printf 'data:\n  samples: 4\npasses:\n  - pass: quantize-weights\n' >"$recipe"
 fi
+# A manifest over the zoo: every file with the recipe, except the OCR models, whose dynamic
+# input sizes get their own recipes (a 320-wide text line, a 48x192 crop, a 320x320 page).
+/usr/bin/python3 - "$tmp" "$recipe" <<'PYEOF' || die "cannot write the manifest"
+import os, sys
+tmp, recipe = sys.argv[1], sys.argv[2]
+dims = {"ocr_rec": "{p2o.DynamicDimension.0: 1, p2o.DynamicDimension.1: 320}",
+        "ocr_cls": "{p2o.DynamicDimension.0: 1, p2o.DynamicDimension.1: 48, p2o.DynamicDimension.2: 192}",
+        "ocr_det": "{p2o.DynamicDimension.0: 1, p2o.DynamicDimension.1: 320, p2o.DynamicDimension.2: 320}"}
+lines = ["recipe: %s" % recipe, "models:"]
+for f in sorted(os.listdir(os.path.join(tmp, "zoo"))):
+    name = f[:-len(".onnx")]
+    if name in dims:
+        r = os.path.join(tmp, name + ".yaml")
+        with open(r, "w") as out:
+            out.write("data:\n  samples: 4\n  dims: %s\npasses:\n  - pass: quantize-weights\n" % dims[name])
+        lines.append("  - {model: zoo/%s, recipe: %s}" % (f, r))
+    else:
+        lines.append("  - zoo/%s" % f)
+open(os.path.join(tmp, "zoo.yaml"), "w").write("\n".join(lines) + "\n")
+PYEOF
 echo "zoo: $(awk '$1 == "good"' "$tmp/zoo.txt" | wc -l) models, $(awk '$1 == "broken"' "$tmp/zoo.txt" | wc -l) broken files; $(nproc) cores" >&2
 
 run_once() {
@@ -55,7 +78,7 @@ run_once() {
   rm -rf "$out"
   local t0 t1
   t0=$(date +%s.%N)
-  "$bin" -q batch "$tmp/zoo" --recipe "$recipe" --out-dir "$out" -j "$j" >/dev/null 2>"$tmp/err"
+  "$bin" -q batch "$tmp/zoo.yaml" --out-dir "$out" -j "$j" >/dev/null 2>"$tmp/err"
   local rc=$?
   t1=$(date +%s.%N)
   # 1 is expected: the broken files are error rows.
@@ -75,3 +98,8 @@ done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR] = $1} END {
   if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 printf '\nmedian speed-up of -j 2 over -j 1: %.2fx over %d rounds\n' "$median" "$rounds"
+/usr/bin/python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))['counts']
+print('last -j 2 run: %d models, %d ok, %d errors (the broken files)' % (c['models'], c['ok'], c['error']))
+" "$tmp/out_j2/summary.json"

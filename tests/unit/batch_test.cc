@@ -470,9 +470,9 @@ JobRun run_shell(
 }
 
 TEST_F(BatchTest, WorkersReportExitCodesSignalsAndLogs) {
-  const JobRun r = run_shell(
-      {"echo hello; echo 'error: broken model' >&2; exit 1", "exit 3", "kill -SEGV $$", "exit 0"},
-      2, {}, dir_.string());
+  const JobRun r = run_shell({"echo hello; echo 'error: broken model' >&2; exit 1", "exit 3",
+                              "ulimit -c 0; kill -SEGV $$", "exit 0"},
+                             2, {}, dir_.string());
   ASSERT_EQ(r.order.size(), 4u);
   EXPECT_TRUE(r.never.empty());
   EXPECT_EQ(r.exits.at(0).exit_code, 1);
