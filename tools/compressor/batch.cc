@@ -2,6 +2,7 @@
 #include "batch.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -18,7 +19,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "compressor/core/format.h"
 #include "compressor/core/sha256.h"
@@ -1000,6 +1000,12 @@ std::vector<size_t> run_jobs(
     bool interrupted = false;
     double kill_sent = 0;
   };
+  // SIGCHLD is blocked and waited for, so a finished worker is noticed at once rather than at
+  // the next poll; the wait still times out to check timeouts and interruption.
+  sigset_t chld, old_mask;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, &old_mask);
   std::vector<Running> running;
   size_t next = 0;
   bool stopping = false;
@@ -1061,8 +1067,12 @@ std::vector<size_t> run_jobs(
       }
       ++k;
     }
-    if (!changed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!changed) {
+      const timespec wait{0, 20'000'000};
+      sigtimedwait(&chld, nullptr, &wait);
+    }
   }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   std::vector<size_t> never;
   for (size_t i = next; i < count; ++i) never.push_back(i);
   return never;
