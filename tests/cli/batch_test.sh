@@ -287,6 +287,16 @@ run "--timeout ends workers, the batch goes on" 1 "" -- \
   -q batch "$TMP/m/zoo.yaml" --out-dir "$TMP/tout" --timeout 0.001
 summary_check "timed-out models say so" "$TMP/tout/summary.json" \
   "all(r['ended_by'] == 'timeout' and 'timeout' in r['error'] for r in s['models'])"
+# Sanitizer builds reserve terabytes of address space and cannot run under a memory limit.
+if grep -q -a -e __asan_init -e AddressSanitizer "$BIN"; then
+  echo "skip  --memory-limit (sanitizer build)"
+else
+  run "--memory-limit ends workers, the batch goes on" 1 "" -- \
+    -q batch "$TMP/m/zoo.yaml" --out-dir "$TMP/mem" --memory-limit 30M
+  summary_check "workers over the memory limit say so" "$TMP/mem/summary.json" \
+    "all(r['ended_by'] == 'memory_limit' and 'under --memory-limit' in r['error'] \
+         for r in s['models'])"
+fi
 printf 'recipe: ../recipe.yaml\nmodles: []\n' >"$TMP/m/typo.yaml"
 run "unknown manifest key" 2 "unknown key 'modles' (valid keys: recipe, data, models)" -- \
   batch "$TMP/m/typo.yaml" --out-dir "$TMP/x"

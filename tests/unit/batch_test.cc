@@ -11,6 +11,7 @@
 #include <set>
 
 #include "compressor/core/sha256.h"
+#include "compressor/report/html.h"
 
 namespace compressor::cli::batch {
 namespace {
@@ -278,6 +279,10 @@ TEST(BatchExit, ErrorLineAndClassification) {
   EXPECT_EQ(r.status, "error");
   EXPECT_EQ(r.ended_by, "memory_limit");
   EXPECT_EQ(r.error, "out of memory (under --memory-limit)");
+  classify_exit(e, "error: internal error: Resource temporarily unavailable\n", true, 0, r);
+  EXPECT_EQ(r.ended_by, "memory_limit");
+  classify_exit(e, "error: out of memory\n", false, 0, r);
+  EXPECT_EQ(r.ended_by, "");
   e.exit_code = -1;
   e.signal = SIGSEGV;
   classify_exit(e, "", false, 0, r);
@@ -390,6 +395,24 @@ TEST(BatchSummary, HtmlIsSelfContainedWithAScatterOfSizeAgainstDrift) {
   EXPECT_EQ(h.find("b|<x>"), std::string::npos);
   EXPECT_NE(h.find("b|&lt;x&gt;"), std::string::npos);
   EXPECT_NE(h.find("c.onnx: &quot;not&quot; a model"), std::string::npos);
+}
+
+TEST(BatchSummary, ScatterPlacesPointsOnLinearAxesFromZero) {
+  // Plot area: x from 70 to 570 (720 wide, 70 left, 150 right), y from 14 to 374 (420 high, 14
+  // top, 46 bottom); x runs to max(1, largest x), y to the largest y.
+  const std::string svg = report::svg_scatter_chart("t",
+                                                    {{"a", 0.5, 0.02, false},
+                                                     {"b<", 0.25, 0.01, true},
+                                                     {"nan", NAN, 1, false},
+                                                     {"neg", -1, 1, false}},
+                                                    "size", "drift");
+  EXPECT_NE(svg.find("<circle cx=\"320.0\" cy=\"14.0\""), std::string::npos) << svg;
+  EXPECT_NE(svg.find("<circle cx=\"195.0\" cy=\"194.0\" r=\"5\" fill=\"#c62828\""),
+            std::string::npos);
+  EXPECT_EQ(svg.find(">nan<"), std::string::npos);
+  EXPECT_EQ(svg.find(">neg<"), std::string::npos);
+  EXPECT_NE(svg.find(">b&lt;<"), std::string::npos);
+  EXPECT_EQ(svg.find("b<"), std::string::npos);
 }
 
 TEST_F(BatchTest, MergeOfShardsEqualsTheWholeAndChecksCoverage) {

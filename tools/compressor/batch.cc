@@ -568,7 +568,13 @@ void classify_exit(const WorkerExit& exit, const std::string& log_text, bool mem
   }
   row.status = "error";
   row.error = line.empty() ? "worker exited with code " + std::to_string(exit.exit_code) : line;
-  if (memory_limited && line.find("out of memory") != std::string::npos) {
+  // Under RLIMIT_AS an allocation fails (bad_alloc: "out of memory"), a thread's stack cannot
+  // be mapped (EAGAIN from thread creation), or the loader cannot map a shared library.
+  const bool memory_error = line.find("out of memory") != std::string::npos ||
+                            line.find("Cannot allocate memory") != std::string::npos ||
+                            line.find("Resource temporarily unavailable") != std::string::npos ||
+                            line.find("failed to map segment") != std::string::npos;
+  if (memory_limited && memory_error) {
     row.ended_by = "memory_limit";
     row.error += " (under --memory-limit)";
   }
