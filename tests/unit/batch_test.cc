@@ -131,6 +131,12 @@ TEST_F(BatchTest, DirectoryIsEveryOnnxFileRecursiveSorted) {
   for (const auto& e : got.value().entries) names.push_back(e.name);
   EXPECT_EQ(names, (std::vector<std::string>{"a/model", "b", "c/model"}));
   EXPECT_FALSE(scan_directory(path("zoo"), "").ok());
+  // The batch's own output folder inside the zoo is not part of it.
+  write("zoo/out/b/model.onnx", "x");
+  auto skipped = scan_directory(path("zoo"), path("r.json"), path("zoo/out"));
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(skipped.value().entries.size(), 3u);
+  EXPECT_EQ(scan_directory(path("zoo"), path("r.json")).value().entries.size(), 4u);
 }
 
 TEST(BatchShard, ParsesAndRejects) {

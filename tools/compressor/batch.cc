@@ -231,7 +231,8 @@ StatusOr<Manifest> load_manifest(const std::string& path, const std::string& def
   return m;
 }
 
-StatusOr<Manifest> scan_directory(const std::string& dir, const std::string& recipe) {
+StatusOr<Manifest> scan_directory(const std::string& dir, const std::string& recipe,
+                                  const std::string& skip) {
   if (recipe.empty()) {
     return invalid_argument(dir + ": a folder of models needs --recipe FILE");
   }
@@ -240,11 +241,19 @@ StatusOr<Manifest> scan_directory(const std::string& dir, const std::string& rec
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
   if (ec) return io_error(dir + ": cannot list the folder: " + ec.message());
-  for (const auto& de : it) {
-    if (de.path().extension() != ".onnx") continue;
+  std::error_code sec;
+  const fs::path skip_path = skip.empty() ? fs::path() : fs::weakly_canonical(skip, sec);
+  for (auto de = it; de != fs::recursive_directory_iterator(); de.increment(ec)) {
+    if (ec) return io_error(dir + ": cannot list the folder: " + ec.message());
+    if (!skip_path.empty() && de->is_directory(sec) &&
+        fs::weakly_canonical(de->path(), sec) == skip_path) {
+      de.disable_recursion_pending();
+      continue;
+    }
+    if (de->path().extension() != ".onnx") continue;
     std::error_code fec;
-    if (!de.is_regular_file(fec)) continue;
-    rels.push_back(fs::relative(de.path(), dir).generic_string());
+    if (!de->is_regular_file(fec)) continue;
+    rels.push_back(fs::relative(de->path(), dir).generic_string());
   }
   std::sort(rels.begin(), rels.end());
   if (rels.empty()) return invalid_argument(dir + ": no .onnx file in the folder");
@@ -762,7 +771,7 @@ std::string summary_to_markdown(const Summary& s) {
            ratio_text(ratio(r.params_before, r.params_after)) + " | " +
            ratio_text(ratio(r.macs_before, r.macs_after)) + " | " + metric_text(r.worst_cosine) +
            " | " + metric_text(r.worst_rel_l2) + " | " + md_cell(gates) + " | " +
-           fmt("%.1f s", r.seconds) + " | " + md_cell(r.error) + " |\n";
+           fmt("%.2f s", r.seconds) + " | " + md_cell(r.error) + " |\n";
   }
   const Json j = summary_to_json(s);
   const Json& c = j["counts"];
@@ -852,7 +861,7 @@ std::string summary_to_html(const Summary& s) {
     std::string gates = r.gates.empty() ? "-" : r.gates;
     if (!r.failed_gates.empty()) gates += ": " + join(r.failed_gates, ", ");
     out += "<td class=\"mono\">" + html_escape(gates) + "</td>";
-    out += "<td class=\"num\">" + fmt("%.1f s", r.seconds) + "</td>";
+    out += "<td class=\"num\">" + fmt("%.2f s", r.seconds) + "</td>";
     out += "<td>" + html_escape(r.error) + "</td></tr>\n";
   }
   out +=

@@ -40,8 +40,10 @@ struct Manifest {
 StatusOr<Manifest> load_manifest(const std::string& path, const std::string& default_recipe);
 
 /// Every .onnx file under `dir` (recursive, sorted by relative path), each with `recipe`; the
-/// name is the relative path without ".onnx".
-StatusOr<Manifest> scan_directory(const std::string& dir, const std::string& recipe);
+/// name is the relative path without ".onnx". Files under `skip` (the batch's own output folder
+/// when it lies inside `dir`) are left out.
+StatusOr<Manifest> scan_directory(const std::string& dir, const std::string& recipe,
+                                  const std::string& skip = "");
 
 /// A name as it may be used for a folder: 1-200 characters of [A-Za-z0-9._+-] in '/'-separated
 /// parts, none of them empty, "." or "..". Returns the reason when it is not.

@@ -142,7 +142,8 @@ Status run_batch(const BatchOptions& opts) {
   std::error_code ec;
   batch::Manifest manifest;
   if (fs::is_directory(opts.source, ec)) {
-    COMPRESSOR_ASSIGN_OR_RETURN(manifest, batch::scan_directory(opts.source, opts.recipe));
+    COMPRESSOR_ASSIGN_OR_RETURN(manifest,
+                                batch::scan_directory(opts.source, opts.recipe, opts.out_dir));
   } else if (fs::is_regular_file(opts.source, ec)) {
     COMPRESSOR_ASSIGN_OR_RETURN(manifest, batch::load_manifest(opts.source, opts.recipe));
   } else {
