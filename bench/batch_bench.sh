@@ -12,7 +12,8 @@
 #   --build DIR    build tree holding tools/compressor/compressor (default <repo>/build)
 #   --rounds N     rounds of (-j 1, -j 2) (default 5)
 #   --no-ocr       leave the OCR models out even when they are there
-#   --recipe FILE  recipe for every model (default: quantize-weights, 4 samples)
+#   --recipe FILE  recipe for the models (default: constants-to-initializers, eliminate-identity,
+#                  quantize-weights; drift on 4 random samples)
 #
 # Exit codes: 0 done; 1 the binary, python modules or a batch run failed unexpectedly; 2 usage.
 set -u
@@ -49,7 +50,8 @@ fi
   die "make_batch_zoo.py failed (needs numpy and onnx)"
 if [[ -z $recipe ]]; then
   recipe=$tmp/recipe.yaml
-  printf 'data:\n  samples: 4\npasses:\n  - pass: quantize-weights\n' >"$recipe"
+  printf '%s\n' "data:" "  samples: 4" "passes:" "  - pass: constants-to-initializers" \
+    "  - pass: eliminate-identity" "  - pass: quantize-weights" >"$recipe"
 fi
 # A manifest over the zoo: every file with the recipe, except the OCR models, whose dynamic
 # input sizes get their own recipes (a 320-wide text line, a 48x192 crop, a 320x320 page).
@@ -65,7 +67,9 @@ for f in sorted(os.listdir(os.path.join(tmp, "zoo"))):
     if name in dims:
         r = os.path.join(tmp, name + ".yaml")
         with open(r, "w") as out:
-            out.write("data:\n  samples: 4\n  dims: %s\npasses:\n  - pass: quantize-weights\n" % dims[name])
+            out.write("data:\n  samples: 4\n  dims: %s\npasses:\n"
+                      "  - pass: constants-to-initializers\n  - pass: eliminate-identity\n"
+                      "  - pass: quantize-weights\n" % dims[name])
         lines.append("  - {model: zoo/%s, recipe: %s}" % (f, r))
     else:
         lines.append("  - zoo/%s" % f)

@@ -282,6 +282,13 @@ summary_check "manifest: names, order, per-model recipe and gate verdicts" "$TMP
 printf 'models:\n  - model: ../zoo/mlp.onnx\n    recipe: ../recipe.yaml\n' >"$TMP/m/ok.yaml"
 run "all models ok: exit 0" 0 "1 ok" -- batch "$TMP/m/ok.yaml" --out-dir "$TMP/mok"
 
+printf 'recipe: ../recipe.yaml\nmodels: [../zoo/mlp.onnx, ../zoo/missing.onnx]\n' >"$TMP/m/missing.yaml"
+run "a missing model is an error row, not fatal" 1 "missing.onnx: cannot open" -- \
+  -q batch "$TMP/m/missing.yaml" --out-dir "$TMP/miss"
+summary_check "missing model: its row says so, the other ran" "$TMP/miss/summary.json" \
+  "rows['mlp']['status'] == 'ok' and rows['missing']['status'] == 'error' and \
+   'missing.onnx' in rows['missing']['error']"
+
 # --- Timeouts, usage errors ------------------------------------------------------------------
 run "--timeout ends workers, the batch goes on" 1 "" -- \
   -q batch "$TMP/m/zoo.yaml" --out-dir "$TMP/tout" --timeout 0.001

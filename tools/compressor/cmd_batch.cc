@@ -185,7 +185,7 @@ Status run_batch(const BatchOptions& opts) {
     auto input = sha256_file(e.model);
     if (!input.ok()) {
       row.status = "error";
-      row.error = e.model + ": cannot read the model";
+      row.error = input.status().message();
       rows.push_back(std::move(row));
       continue;
     }
@@ -209,7 +209,8 @@ Status run_batch(const BatchOptions& opts) {
 
   const bool terminal = isatty(fileno(stderr)) != 0;
   const bool chatty = !terminal && logger().should_log(spdlog::level::warn);
-  size_t reused = rows.size() - queue.size();
+  size_t reused = 0;
+  for (const auto& r : rows) reused += r.reused;
   if (reused > 0 && logger().should_log(spdlog::level::warn)) {
     std::fprintf(stderr, "batch: %zu of %zu models reused by --resume\n", reused, rows.size());
   }
