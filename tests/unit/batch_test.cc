@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -555,6 +556,30 @@ TEST_F(BatchTest, MemoryLimitAppliesToTheWorker) {
   const JobRun r = run_shell({"ulimit -v > " + path("limit.txt")}, 1, limits, dir_.string());
   EXPECT_EQ(r.exits.at(0).exit_code, 0);
   EXPECT_EQ(read(path("limit.txt")), "65536\n");
+}
+
+TEST_F(BatchTest, WorkersDieWithTheBatchEvenOnSigkill) {
+  const std::string pidfile = path("worker.pid");
+  const pid_t batch = ::fork();
+  ASSERT_GE(batch, 0);
+  if (batch == 0) {
+    run_shell(
+        {"echo $$ > " + pidfile + ".tmp; mv " + pidfile + ".tmp " + pidfile + "; exec sleep 30"}, 1,
+        {}, dir_.string());
+    ::_exit(0);
+  }
+  while (!fs::exists(pidfile)) ::usleep(10'000);
+  const pid_t worker = std::stoi(read(pidfile));
+  ::kill(batch, SIGKILL);
+  int status = 0;
+  ::waitpid(batch, &status, 0);
+  // The worker is not our child: it is gone once it cannot be signalled or is a zombie.
+  auto alive = [&] {
+    if (::kill(worker, 0) != 0) return false;
+    return read("/proc/" + std::to_string(worker) + "/stat").find(") Z") == std::string::npos;
+  };
+  for (int i = 0; i < 1000 && alive(); ++i) ::usleep(10'000);
+  EXPECT_FALSE(alive());
 }
 
 TEST_F(BatchTest, InterruptStopsRunningWorkersAndStartsNoMore) {
