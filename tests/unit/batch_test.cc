@@ -382,7 +382,7 @@ TEST(BatchSummary, CsvQuotesAndMarkdownEscapes) {
   const std::string md = summary_to_markdown(s);
   EXPECT_NE(md.find("b\\|<x>"), std::string::npos);
   EXPECT_NE(md.find("| 0.250 | 0.500 | 1.000 |"), std::string::npos);
-  EXPECT_NE(md.find("3 models: 1 ok, 1 gate failed, 1 errors"), std::string::npos);
+  EXPECT_NE(md.find("3 models: 1 ok, 1 gate failed, 1 error;"), std::string::npos);
 }
 
 TEST(BatchSummary, HtmlIsSelfContainedWithAScatterOfSizeAgainstDrift) {

@@ -782,7 +782,8 @@ std::string summary_to_markdown(const Summary& s) {
   }
   out += ": " + std::to_string(c["ok"].get<size_t>()) + " ok, " +
          std::to_string(c["gate_failed"].get<size_t>()) + " gate failed, " +
-         std::to_string(c["error"].get<size_t>()) + " errors";
+         std::to_string(c["error"].get<size_t>()) +
+         (c["error"].get<size_t>() == 1 ? " error" : " errors");
   if (c["not_run"].get<size_t>() > 0) {
     out += ", " + std::to_string(c["not_run"].get<size_t>()) + " not run";
   }
@@ -808,7 +809,8 @@ std::string summary_to_html(const Summary& s) {
   out += std::to_string(c["models"].get<size_t>()) +
          " models: " + std::to_string(c["ok"].get<size_t>()) + " ok, " +
          std::to_string(c["gate_failed"].get<size_t>()) + " gate failed, " +
-         std::to_string(c["error"].get<size_t>()) + " errors";
+         std::to_string(c["error"].get<size_t>()) +
+         (c["error"].get<size_t>() == 1 ? " error" : " errors");
   if (s.shard) {
     out += " (shard " + std::to_string(s.shard->index) + "/" + std::to_string(s.shard->count) +
            " of " + std::to_string(s.models_total) + " models)";
