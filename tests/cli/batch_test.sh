@@ -259,6 +259,8 @@ fi
 summary_check "merged rows point at the shards' folders" "$TMP/merged/summary.json" \
   "all(os.path.isfile(os.path.join(os.path.dirname(sys.argv[1]), r['folder'], 'done.json')) \
        for r in s['models'])"
+run "merge with --shard" 2 "--merge only reads shard summaries" -- \
+  batch --merge "$TMP/shard0" --shard 0/3 --out-dir "$TMP/merged2"
 run "merge with a shard missing" 2 "shards missing: 1/3" -- \
   batch --merge "$TMP/shard0" "$TMP/shard2" --out-dir "$TMP/merged2"
 

@@ -116,6 +116,12 @@ Status run_merge(const BatchOptions& opts) {
   if (!opts.source.empty()) {
     return invalid_argument("--merge takes shard folders, not a manifest ('" + opts.source + "')");
   }
+  if (!opts.shard.empty() || opts.resume || !opts.recipe.empty() || !opts.memory_limit.empty() ||
+      !opts.timeout.empty()) {
+    return invalid_argument(
+        "--merge only reads shard summaries: --shard, --resume, --recipe, --memory-limit and "
+        "--timeout do not apply");
+  }
   COMPRESSOR_ASSIGN_OR_RETURN(batch::Summary merged,
                               batch::merge_summaries(opts.merge, opts.out_dir));
   std::error_code ec;
