@@ -3,7 +3,8 @@
 # info, the cleanup passes, the optimized model checked against the reference outputs, static
 # int8 quantization calibrated and measured on real held-out data and held to gates, structured
 # pruning with least-squares recovery held to gates, low-rank factorization to a parameter budget
-# held to gates, per-layer sensitivity, and where the executor spends its time.
+# held to gates, a recipe that prunes, factorizes and quantizes in one run, per-layer sensitivity,
+# and where the executor spends its time.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/tools/setup.sh" "$repo/build"
@@ -52,6 +53,13 @@ done
   --target params_ratio=0.6 --data-aware \
   --calibration-data "$out/calib8x8" --data "$out/eval8x8" --labels "$out/eval_labels.npy" \
   --gate 'accuracy_drop<=0.05' --gate 'params_ratio<=0.6' --report "$out/factorize.json"
+echo
+echo "== compressor run examples/recipes/prune_factorize_quantize.yaml (one recipe, three techniques)"
+echo "   (channels pruned and re-fitted, layers factorized to 95% energy, static int8; drift after"
+echo "   every pass, held to an accuracy and a size gate; the HTML report beside it)"
+"$bin" run "$repo/examples/recipes/prune_factorize_quantize.yaml" -o "$out/tiny_cnn.chain.onnx" \
+  --data "$out/eval" --labels "$out/eval_labels.npy" --calibration-data "$out/calib" \
+  --report "$out/chain.json" --report-html "$out/chain.html"
 echo
 echo "== compressor sensitivity models/tiny_mlp/model.onnx --pass prune (which layers suffer most)"
 /usr/bin/python3 "$repo/tools/scripts/npy_to_samples.py" "$out/digits64" \

@@ -12,26 +12,50 @@
 
 namespace compressor::io {
 
-Status write_file_atomic(const std::string& path, std::initializer_list<std::string_view> parts) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  std::string tmpl = (target.parent_path().empty() ? fs::path(".") : target.parent_path()) /
-                     ("." + target.filename().string() + ".XXXXXX");
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) return io_error(path + ": cannot create a temporary file: " + std::strerror(errno));
+namespace {
+
+/// Writes every part to `fd`; false with errno set on failure.
+bool write_all(int fd, std::initializer_list<std::string_view> parts) {
   for (std::string_view bytes : parts) {
     size_t done = 0;
     while (done < bytes.size()) {
       const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
       if (n < 0) {
         if (errno == EINTR) continue;
-        const std::string why = std::strerror(errno);
-        ::close(fd);
-        ::unlink(tmpl.c_str());
-        return io_error(path + ": cannot write: " + why);
+        return false;
       }
       done += static_cast<size_t>(n);
     }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::initializer_list<std::string_view> parts) {
+  namespace fs = std::filesystem;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) return io_error(path + ": is a folder");
+    // /dev/null, /dev/stdout, a pipe: written in place (renaming over it would replace it).
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(path + ": cannot open: " + std::strerror(errno));
+    const bool written = write_all(fd, parts);
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    if (!written) return io_error(path + ": cannot write: " + why);
+    return ok_status();
+  }
+  const fs::path target(path);
+  std::string tmpl = (target.parent_path().empty() ? fs::path(".") : target.parent_path()) /
+                     ("." + target.filename().string() + ".XXXXXX");
+  const int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return io_error(path + ": cannot create a temporary file: " + std::strerror(errno));
+  if (!write_all(fd, parts)) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return io_error(path + ": cannot write: " + why);
   }
   ::fchmod(fd, 0644);  // mkstemp creates 0600; data files are shared like any output
   if (::fsync(fd) != 0 || ::close(fd) != 0) {

@@ -928,6 +928,12 @@ StatusOr<SaveResult> save_model(const ir::Model& model, const std::string& path,
   }
   std::error_code ec;
   if (fs::is_directory(path, ec)) return invalid_argument(path + ": is a directory");
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) {
+    // A device or a pipe would be replaced by the rename that makes the write atomic.
+    return invalid_argument(path +
+                            ": not a regular file; a model is written to a file (a "
+                            "temporary beside it, renamed into place)");
+  }
   fs::path out(path);
   fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   if (!fs::is_directory(dir, ec)) {

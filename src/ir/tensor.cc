@@ -1,7 +1,10 @@
 // Tensor storage: shared bytes with copy on write.
 #include "compressor/ir/tensor.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -58,9 +61,14 @@ class BufferCache {
 // Owned storage of `size` bytes; zero-filled when `zero`.
 std::shared_ptr<const void> allocate(size_t size, bool zero, std::byte** data) {
   if (size < kPooledMin) {
-    auto bytes = std::make_shared<std::vector<std::byte>>(size);
-    *data = bytes->data();
-    return bytes;
+    // Aligned like the large ones: vectorized kernels start their packets where the data is
+    // aligned, so an address that differs from run to run would change the order of sums.
+    const size_t rounded = std::max<size_t>((size + kAlign - 1) & ~(kAlign - 1), kAlign);
+    void* p = std::aligned_alloc(kAlign, rounded);
+    if (p == nullptr) throw std::bad_alloc();
+    if (zero) std::memset(p, 0, size);
+    *data = static_cast<std::byte*>(p);
+    return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   }
   const size_t rounded = (size + 4095) & ~size_t{4095};
   void* p = BufferCache::instance().take(rounded);
@@ -120,6 +128,20 @@ Tensor Tensor::borrow(DType dtype, Dims dims, std::shared_ptr<const void> owner,
 }
 
 Tensor Tensor::adopt(DType dtype, Dims dims, std::string bytes) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % kAlign != 0) {
+    // Bytes from the protobuf parser sit wherever the heap put them; tensors are aligned so that
+    // kernels compute the same sums on every run (see allocate).
+    std::byte* data = nullptr;
+    Tensor t;
+    t.dtype_ = dtype;
+    t.dims_ = std::move(dims);
+    t.size_ = bytes.size();
+    t.owner_ = allocate(t.size_, false, &data);
+    if (!bytes.empty()) std::memcpy(data, bytes.data(), bytes.size());
+    t.data_ = data;
+    t.writable_ = true;
+    return t;
+  }
   auto owned = std::make_shared<std::string>(std::move(bytes));
   Tensor t;
   t.dtype_ = dtype;

@@ -15,7 +15,7 @@ cli_testing_setup() {
   SRC=$(realpath "$2")
   PY=/usr/bin/python3
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
-  trap 'rm -rf "$TMP"' EXIT
+  [[ -n ${KEEP_TMP:-} ]] || trap 'rm -rf "$TMP"' EXIT
   PASSED=0
   FAILED=0
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `--report-html` through the real CLI: prune and sensitivity write a self-contained page that
+# `--report-html` through the real CLI: prune, a prune -> factorize -> quantize recipe and
+# sensitivity write a self-contained page that
 # holds the JSON report's passes, numbers and layers, a failed gate still writes it, a path that
 # cannot be written is refused before any work, and (when Chromium is installed) the page renders
 # to a screenshot with the charts' bars in it.
@@ -95,6 +96,24 @@ run "eval --report-html" 0 "HTML report written to" -- \
   eval "$CNN" "$TMP/cnn.ch.onnx" "${DATA[@]}" --report-html "$TMP/eval.html"
 self_contained "eval" "$TMP/eval.html"
 
+# The page of a recipe that prunes, factorizes and quantizes: every pass with its bars and its
+# drift.
+run "run (prune -> factorize -> quantize) --report-html" 0 "HTML report written to" -- \
+  run "$SRC/examples/recipes/prune_factorize_quantize.yaml" -o "$TMP/chain.onnx" \
+  "${DATA[@]}" --calibration-data "$TMP/calib" --report "$TMP/chain.json" \
+  --report-html "$TMP/chain.html"
+self_contained "recipe" "$TMP/chain.html"
+page_check "recipe: a bar for every pass in the size, parameter and MAC charts" \
+  "$TMP/chain.html" "$TMP/chain.json" \
+  "[p['name'] for p in r['passes'] if p['nodes_changed']][:1] == ['prune-channels'] \
+   and {'factorize-svd', 'quantize-static'} <= {p['name'] for p in r['passes']} \
+   and all(h.count(esc(f\"{i + 1}. {p['name']}\")) >= 3 for i, p in enumerate(r['passes']))"
+page_check "recipe: the drift of every pass that changed the model, per output" \
+  "$TMP/chain.html" "$TMP/chain.json" \
+  "all(fmt(m['rel_l2']) in h and fmt(m['cosine']) in h \
+       for p in r['passes'] if p['drift'] for m in p['drift'].values()) \
+   and 'rel_l2 after every pass' in h and 'class=\"gate-fail\"' not in h"
+
 # Usage errors before any work.
 run "prune: --report-html into a missing folder is refused" 2 "does not exist" -- \
   prune "$CNN" -o "$TMP/nr.onnx" --structured channels --ratio 0.3 \
@@ -109,13 +128,11 @@ run "eval: --report-html into a missing folder is refused" 2 "does not exist" --
 # The page as a browser draws it: a screenshot with more than a blank page in it, the bars in
 # the charts' colour and the gate verdict's green.
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-if [[ -z $CHROMIUM ]]; then
-  echo "skipped: chromium not installed"
-else
+render() {  # NAME: renders $TMP/NAME.html to $TMP/NAME.png and checks the picture
   timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --user-data-dir="$TMP/chromium-profile" --screenshot="$TMP/prune.png" \
-    --window-size=1200,2000 "file://$TMP/prune.html" >"$TMP/chromium.log" 2>&1
-  if $PY - "$TMP/prune.png" >"$TMP/png" 2>&1 <<'PYEOF'
+    --user-data-dir="$TMP/chromium-profile" --screenshot="$TMP/$1.png" \
+    --window-size=1200,2000 "file://$TMP/$1.html" >"$TMP/chromium.log" 2>&1
+  if $PY - "$TMP/$1.png" >"$TMP/png" 2>&1 <<'PYEOF'
 import struct, sys, zlib
 import numpy as np
 data = open(sys.argv[1], "rb").read()
@@ -161,10 +178,16 @@ print(f"{width}x{height}, {len(colours)} colours, bars {bar in colours}, green {
 sys.exit(0 if len(colours) > 16 and bar in colours and green in colours else 1)
 PYEOF
   then
-    ok "chromium renders the page: $(cat "$TMP/png")"
+    ok "chromium renders the $1 page: $(cat "$TMP/png")"
   else
-    fail "chromium renders the page" "$(tail -c 300 "$TMP/png") $(tail -c 300 "$TMP/chromium.log")"
+    fail "chromium renders the $1 page" "$(tail -c 300 "$TMP/png") $(tail -c 300 "$TMP/chromium.log")"
   fi
+}
+if [[ -z $CHROMIUM ]]; then
+  echo "skipped: chromium not installed"
+else
+  render prune
+  render chain
 fi
 
 cli_testing_summary

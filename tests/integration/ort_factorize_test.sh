@@ -28,6 +28,32 @@ for m in tiny_cnn tiny_transformer tiny_mlp; do
     factorize "$m-${entry%%:*}" "$src/models/$m/model.onnx" "${entry#*:}" "--dim batch=2"
   done
 done
+# A recipe that prunes, factorizes and quantizes (`compressor run`): what it writes runs in ONNX
+# Runtime like each pass's output alone (int8 as ort_quantize_test.sh holds it: 7-bit ranges,
+# outputs at cosine >= 0.999).
+cat >"$tmp/chain.json" <<'EOF'
+{"data": {"samples": 4, "dims": {"batch": 2}},
+ "passes": ["constants-to-initializers", "eliminate-identity", "eliminate-dead-nodes",
+            {"pass": "prune-channels", "options": {"ratio": 0.25}}, "fold-batchnorm",
+            "eliminate-dead-nodes", {"pass": "factorize-svd", "options": {"energy": 0.95}},
+            {"pass": "convert-opset", "options": {"opset": 13}},
+            {"pass": "quantize-static", "options": {"reduce_range": true}}]}
+EOF
+for m in tiny_cnn tiny_transformer; do
+  if "$bin" -q run "$tmp/chain.json" "$src/models/$m/model.onnx" -o "$tmp/$m-chain.onnx" \
+    >"$tmp/$m-chain.log" 2>&1 &&
+    /usr/bin/python3 "$src/tools/scripts/check_model.py" "$tmp/$m-chain.onnx" \
+      >"$tmp/$m-chain.check" 2>&1 &&
+    node "$src/tools/scripts/ort_compare.js" --executor "$bin" "$tmp/$m-chain.onnx" \
+      --ort-optimize --samples 2 --dim batch=2 --min-cosine 0.999 >"$tmp/$m-chain.cmp" 2>&1; then
+    echo "ok   $m-recipe-chain: $(grep -m1 '^output' "$tmp/$m-chain.cmp")"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $m-recipe-chain: $(tail -q -n 2 "$tmp/$m-chain".{log,check,cmp} 2>&1)"
+    failed=$((failed + 1))
+  fi
+done
+
 if [ -f "$deps/ocr/det.onnx" ]; then
   for entry in "${forms[@]}"; do
     case "${entry%%:*}" in target) continue ;; esac  # a budget search on OCR takes minutes

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace compressor::ir {
 namespace {
 
@@ -54,6 +58,28 @@ TEST(Tensor, AdoptTakesStringBytes) {
   Tensor t = Tensor::adopt(DType::kInt32, {2}, std::move(bytes));
   EXPECT_EQ(t.nbytes(), 8u);
   EXPECT_EQ(t.span<int32_t>()[1], 0);
+}
+
+// Kernels start their vector packets where the data is aligned, so a tensor whose address moved
+// between runs would sum in another order and give other bits; every tensor is 64-byte aligned.
+TEST(Tensor, OwnedAndAdoptedBytesAre64ByteAligned) {
+  const auto aligned = [](const Tensor& t) {
+    return reinterpret_cast<uintptr_t>(t.data()) % 64 == 0;
+  };
+  for (int64_t n : {1, 3, 17, 1000, 20000, 100000}) {
+    EXPECT_TRUE(aligned(Tensor::zeros(DType::kFloat, {n}))) << n;
+    EXPECT_TRUE(aligned(Tensor::uninitialized(DType::kFloat, {n}))) << n;
+    // A string's heap bytes sit at any 16-byte boundary; adopting copies them when unaligned.
+    for (size_t skew : {0, 1, 2, 3}) {
+      std::vector<std::string> keep(skew);
+      for (auto& k : keep) k.assign(40, 'x');
+      std::string bytes(static_cast<size_t>(n) * 4, '\x01');
+      Tensor t = Tensor::adopt(DType::kFloat, {n}, std::move(bytes));
+      EXPECT_TRUE(aligned(t)) << n << " " << skew;
+      EXPECT_EQ(t.nbytes(), static_cast<size_t>(n) * 4);
+      EXPECT_EQ(std::to_integer<int>(t.data()[t.nbytes() - 1]), 1);
+    }
+  }
 }
 
 TEST(Tensor, ReshapedKeepsBytes) {

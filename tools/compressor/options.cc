@@ -30,6 +30,12 @@ Status check_output_path(const std::string& input, const OutputOptions& out) {
       fs::equivalent(input, out.path, ec)) {
     return invalid_argument(out.path + ": refusing to overwrite the input model (pass --force)");
   }
+  if (fs::exists(out.path, ec) && !fs::is_regular_file(out.path, ec) &&
+      !fs::is_directory(out.path, ec)) {
+    return invalid_argument("-o " + out.path +
+                            ": not a regular file; the model is written to a file (a temporary "
+                            "beside it, renamed into place)");
+  }
   fs::path parent = fs::path(out.path).parent_path();
   if (!parent.empty() && !fs::is_directory(parent, ec)) {
     return invalid_argument("-o " + out.path + ": folder '" + parent.string() + "' does not exist");

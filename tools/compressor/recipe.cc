@@ -552,6 +552,8 @@ struct RunOptions {
   std::string output;
   bool force = false;
   std::string data;
+  std::string labels;
+  std::string calibration_data;
   std::string report;
   std::string report_html;
   std::optional<int> threads;
@@ -564,6 +566,13 @@ Status run_run(const RunOptions& opts) {
   if (!opts.output.empty()) recipe.output.path = opts.output;
   recipe.output.force = opts.force;
   if (!opts.data.empty()) recipe.data.data = opts.data;
+  if (!opts.labels.empty()) recipe.data.labels = opts.labels;
+  if (!opts.calibration_data.empty()) {
+    if (!recipe.calibration) recipe.calibration.emplace();
+    recipe.calibration->data = opts.calibration_data;
+    recipe.calibration->samples = 0;
+    recipe.calibration->table.clear();
+  }
   if (!opts.report.empty()) recipe.gates.report = opts.report;
   if (!opts.report_html.empty()) recipe.gates.report_html = opts.report_html;
   if (opts.threads) recipe.data.threads = *opts.threads;
@@ -588,6 +597,11 @@ void setup_run_command(CLI::App& app, Runner& run) {
                   "Output .onnx path, written atomically (instead of the recipe's 'output')");
   cmd->add_flag("--force", opts->force, "Allow the output to overwrite the input model");
   cmd->add_option("--data", opts->data, "Sample folder (instead of the recipe's data.folder)");
+  cmd->add_option("--labels", opts->labels,
+                  "Labels .npy for the samples (instead of the recipe's data.labels)");
+  cmd->add_option("--calibration-data", opts->calibration_data,
+                  "Calibration sample folder (instead of the recipe's calibration data, samples "
+                  "or table)");
   cmd->add_option("--report", opts->report, "Write the JSON report here (instead of 'report')");
   cmd->add_option("--report-html", opts->report_html,
                   "Write the HTML report here (instead of 'report_html')");

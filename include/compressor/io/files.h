@@ -11,7 +11,8 @@
 namespace compressor::io {
 
 /// Writes the concatenated parts to `path` atomically: a temporary file in the same folder,
-/// flushed, then renamed over `path`. Readers never see a half-written file.
+/// flushed, then renamed over `path`. Readers never see a half-written file. A `path` that is
+/// not a regular file (/dev/null, /dev/stdout, a pipe) is written in place, never replaced.
 Status write_file_atomic(const std::string& path, std::initializer_list<std::string_view> parts);
 inline Status write_file_atomic(const std::string& path, std::string_view bytes) {
   return write_file_atomic(path, {bytes});
