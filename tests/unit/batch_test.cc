@@ -540,13 +540,15 @@ TEST_F(BatchTest, TimeoutKillsTheWorkerAndItsChildren) {
   EXPECT_LT(r.exits.at(0).seconds, 20);
   EXPECT_EQ(r.exits.at(1).exit_code, 0);
   const pid_t child = std::stoi(read(pidfile));
-  // Killed: gone, or a zombie until init reaps it.
-  bool alive = ::kill(child, 0) == 0;
-  if (alive) {
+  // Killed: gone, or a zombie until init reaps it. SIGKILL is delivered asynchronously, so the
+  // grandchild gets a few seconds to be gone (it would sleep for 30).
+  const auto alive = [&] {
+    if (::kill(child, 0) != 0) return false;
     const std::string stat = read("/proc/" + std::to_string(child) + "/stat");
-    alive = stat.find(") Z") == std::string::npos;
-  }
-  EXPECT_FALSE(alive);
+    return !stat.empty() && stat.find(") Z") == std::string::npos;
+  };
+  for (int i = 0; i < 500 && alive(); ++i) ::usleep(10'000);
+  EXPECT_FALSE(alive());
 }
 
 TEST_F(BatchTest, MemoryLimitAppliesToTheWorker) {
