@@ -85,12 +85,9 @@ Status run_factorize(const FactorizeOptions& opts) {
   recipe.steps.push_back({"factorize-svd", options, opts.target, {}});
   recipe.steps.push_back({"eliminate-dead-nodes", {}, {}, {}});
   if (opts.data_aware) {
-    COMPRESSOR_RETURN_IF_ERROR(
-        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples).status());
-    RecipeCalibration calibration;
-    calibration.data = opts.calibration_data;
-    calibration.samples = opts.calibration_samples;
-    recipe.calibration = calibration;
+    COMPRESSOR_ASSIGN_OR_RETURN(
+        recipe.calibration,
+        calibration_of(opts.cmd.data, opts.calibration_data, opts.calibration_samples));
   }
   return finish_recipe(recipe, opts.print_recipe);
 }

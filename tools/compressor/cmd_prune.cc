@@ -128,12 +128,9 @@ Status run_prune(const PruneOptions& opts) {
         append_steps(recipe, "fold-batchnorm,merge-duplicate-initializers,eliminate-dead-nodes"));
   }
   if (calibrates) {
-    COMPRESSOR_RETURN_IF_ERROR(
-        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples).status());
-    RecipeCalibration calibration;
-    calibration.data = opts.calibration_data;
-    calibration.samples = opts.calibration_samples;
-    recipe.calibration = calibration;
+    COMPRESSOR_ASSIGN_OR_RETURN(
+        recipe.calibration,
+        calibration_of(opts.cmd.data, opts.calibration_data, opts.calibration_samples));
   }
   return finish_recipe(recipe, opts.print_recipe);
 }

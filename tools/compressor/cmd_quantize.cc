@@ -112,11 +112,13 @@ Status run_quantize(const QuantizeOptions& opts) {
   // Calibration: a saved table, or samples (--calibration-data / --calibration-samples, else
   // the evaluation samples).
   if (calibrates) {
-    COMPRESSOR_RETURN_IF_ERROR(
-        calibration_spec(opts.cmd.data, opts.calibration_data, opts.calibration_samples).status());
-    recipe.calibration =
-        RecipeCalibration{opts.calibration,         opts.percentile,        opts.calibration_data,
-                          opts.calibration_samples, opts.calibration_table, opts.save_calibration};
+    COMPRESSOR_ASSIGN_OR_RETURN(
+        recipe.calibration,
+        calibration_of(opts.cmd.data, opts.calibration_data, opts.calibration_samples));
+    recipe.calibration->method = opts.calibration;
+    recipe.calibration->percentile = opts.percentile;
+    recipe.calibration->table = opts.calibration_table;
+    recipe.calibration->save = opts.save_calibration;
   }
   Status st = finish_recipe(recipe, opts.print_recipe);
   if (!st.ok() && opts.per_channel && st.message().find("version converter") != std::string::npos) {

@@ -165,6 +165,17 @@ Recipe recipe_of(const PipelineCommand& cmd) {
   return r;
 }
 
+StatusOr<RecipeCalibration> calibration_of(const DataOptions& data,
+                                           const std::string& calibration_data,
+                                           size_t calibration_samples) {
+  COMPRESSOR_RETURN_IF_ERROR(
+      calibration_spec(data, calibration_data, calibration_samples).status());
+  RecipeCalibration calibration;
+  calibration.data = calibration_data;
+  calibration.samples = calibration_samples;
+  return calibration;
+}
+
 Status append_steps(Recipe& recipe, const std::string& spec) {
   COMPRESSOR_ASSIGN_OR_RETURN(std::vector<pass::PassSpec> specs, pass::parse_pass_specs(spec));
   for (auto& s : specs) recipe.steps.push_back({std::move(s.name), std::move(s.options), {}, {}});

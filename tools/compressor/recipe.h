@@ -55,6 +55,12 @@ struct Recipe {
 /// A recipe with the model, output, data, gates and dump folder of a pipeline command's flags.
 Recipe recipe_of(const PipelineCommand& cmd);
 
+/// The calibration a command's --calibration-data / --calibration-samples ask for (minmax),
+/// checked like calibration_spec checks them.
+StatusOr<RecipeCalibration> calibration_of(const DataOptions& data,
+                                           const std::string& calibration_data,
+                                           size_t calibration_samples);
+
 /// Appends `names` (a pass spec such as pass::cleanup_pipeline_spec()) as steps without options.
 Status append_steps(Recipe& recipe, const std::string& spec);
 
