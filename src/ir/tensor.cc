@@ -128,28 +128,25 @@ Tensor Tensor::borrow(DType dtype, Dims dims, std::shared_ptr<const void> owner,
 }
 
 Tensor Tensor::adopt(DType dtype, Dims dims, std::string bytes) {
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % kAlign != 0) {
-    // Bytes from the protobuf parser sit wherever the heap put them; tensors are aligned so that
-    // kernels compute the same sums on every run (see allocate).
-    std::byte* data = nullptr;
-    Tensor t;
-    t.dtype_ = dtype;
-    t.dims_ = std::move(dims);
-    t.size_ = bytes.size();
-    t.owner_ = allocate(t.size_, false, &data);
-    if (!bytes.empty()) std::memcpy(data, bytes.data(), bytes.size());
-    t.data_ = data;
-    t.writable_ = true;
-    return t;
-  }
-  auto owned = std::make_shared<std::string>(std::move(bytes));
   Tensor t;
   t.dtype_ = dtype;
   t.dims_ = std::move(dims);
-  t.data_ = reinterpret_cast<const std::byte*>(owned->data());
-  t.size_ = owned->size();
-  t.owner_ = std::move(owned);
+  t.size_ = bytes.size();
   t.writable_ = true;
+  // Short strings keep their bytes inside the string object, so the address is known only once
+  // the string sits where it stays.
+  auto owned = std::make_shared<std::string>(std::move(bytes));
+  if (reinterpret_cast<uintptr_t>(owned->data()) % kAlign != 0) {
+    // Bytes from the protobuf parser sit wherever the heap put them; tensors are aligned so that
+    // kernels compute the same sums on every run (see allocate).
+    std::byte* data = nullptr;
+    t.owner_ = allocate(t.size_, false, &data);
+    if (!owned->empty()) std::memcpy(data, owned->data(), owned->size());
+    t.data_ = data;
+    return t;
+  }
+  t.data_ = reinterpret_cast<const std::byte*>(owned->data());
+  t.owner_ = std::move(owned);
   return t;
 }
 
