@@ -16,6 +16,7 @@ fi
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 deps="${COMPRESSOR_DEPS_DIR:-$repo/.deps}"
 level="${3:-all}"
+# shellcheck disable=SC2016  # JavaScript, not shell
 NODE_PATH="$deps/node_modules" node -e '
 const ort = require("onnxruntime-node");
 const [model, out, level] = process.argv.slice(1);
