@@ -144,6 +144,28 @@ TEST(DequantizeLinear, PerAxisAndInt32) {
   EXPECT_EQ(values<float>((*r)[1]), (std::vector<float>{-50000, 0, 3.5f}));
 }
 
+// The forms quantize-static and quantize-weights write for symmetric weights and int32 biases:
+// per output channel (axis 0), with no x_zero_point, which then is 0.
+TEST(DequantizeLinear, PerAxisWithoutZeroPoint) {
+  const auto w = random_ints<int8_t>(3 * 2 * 2, 5);
+  const std::vector<float> s{0.5f, 2.0f, 0.125f};
+  const std::vector<int32_t> b{-100000, 0, 7};
+  auto r = run_model(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (int8[3, 2, 2] W, float[3] S, int32[3] B) => (float[3, 2, 2] Y, float[3] C) {
+      Y = DequantizeLinear <axis = 0> (W, S)
+      C = DequantizeLinear <axis = 0> (B, S)
+    })",
+                     {{"W", make<int8_t>({3, 2, 2}, w)},
+                      {"S", make<float>({3}, s)},
+                      {"B", make<int32_t>({3}, b)}});
+  ASSERT_OK(r);
+  std::vector<float> want;
+  for (size_t i = 0; i < w.size(); ++i) want.push_back(static_cast<float>(w[i]) * s[i / 4]);
+  EXPECT_EQ(values<float>((*r)[0]), want);
+  EXPECT_EQ(values<float>((*r)[1]), (std::vector<float>{-50000, 0, 0.875f}));
+}
+
 TEST(DequantizeLinear, EmptyInput) {
   auto r = run_model(R"(
     <ir_version: 8, opset_import: ["" : 13]>

@@ -180,22 +180,22 @@ TEST(QuantizeStatic, ConvGetsQdqPairsAndInt32Bias) {
     EXPECT_FLOAT_EQ(sw[c], m / 127.0f);
   }
   EXPECT_EQ(g.find_initializer(w_dq->inputs[0])->tensor.dtype(), ir::DType::kInt8);
+  // Symmetric: no zero point (DequantizeLinear's default 0 of int8).
+  EXPECT_EQ(w_dq->inputs.size(), 2u);
 
-  // Bias: int32, scale s_x * s_w per channel, zero point 0, axis 0.
+  // Bias: int32, scale s_x * s_w per channel, no zero point (0 by default), axis 0.
   const ir::Node* b_dq = producer_of(g, conv->inputs[2]);
   ASSERT_NE(b_dq, nullptr);
   EXPECT_EQ(b_dq->op_type, "DequantizeLinear");
   EXPECT_EQ(b_dq->attr_int("axis", -1), 0);
+  ASSERT_EQ(b_dq->inputs.size(), 2u);
   const ir::Initializer* bq = g.find_initializer(b_dq->inputs[0]);
-  const ir::Initializer* bz = g.find_initializer(b_dq->inputs[2]);
-  ASSERT_TRUE(bq && bz);
+  ASSERT_TRUE(bq);
   ASSERT_EQ(bq->tensor.dtype(), ir::DType::kInt32);
-  ASSERT_EQ(bz->tensor.dtype(), ir::DType::kInt32);
   const auto bs = float_values(g, b_dq->inputs[1]);
   ASSERT_EQ(bs.size(), 4u);
   for (size_t c = 0; c < 4; ++c) {
     EXPECT_EQ(bs[c], sx * sw[c]) << c;
-    EXPECT_EQ(bz->tensor.span<int32_t>()[c], 0);
     EXPECT_EQ(bq->tensor.span<int32_t>()[c], int32_t(std::nearbyint(double(b[c]) / bs[c])));
   }
 
@@ -395,6 +395,9 @@ TEST(QuantizeStatic, QOperatorMakesQLinearOpsThatMatchQdq) {
       ASSERT_NE(c, nullptr);
       ASSERT_EQ(c->inputs.size(), 9u);
       EXPECT_EQ(g.find_initializer(c->inputs[8])->tensor.dtype(), ir::DType::kInt32);
+      // QLinearConv's weight zero point is a required input (unlike DequantizeLinear's).
+      ASSERT_NE(g.find_initializer(c->inputs[5]), nullptr);
+      EXPECT_EQ(g.find_initializer(c->inputs[5])->tensor.dtype(), ir::DType::kInt8);
       EXPECT_EQ(count_ops(g, "DequantizeLinear"), 1u) << "only the output's";
       EXPECT_EQ(r->changes[0].detail.rfind("int8 QLinearConv, weight per channel", 0), 0u)
           << r->changes[0].detail;

@@ -39,23 +39,28 @@ Dequantized dequantized_input(const ir::Graph& graph, const std::string& value,
   for (const auto& n : graph.nodes()) {
     if (n->outputs.size() == 1 && n->outputs[0] == value) d.dq = n.get();
   }
-  if (d.dq == nullptr || d.dq->op_type != "DequantizeLinear" || d.dq->inputs.size() != 3) {
-    ADD_FAILURE() << "'" << value << "' is not the output of a 3-input DequantizeLinear";
+  if (d.dq == nullptr || d.dq->op_type != "DequantizeLinear" ||
+      (d.dq->inputs.size() != 2 && d.dq->inputs.size() != 3)) {
+    ADD_FAILURE() << "'" << value << "' is not the output of a 2- or 3-input DequantizeLinear";
     return d;
   }
   const ir::Initializer* q = graph.find_initializer(d.dq->inputs[0]);
   const ir::Initializer* s = graph.find_initializer(d.dq->inputs[1]);
-  const ir::Initializer* z = graph.find_initializer(d.dq->inputs[2]);
-  if (!q || !s || !z || q->tensor.dtype() != ir::DType::kInt8 ||
-      s->tensor.dtype() != ir::DType::kFloat || z->tensor.dtype() != ir::DType::kInt8) {
+  // Without x_zero_point, DequantizeLinear subtracts 0.
+  const ir::Initializer* z =
+      d.dq->inputs.size() == 3 ? graph.find_initializer(d.dq->inputs[2]) : nullptr;
+  if (!q || !s || (d.dq->inputs.size() == 3 && !z) || q->tensor.dtype() != ir::DType::kInt8 ||
+      s->tensor.dtype() != ir::DType::kFloat || (z && z->tensor.dtype() != ir::DType::kInt8)) {
     ADD_FAILURE() << "DequantizeLinear inputs are not int8/float/int8 initializers";
     return d;
   }
   EXPECT_EQ(q->tensor.dims(), weight_dims);
-  EXPECT_EQ(s->tensor.dims(), z->tensor.dims());
+  if (z) {
+    EXPECT_EQ(s->tensor.dims(), z->tensor.dims());
+  }
   d.q = int8_values(q->tensor);
   d.scale = float_values(graph, s->name);
-  d.zero_point = int8_values(z->tensor);
+  d.zero_point = z ? int8_values(z->tensor) : std::vector<int8_t>(size_t(s->tensor.numel()), 0);
   d.scale_dims = s->tensor.dims();
   const int64_t rank = static_cast<int64_t>(weight_dims.size());
   if (s->tensor.rank() == 1) {
@@ -132,7 +137,9 @@ TEST(QuantizeWeights, PerChannelSymmetricConv) {
   const ir::Node& conv = model->graph.node(1);
   EXPECT_EQ(dq.op_type, "DequantizeLinear");
   EXPECT_EQ(dq.name, "W_dequantize");
-  EXPECT_EQ(dq.inputs, (std::vector<std::string>{"W_quantized", "W_scale", "W_zero_point"}));
+  // Symmetric: the zero point is 0 everywhere, DequantizeLinear's default, so it is left out.
+  EXPECT_EQ(dq.inputs, (std::vector<std::string>{"W_quantized", "W_scale"}));
+  EXPECT_EQ(model->graph.find_initializer("W_zero_point"), nullptr);
   EXPECT_EQ(conv.inputs[1], "W_dequantized");
   EXPECT_EQ(model->graph.find_initializer("W"), nullptr) << "the float weight is removed";
 
@@ -151,7 +158,8 @@ TEST(QuantizeWeights, PerChannelSymmetricConv) {
     EXPECT_TRUE(hit) << "channel " << c;
   }
   ASSERT_EQ(r->notes.size(), 1u);
-  EXPECT_EQ(r->notes[0], "1 weight to int8 (per channel, symmetric), 432 B -> 128 B");
+  // 108 int8 values + 4 float32 scales; no zero points.
+  EXPECT_EQ(r->notes[0], "1 weight to int8 (per channel, symmetric), 432 B -> 124 B");
   EXPECT_FALSE(save_to_bytes(*model, /*check=*/true).empty());
 }
 
@@ -387,7 +395,7 @@ TEST(QuantizeWeights, SharedWeightIsQuantizedOnceAndOnlyForSelectedLayers) {
     EXPECT_EQ(node_writing(model->graph, "P")->inputs[1], "W_dequantized");
     EXPECT_EQ(node_writing(model->graph, "Z")->inputs[1], "W_dequantized");
     EXPECT_EQ(model->graph.find_initializer("W"), nullptr);
-    EXPECT_EQ(r->notes[0], "1 weight to int8 (per channel, symmetric), 64 B -> 36 B");
+    EXPECT_EQ(r->notes[0], "1 weight to int8 (per channel, symmetric), 64 B -> 32 B");
   }
   {
     auto model = model_from_text(text);
@@ -401,7 +409,7 @@ TEST(QuantizeWeights, SharedWeightIsQuantizedOnceAndOnlyForSelectedLayers) {
     EXPECT_EQ(z->inputs[1], "W_dequantized");
     EXPECT_EQ(model->graph.node(2).op_type, "DequantizeLinear") << "inserted right before Z";
     ASSERT_EQ(r->notes.size(), 1u);
-    EXPECT_EQ(r->notes[0], "1 weight to int8 (per channel, symmetric), 64 B -> 100 B")
+    EXPECT_EQ(r->notes[0], "1 weight to int8 (per channel, symmetric), 64 B -> 96 B")
         << "the float weight P reads still counts";
     expect_within_half_step(dequantized_input(model->graph, z->inputs[1], {4, 4}), w);
   }

@@ -127,6 +127,25 @@ QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, b
   return q;
 }
 
+bool all_zero(const ir::Tensor& zero_point) {
+  switch (zero_point.dtype()) {
+    case ir::DType::kInt8: {
+      const auto v = zero_point.span<int8_t>();
+      return std::all_of(v.begin(), v.end(), [](int8_t z) { return z == 0; });
+    }
+    case ir::DType::kUInt8: {
+      const auto v = zero_point.span<uint8_t>();
+      return std::all_of(v.begin(), v.end(), [](uint8_t z) { return z == 0; });
+    }
+    case ir::DType::kInt32: {
+      const auto v = zero_point.span<int32_t>();
+      return std::all_of(v.begin(), v.end(), [](int32_t z) { return z == 0; });
+    }
+    default:
+      return false;
+  }
+}
+
 ir::Tensor dequantize_weight(const QuantizedTensor& q, int64_t axis) {
   const auto& dims = q.values.dims();
   const auto scale = q.scale.span<float>();

@@ -61,6 +61,12 @@ struct QuantizedTensor {
 QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, bool symmetric,
                                 bool reduce_range = false, std::span<const float> min_scale = {});
 
+/// True when every value of the integer tensor `zero_point` is 0. DequantizeLinear may then
+/// leave its x_zero_point out: it defaults to 0 of the quantized input's type, which the
+/// quantized input already fixes (QuantizeLinear keeps its zero point, which fixes its output
+/// type, and QLinear ops need theirs).
+bool all_zero(const ir::Tensor& zero_point);
+
 /// The float32 values a DequantizeLinear computes from `q`: (value - zero point) * scale, with
 /// scale and zero point each a scalar (or one value) or one per index of `axis`.
 ir::Tensor dequantize_weight(const QuantizedTensor& q, int64_t axis);

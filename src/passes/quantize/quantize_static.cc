@@ -4,8 +4,8 @@
 //
 // Before:  X -> Conv(X, W:float32, B:float32) -> Y -> consumers
 // After:   X -> QuantizeLinear(X_scale, X_zero_point) -> DequantizeLinear -> X_dequantized
-//          DequantizeLinear(W_quantized:int8, W_scale, W_zero_point) -> W_dequantized
-//          DequantizeLinear(B_quantized:int32, B_scale = X_scale * W_scale, 0) -> B_dequantized
+//          DequantizeLinear(W_quantized:int8, W_scale) -> W_dequantized
+//          DequantizeLinear(B_quantized:int32, B_scale = X_scale * W_scale) -> B_dequantized
 //          Conv(X_dequantized, W_dequantized, B_dequantized) -> Y_float
 //          Y_float -> QuantizeLinear(Y_scale, Y_zero_point) -> DequantizeLinear -> Y -> consumers
 //
@@ -13,7 +13,9 @@
 // is stored as symmetric int8 (per output channel from opset 13 with per_channel=true, else per
 // tensor); a MatMul whose inputs are both activations quantizes both as activations. The Conv
 // and ConvTranspose bias and a 1-D Gemm C become int32 with scale input scale x weight scale
-// and zero point 0.
+// and zero point 0. Zero points that are 0 are left out of the weight and bias
+// DequantizeLinear nodes (0 is the default; ONNX Runtime fuses the node units the same way);
+// QuantizeLinear keeps its zero point (it fixes the output type), and so do QLinear ops.
 //
 // Activations: each float tensor read or written by a quantized node gets one QuantizeLinear ->
 // DequantizeLinear pair, shared by every reader, with the scale and zero point of its calibrated
@@ -715,9 +717,15 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
         if (corrector) wq.dequantized = dequantize_weight(q, axis);
         add_initializer(wq.q_value, std::move(q.values));
         add_initializer(wq.scale, std::move(q.scale));
-        add_initializer(wq.zero_point, std::move(q.zero_point));
-        ir::Node dq = make_node("DequantizeLinear", weight + "_dequantize",
-                                {wq.q_value, wq.scale, wq.zero_point}, {wq.dq_value});
+        // QLinearConv and QLinearMatMul need the weight zero point; a DequantizeLinear of a
+        // symmetric int8 weight does without (0 is its default), and ONNX Runtime still fuses it.
+        std::vector<std::string> dq_inputs = {wq.q_value, wq.scale};
+        if (options_.format == Format::kQOperator || !all_zero(q.zero_point)) {
+          add_initializer(wq.zero_point, std::move(q.zero_point));
+          dq_inputs.push_back(wq.zero_point);
+        }
+        ir::Node dq = make_node("DequantizeLinear", weight + "_dequantize", std::move(dq_inputs),
+                                {wq.dq_value});
         if (axis != kPerTensor) dq.set_attribute(ir::Attribute::make_int("axis", axis));
         before[lp.layer.node].push_back(std::move(dq));
       } else {
@@ -753,7 +761,6 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
         const ir::Dims sd = ws.size() == 1 ? ir::Dims{} : ir::Dims{channels};
         ir::Tensor bq = ir::Tensor::uninitialized(ir::DType::kInt32, {channels});
         ir::Tensor bs = ir::Tensor::uninitialized(ir::DType::kFloat, sd);
-        ir::Tensor bz = ir::Tensor::zeros(ir::DType::kInt32, sd);
         auto qv = bq.mutable_span<int32_t>();
         auto sv = bs.mutable_span<float>();
         bool ok = true;
@@ -779,13 +786,12 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
           const std::string bias = b->name;
           const std::string bq_name = names.value(bias + "_quantized");
           const std::string bs_name = names.value(bias + "_scale");
-          const std::string bz_name = names.value(bias + "_zero_point");
           const std::string bdq = names.value(bias + "_dequantized");
           add_initializer(bq_name, std::move(bq));
           add_initializer(bs_name, std::move(bs));
-          add_initializer(bz_name, std::move(bz));
-          ir::Node dq = make_node("DequantizeLinear", bias + "_dequantize",
-                                  {bq_name, bs_name, bz_name}, {bdq});
+          // No zero point: an int32 bias is symmetric, and 0 is DequantizeLinear's default.
+          ir::Node dq =
+              make_node("DequantizeLinear", bias + "_dequantize", {bq_name, bs_name}, {bdq});
           if (sd.size() == 1) dq.set_attribute(ir::Attribute::make_int("axis", 0));
           before[lp.layer.node].push_back(std::move(dq));
           float_constants.insert(bias);

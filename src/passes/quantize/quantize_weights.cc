@@ -3,9 +3,12 @@
 // DequantizeLinear of an int8 copy; activations stay float, and the file gets about 4x smaller.
 //
 // Before:  X -> Conv(X, W:float32)
-// After:   DequantizeLinear(W_quantized:int8, W_scale:float32, W_zero_point:int8) -> W_dequantized
+// After:   DequantizeLinear(W_quantized:int8, W_scale:float32[, W_zero_point:int8]) ->
+// W_dequantized
 //          X -> Conv(X, W_dequantized)
 //
+// A zero point that is 0 everywhere (always, for symmetric weights) is left out: it is
+// DequantizeLinear's default for the int8 input.
 // Symmetric: scale = max|w| / 127, zero point 0, values in [-127, 127]. Asymmetric: the range
 // [min(w, 0), max(w, 0)] maps onto [-128, 127]. A zero range gets scale 1. Values are rounded
 // half to even and clamped. Per output channel (default) needs opset 13 for the `axis` attribute;
@@ -131,7 +134,11 @@ class QuantizeWeights : public pass::Pass {
       if (float_weights.insert(group.weight).second) bytes_before += w.nbytes();
       QuantizedTensor q = quantize_weight(w, group.axis, QType::kInt8, symmetric_);
       const ir::Tensor w_dq = corrector ? dequantize_weight(q, group.axis) : ir::Tensor();
-      bytes_after += q.values.nbytes() + q.scale.nbytes() + q.zero_point.nbytes();
+      // Zero points that are all 0 (symmetric weights) are left out: 0 is DequantizeLinear's
+      // default, and ONNX Runtime fuses the layer into its int8 kernels either way.
+      const bool store_zero_point = !all_zero(q.zero_point);
+      bytes_after +=
+          q.values.nbytes() + q.scale.nbytes() + (store_zero_point ? q.zero_point.nbytes() : 0);
       per_channel_groups += group.axis != kPerTensor ? 1 : 0;
       const auto scales = q.scale.span<float>();
       const auto [smin, smax] = std::minmax_element(scales.begin(), scales.end());
@@ -151,13 +158,13 @@ class QuantizeWeights : public pass::Pass {
       ir::Node dq;
       dq.name = names.node(group.weight + "_dequantize");
       dq.op_type = "DequantizeLinear";
-      dq.inputs = {names.value(group.weight + "_quantized"), names.value(group.weight + "_scale"),
-                   names.value(group.weight + "_zero_point")};
+      dq.inputs = {names.value(group.weight + "_quantized"), names.value(group.weight + "_scale")};
+      if (store_zero_point) dq.inputs.push_back(names.value(group.weight + "_zero_point"));
       dq.outputs = {names.value(group.weight + "_dequantized")};
       if (group.axis != kPerTensor) dq.set_attribute(ir::Attribute::make_int("axis", group.axis));
       graph.set_initializer({dq.inputs[0], std::move(q.values), nullptr});
       graph.set_initializer({dq.inputs[1], std::move(q.scale), nullptr});
-      graph.set_initializer({dq.inputs[2], std::move(q.zero_point), nullptr});
+      if (store_zero_point) graph.set_initializer({dq.inputs[2], std::move(q.zero_point), nullptr});
 
       size_t first = group.layers.front()->node;
       for (const WeightLayer* layer : group.layers) {
