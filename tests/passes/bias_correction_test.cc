@@ -217,7 +217,9 @@ std::vector<double> dequantized_weight(const ir::Graph& g, const std::string& dq
     if (n->op_type != "DequantizeLinear" || n->outputs[0] != dq_output) continue;
     const ir::Tensor& q = g.find_initializer(n->inputs[0])->tensor;
     const ir::Tensor& s = g.find_initializer(n->inputs[1])->tensor;
-    const ir::Tensor& z = g.find_initializer(n->inputs[2])->tensor;
+    // Symmetric weights go without their all-zero zero point (ONNX's default).
+    const bool has_zero = n->inputs.size() > 2 && !n->inputs[2].empty();
+    const ir::Tensor* z = has_zero ? &g.find_initializer(n->inputs[2])->tensor : nullptr;
     const int64_t axis = n->attr_int("axis", 1);
     size_t inner = 1;
     for (size_t d = size_t(axis) + 1; d < q.dims().size(); ++d) inner *= size_t(q.dims()[d]);
@@ -225,7 +227,9 @@ std::vector<double> dequantized_weight(const ir::Graph& g, const std::string& dq
     std::vector<double> out(size_t(q.numel()));
     for (size_t i = 0; i < out.size(); ++i) {
       const size_t c = channels == 1 ? 0 : (i / inner) % channels;
-      const double zp = z.dtype() == ir::DType::kInt8 ? z.span<int8_t>()[c] : z.span<uint8_t>()[c];
+      const double zp = z == nullptr                     ? 0.0
+                        : z->dtype() == ir::DType::kInt8 ? z->span<int8_t>()[c]
+                                                         : z->span<uint8_t>()[c];
       const double v = q.dtype() == ir::DType::kInt8 ? q.span<int8_t>()[i] : q.span<uint8_t>()[i];
       out[i] = float(v - zp) * s.span<float>()[c];
     }
