@@ -222,6 +222,14 @@ run "recipe: refuses to overwrite its input" 2 "refusing to overwrite" -- \
   run "$TMP/nomodel.json" "$TMP/self.onnx" -o "$TMP/self.onnx"
 [[ ! -e $TMP/bad.onnx ]] && ok "no output written by a bad recipe" || fail "bad recipe" "wrote output"
 
+# A command's recipe comes from its flags: its errors name the flags, not recipe keys.
+run "prune: a bad --report-html names the flag" 2 "error: --report-html" -- \
+  prune "$CNN" -o "$TMP/flag.onnx" --structured channels --report-html "$TMP/no/dir/r.html"
+run "optimize: a bad pass option names the pass" 2 "error: pass 'fold-batchnorm': unknown option 'x'" -- \
+  optimize "$CNN" -o "$TMP/flag.onnx" --passes 'fold-batchnorm{x=1}'
+! grep -q "passes\[\|report_html\|--optimize:" "$TMP/err" && ok "command errors carry no recipe keys" ||
+  fail "command errors carry no recipe keys" "$(cat "$TMP/err")"
+
 # A report into a pipe (as into /dev/null or /dev/stdout) is written through it, not renamed over
 # it; a model cannot go there (it is written beside and renamed into place).
 mkfifo "$TMP/pipe"

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include "commands.h"
 #include "compressor/core/format.h"
@@ -418,8 +419,14 @@ StatusOr<Recipe> load_recipe(const std::string& path) {
 }
 
 Status validate_recipe(const Recipe& r, const std::string& origin) {
+  // A recipe file's errors name the file and the key; a command's recipe comes from flags whose
+  // own messages already name them.
+  const bool from_file = !origin.empty();
   const auto error = [&](const std::string& where, const std::string& what) {
-    return invalid_argument(origin + ": " + where + ": " + what);
+    return invalid_argument(from_file ? origin + ": " + where + ": " + what : what);
+  };
+  const auto in_origin = [&](const Status& st) {
+    return invalid_argument(from_file ? origin + ": " + st.message() : st.message());
   };
   if (r.steps.empty()) return error("passes", "no pass given");
   const auto& registry = pass::PassRegistry::builtin();
@@ -444,7 +451,7 @@ Status validate_recipe(const Recipe& r, const std::string& origin) {
                                             valid);
       }
       auto parsed = pass::parse_budget_target(step.target, where + ".target");
-      if (!parsed.ok()) return invalid_argument(origin + ": " + parsed.status().message());
+      if (!parsed.ok()) return in_origin(parsed.status());
       for (const char* policy : {"ratio", "rank", "rank_ratio", "energy", "group_ratios"}) {
         if (step.options.count(policy) != 0) {
           return error(where, "'target' chooses the per-group ratios; drop option '" +
@@ -472,27 +479,35 @@ Status validate_recipe(const Recipe& r, const std::string& origin) {
     if (!c.data.empty() && !std::filesystem::is_directory(c.data)) {
       return error("calibration.data", c.data + ": no such folder");
     }
-    COMPRESSOR_RETURN_IF_ERROR(check_writable_path("calibration.save", c.save));
+    if (Status st =
+            check_writable_path(from_file ? "calibration.save" : "--save-calibration", c.save);
+        !st.ok()) {
+      return in_origin(st);
+    }
   }
-  COMPRESSOR_RETURN_IF_ERROR(check_writable_path("report", r.gates.report));
-  COMPRESSOR_RETURN_IF_ERROR(check_writable_path("report_html", r.gates.report_html));
+  for (const auto& [key, flag, path] :
+       {std::tuple{"report", "--report", &r.gates.report},
+        std::tuple{"report_html", "--report-html", &r.gates.report_html}}) {
+    if (Status st = check_writable_path(from_file ? key : flag, *path); !st.ok()) {
+      return in_origin(st);
+    }
+  }
   if (r.gates.on_exceed != "fail" && r.gates.on_exceed != "revert") {
     return error("on_exceed", "must be fail or revert, got '" + r.gates.on_exceed + "'");
   }
   if (auto gates = parse_gates(r.gates); !gates.ok()) {
-    return invalid_argument(origin + ": " + gates.status().message());
+    return in_origin(gates.status());
   }
   if (auto samples = sample_options(r.data); !samples.ok()) {
-    return invalid_argument(origin + ": " + samples.status().message());
+    return in_origin(samples.status());
   }
   if (r.model.empty()) {
-    return invalid_argument(origin +
-                            ": no model: give MODEL on the command line or 'model' in the recipe");
+    return in_origin(
+        invalid_argument("no model: give MODEL on the command line or 'model' in the recipe"));
   }
   if (r.output.path.empty()) {
-    return invalid_argument(origin +
-                            ": no output: give -o OUT on the command line or 'output' in the "
-                            "recipe");
+    return in_origin(
+        invalid_argument("no output: give -o OUT on the command line or 'output' in the recipe"));
   }
   return ok_status();
 }
@@ -551,7 +566,7 @@ Status print_recipe(const Recipe& recipe) {
 }
 
 Status finish_recipe(const Recipe& recipe, bool print) {
-  COMPRESSOR_RETURN_IF_ERROR(validate_recipe(recipe, "--" + recipe.command));
+  COMPRESSOR_RETURN_IF_ERROR(validate_recipe(recipe));
   return print ? print_recipe(recipe) : run_recipe(recipe);
 }
 

@@ -77,7 +77,9 @@ StatusOr<Recipe> recipe_from_json(const Json& tree, const std::string& origin,
 StatusOr<Recipe> load_recipe(const std::string& path);
 
 /// Checks the recipe against the pass registry and the rules of run_recipe without running it.
-Status validate_recipe(const Recipe& recipe, const std::string& origin = "recipe");
+/// `origin` is the recipe file, which errors name with the key; empty for a recipe built from a
+/// command's flags, whose errors are the flags' own.
+Status validate_recipe(const Recipe& recipe, const std::string& origin = "");
 
 /// Runs the recipe: the pipeline command with drift after every pass, gates, report and output.
 Status run_recipe(const Recipe& recipe);
