@@ -109,13 +109,6 @@ Json opt_json(const std::optional<double>& v) {
   return v && std::isfinite(*v) ? Json(*v) : Json(nullptr);
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string fmt(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), format, v);
@@ -156,6 +149,13 @@ std::string verdict_text(const Row& r) {
 }
 
 }  // namespace
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 std::optional<std::string> invalid_name_reason(const std::string& name) {
   if (name.empty() || name.size() > 200) return "must have 1 to 200 characters";
@@ -355,14 +355,13 @@ StatusOr<double> parse_duration(const std::string& text) {
 }
 
 StatusOr<std::string> recipe_hash(const Entry& entry) {
-  std::ifstream in(entry.recipe, std::ios::binary);
-  if (!in) return io_error(entry.recipe + ": cannot read the recipe");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  if (!std::ifstream(entry.recipe, std::ios::binary)) {
+    return io_error(entry.recipe + ": cannot read the recipe");
+  }
   Json overrides;
   overrides["data"] = entry.data;
   Sha256 h;
-  h.update(ss.str());
+  h.update(read_text(entry.recipe));
   h.update(std::string_view("\n--- overrides ---\n"));
   h.update(overrides.dump());
   return h.hex_digest();

@@ -146,6 +146,9 @@ Status read_report_into(const std::string& report_path, Row& row);
 /// the last non-empty line, cut to 300 characters.
 std::string error_line_from_log(const std::string& log_text);
 
+/// The file's bytes; empty when it cannot be read (a worker's missing log or report).
+std::string read_text(const std::string& path);
+
 /// Turns a worker's exit into the row's status, error and ended_by (the report's numbers are
 /// read separately). `memory_limited` says whether --memory-limit was set.
 void classify_exit(const WorkerExit& exit, const std::string& log_text, bool memory_limited,

@@ -6,8 +6,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "batch.h"
@@ -60,13 +58,6 @@ class InterruptGuard {
   static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
   struct sigaction old_[3];
 };
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 /// Refuses an --out-dir whose model folders would write over an input (model, recipe, data).
 Status check_inputs_outside(const batch::Manifest& m, const std::string& out_dir) {
@@ -258,8 +249,8 @@ Status run_batch(const BatchOptions& opts) {
       row.status = "error";
       row.error = spawn.message();
     } else {
-      batch::classify_exit(exit, read_text(files.log), limits.memory_bytes > 0, limits.timeout_s,
-                           row);
+      batch::classify_exit(exit, batch::read_text(files.log), limits.memory_bytes > 0,
+                           limits.timeout_s, row);
       std::error_code fe;
       if (fs::is_regular_file(files.report, fe)) {
         Status s = batch::read_report_into(files.report, row);
