@@ -18,13 +18,18 @@
 #include <array>
 #include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <limits>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "compressor/core/progress.h"
 #include "compressor/exec/executor.h"
@@ -836,6 +841,115 @@ struct ChannelTracked {
   }
 };
 
+/// Runs the statistics of captured values in the order they were captured, either inline or
+/// on a thread of its own while the executor computes the next values. Captured tensors share
+/// their bytes with the executor's (no copy); a value waits in the queue until its statistics
+/// are taken, and the queue holds at most kMaxPendingBytes, beyond which capturing waits. One
+/// thread in capture order adds values exactly as the inline run does, so the statistics (and
+/// the table) are the same bits either way. The first failure stops the statistics; later
+/// values are dropped.
+class StatsPipeline {
+ public:
+  using Work = std::function<Status(size_t sample, const std::string& name, const ir::Tensor&)>;
+
+  StatsPipeline(Work work, bool threaded) : work_(std::move(work)) {
+    if (threaded) worker_ = std::thread([this] { loop(); });
+  }
+  ~StatsPipeline() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      queue_.clear();  // an early return: what is left is not needed
+    }
+    wake_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+  StatsPipeline(const StatsPipeline&) = delete;
+  StatsPipeline& operator=(const StatsPipeline&) = delete;
+
+  void push(size_t sample, const std::string& name, const ir::Tensor& value) {
+    const size_t seq = pushed_++;
+    if (!worker_.joinable()) {
+      if (failure_.ok()) record(seq, work_(sample, name, value));
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!failure_.ok()) return;
+    room_.wait(lock, [&] { return pending_bytes_ < kMaxPendingBytes || queue_.empty(); });
+    pending_bytes_ += value.nbytes();
+    queue_.push_back({seq, sample, name, value});
+    lock.unlock();
+    wake_.notify_one();
+  }
+
+  /// Whether the statistics have failed so far (they may still fail for values in the queue).
+  bool failed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !failure_.ok();
+  }
+
+  /// How many values have been pushed (by the capturing thread, which alone may call this).
+  size_t pushed() const { return pushed_; }
+
+  /// Waits until every pushed value has been taken; the first failure, if it concerns a value
+  /// pushed before the first `before` (else OK).
+  Status drain(size_t before = std::numeric_limits<size_t>::max()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    room_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    return !failure_.ok() && failed_seq_ < before ? failure_ : ok_status();
+  }
+
+ private:
+  static constexpr size_t kMaxPendingBytes = size_t{64} << 20;
+  struct Item {
+    size_t seq;
+    size_t sample;
+    std::string name;
+    ir::Tensor value;
+  };
+
+  void record(size_t seq, Status status) {
+    if (status.ok() || !failure_.ok()) return;
+    failure_ = std::move(status);
+    failed_seq_ = seq;
+  }
+
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopped, nothing left
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      const bool failed = !failure_.ok();
+      lock.unlock();
+      Status status = failed ? ok_status() : work_(item.sample, item.name, item.value);
+      const size_t bytes = item.value.nbytes();
+      item.value = ir::Tensor();  // the bytes go back to the executor before the next wait
+      lock.lock();
+      record(item.seq, std::move(status));
+      if (!failure_.ok()) queue_.clear();
+      pending_bytes_ = queue_.empty() ? 0 : pending_bytes_ - bytes;
+      busy_ = false;
+      room_.notify_all();
+    }
+  }
+
+  Work work_;
+  std::mutex mu_;
+  std::condition_variable wake_;  // the worker: a value arrived, or stop
+  std::condition_variable room_;  // capturing and drain: the queue shrank
+  std::deque<Item> queue_;
+  size_t pending_bytes_ = 0;
+  bool busy_ = false;
+  bool stop_ = false;
+  Status failure_;
+  size_t failed_seq_ = 0;
+  size_t pushed_ = 0;
+  std::thread worker_;
+};
+
 }  // namespace
 
 StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
@@ -927,51 +1041,74 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
 
   COMPRESSOR_ASSIGN_OR_RETURN(auto executor,
                               exec::Executor::create(model, {.threads = options.threads}));
+  // The statistics of a value: its histogram and extremes, and its per-channel sums.
+  auto take_stats = [&](size_t sample, const std::string& name, const ir::Tensor& value) {
+    auto it = tracked.find(name);
+    if (it == tracked.end()) return ok_status();
+    if (it->second.stats.observe(value.span<float>()) > 0) {
+      return invalid_model("calibration tensor '" + name + "' holds an infinity in sample " +
+                           std::to_string(sample));
+    }
+    it->second.seen = true;
+    if (auto c = channel_tracked.find(name); c != channel_tracked.end()) {
+      return c->second.observe(name, value);
+    }
+    return ok_status();
+  };
+  // With more than one thread the histograms are filled beside the executor: binning a value
+  // costs a third to half of what computing it costs in the cheap layers of a small model
+  // (depthwise convolutions, elementwise activations). Min-max alone is cheaper than the hand-off.
+  StatsPipeline stats(take_stats, exec::resolve_threads(options.threads) > 1 &&
+                                      options.method != CalibrationMethod::kMinMax);
   const size_t count = samples.size();
   Progress progress("calibration", count);
+  // The error is the one the run would have stopped at with the statistics taken inline: a
+  // failure of the statistics wins over a later one (`before`: values pushed until then).
+  const auto earliest = [&](size_t before, Status later) {
+    Status first = stats.drain(before);
+    return first.ok() ? later : first;
+  };
   for (size_t i = 0; i < count; ++i) {
-    Status failure;
+    Status failure;  // the Gram statistics, taken as values are captured
+    size_t failure_at = 0;
+    const size_t sample_start = stats.pushed();
     auto take = [&](const std::string& name, const ir::Tensor& value) {
       if (!failure.ok()) return;
       if (auto g = gram_inputs.find(name); g != gram_inputs.end()) {
         for (GramAccumulator* acc : g->second) {
           failure = acc->observe(value, i);
+          failure_at = stats.pushed();
           if (!failure.ok()) return;
         }
       }
-      if (value.dtype() != ir::DType::kFloat) return;
-      auto it = tracked.find(name);
-      if (it == tracked.end()) return;
-      if (it->second.stats.observe(value.span<float>()) > 0) {
-        failure = invalid_model("calibration tensor '" + name + "' holds an infinity in sample " +
-                                std::to_string(i));
-        return;
-      }
-      it->second.seen = true;
-      if (auto c = channel_tracked.find(name); c != channel_tracked.end()) {
-        failure = c->second.observe(name, value);
-      }
+      if (value.dtype() != ir::DType::kFloat || !tracked.count(name)) return;
+      stats.push(i, name, value);
     };
     for (GramAccumulator* acc : constant_grams) {
       COMPRESSOR_RETURN_IF_ERROR(acc->observe(graph.find_initializer(acc->input())->tensor, i));
     }
-    COMPRESSOR_ASSIGN_OR_RETURN(auto sample, samples.get(i));
+    auto sample = samples.get(i);
+    if (!sample.ok()) return earliest(stats.pushed(), sample.status());
     std::vector<exec::NamedValue> feed;
-    feed.reserve(sample.size());
-    for (auto& t : sample) {
+    feed.reserve(sample->size());
+    for (auto& t : *sample) {
       take(t.name, t.tensor);  // the executor captures values nodes produce, not graph inputs
       feed.push_back({t.name, ir::Value(std::move(t.tensor))});
     }
-    COMPRESSOR_RETURN_IF_ERROR(failure);
+    if (!failure.ok()) return earliest(failure_at, failure);
     // An empty capture list would capture everything; without node outputs, no hook at all.
     auto outputs =
         executor->run_values(feed, captured.empty() ? exec::CaptureHook() : take, captured);
     if (!outputs.ok()) {
-      return outputs.status().with_context("calibration sample " + std::to_string(i));
+      // A failing run wins over the statistics of its own sample, which come after it.
+      return earliest(sample_start,
+                      outputs.status().with_context("calibration sample " + std::to_string(i)));
     }
-    COMPRESSOR_RETURN_IF_ERROR(failure);
+    if (!failure.ok()) return earliest(failure_at, failure);
+    if (stats.failed()) return stats.drain();  // no sample after a failure runs
     progress.advance();
   }
+  COMPRESSOR_RETURN_IF_ERROR(stats.drain());
   progress.finish();
 
   CalibrationTable table;

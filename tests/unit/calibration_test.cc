@@ -848,11 +848,16 @@ TEST(Calibrate, InfinityNamesTensorAndSample) {
   o.random_range = std::make_pair(1.0, 2.0);
   auto samples = io::SampleSet::open(model, o);
   ASSERT_OK(samples);
-  auto r = calibrate(model, *samples, {"y", "z"}, {});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), ErrorCode::kInvalidModel);
-  EXPECT_NE(r.status().message().find("'z'"), std::string::npos) << r.status().message();
-  EXPECT_NE(r.status().message().find("sample 0"), std::string::npos) << r.status().message();
+  // The same error whether the statistics run inline (1 thread) or beside the executor.
+  for (int threads : {1, 2}) {
+    CalibrationOptions options = with_method(CalibrationMethod::kPercentile);
+    options.threads = threads;
+    auto r = calibrate(model, *samples, {"y", "z"}, options);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), ErrorCode::kInvalidModel);
+    EXPECT_NE(r.status().message().find("'z'"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("sample 0"), std::string::npos) << r.status().message();
+  }
   // Only the requested tensors are checked.
   auto fine = calibrate(model, *samples, {"y"}, {});
   ASSERT_OK(fine);
@@ -899,6 +904,17 @@ TEST(Calibrate, ChannelStatisticsMatchTheValuesPerChannel) {
       EXPECT_NEAR(c->mean_square[k], square_sum / n, 1e-12) << name << k;
       EXPECT_EQ(c->abs_max[k], m) << name << k;
     }
+  }
+  // Statistics taken beside the executor (2 threads) are the same bits as inline (1 thread).
+  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kPercentile}) {
+    CalibrationOptions one = with_method(method), two = with_method(method);
+    one.threads = 1;
+    two.threads = 2;
+    auto inline_table = calibrate(model, samples, {"h", "y"}, one, {{"x", 1}, {"h", -1}});
+    auto beside = calibrate(model, samples, {"h", "y"}, two, {{"x", 1}, {"h", -1}});
+    ASSERT_OK(inline_table);
+    ASSERT_OK(beside);
+    EXPECT_EQ(inline_table->to_json(), beside->to_json());
   }
   // They survive the JSON table bit-exactly, and reading them back gives the same text.
   auto back = CalibrationTable::from_json(table->to_json(), "t.json");

@@ -164,8 +164,11 @@ class CalibrationTable {
 /// outside a tensor's rank is a kInvalidArgument error naming the tensor. The layers of `grams`
 /// get the Gram matrix of their inputs (CalibrationTable::grams); a label naming no node, a
 /// node other than Conv, Gemm or MatMul, a weight that is not a float initializer, an input that
-/// is not float32 or not finite are errors naming the layer. Memory: the Grams themselves plus
-/// one block of rows (about 2^18 doubles) at a time.
+/// is not float32 or not finite are errors naming the layer. With more than one thread the
+/// histogram methods take the statistics of each captured value on a thread of their own beside
+/// the executor, in capture order, so the table is the same bits as with one thread. Memory: the
+/// Grams themselves, one block of rows (about 2^18 doubles) at a time, and the captured values
+/// waiting for their statistics (at most 64 MiB; capturing waits beyond that).
 StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet& samples,
                                      const std::vector<std::string>& tensors,
                                      const CalibrationOptions& options,
