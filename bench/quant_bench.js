@@ -8,6 +8,10 @@
 //   node bench/quant_bench.js --build BUILD_DIR [--pairs 5] [--runs 5] [--threads 1]
 //                             [--models det,rec,cls,resnet] [--mode static] [--format qdq]
 //                             [--activation-type int8|uint8] [--calibration minmax|entropy|...]
+//                             [--full-range]
+//
+// Weights and activations use 7-bit ranges (--reduce-range), which CPUs without VNNI need for
+// exact results; --full-range quantizes to all 8 bits, for CPUs with VNNI (AVX512-VNNI, AVX-VNNI).
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -17,7 +21,7 @@ const { repo, run, catalog: models, makeModels, alternate } = require('./ort_ben
 function parse(argv) {
   const o = { build: path.join(repo, 'build'), pairs: 5, runs: 5, threads: 1,
               models: ['det', 'rec', 'cls', 'resnet'], mode: 'static', format: 'qdq',
-              activation: 'int8', calibration: 'minmax' };
+              activation: 'int8', calibration: 'minmax', reduceRange: true };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i], v = argv[i + 1];
     if (a === '--build') { o.build = v; ++i; }
@@ -29,6 +33,7 @@ function parse(argv) {
     else if (a === '--format') { o.format = v; ++i; }
     else if (a === '--activation-type') { o.activation = v; ++i; }
     else if (a === '--calibration') { o.calibration = v; ++i; }
+    else if (a === '--full-range') { o.reduceRange = false; }
     else { console.error(`quant_bench: unknown option ${a}`); process.exit(2); }
   }
   return o;
@@ -41,9 +46,13 @@ function main() {
   makeModels(dir);
   const catalog = models(dir);
 
-  console.log(`quant_bench ${new Date().toISOString()}  ${os.cpus()[0].model}, ${os.cpus().length} cores, ` +
+  let flags = '';
+  try { flags = fs.readFileSync('/proc/cpuinfo', 'utf8'); } catch (e) { /* not Linux */ }
+  const vnni = ['avx512_vnni', 'avx_vnni'].filter((f) => new RegExp(`\\b${f}\\b`).test(flags));
+  console.log(`quant_bench ${new Date().toISOString()}  ${os.cpus()[0].model} ` +
+              `(VNNI: ${vnni.length ? vnni.join(', ') : 'none'}), ${os.cpus().length} cores, ` +
               `${o.threads} thread(s), --mode ${o.mode} --format ${o.format} --activation-type ${o.activation} ` +
-              `--calibration ${o.calibration} --reduce-range`);
+              `--calibration ${o.calibration}${o.reduceRange ? ' --reduce-range' : ''}`);
   console.log(`${o.pairs} alternating pairs per row, each process: 1 warm-up + ${o.runs} timed runs\n`);
   console.log('| model | float ms | int8 ms | int8 / float (range) | size int8 / float |');
   console.log('|---|---|---|---|---|');
@@ -56,7 +65,8 @@ function main() {
     run(bin, ['-q', 'quantize', file, '-o', out, '--mode', o.mode, '--format', o.format,
               '--calibration-samples', '16', '--samples', '16', '--random-range', range, '--no-drift',
               '--report', report, '--threads', String(o.threads),
-              ...(o.mode === 'static' ? ['--reduce-range', '--activation-type', o.activation,
+              ...(o.mode === 'static' && o.reduceRange ? ['--reduce-range'] : []),
+              ...(o.mode === 'static' ? ['--activation-type', o.activation,
                                          '--calibration', o.calibration] : []),
               ...extra, ...dimArgs]);
     const r = JSON.parse(fs.readFileSync(report, 'utf8'));
