@@ -345,13 +345,13 @@ StatusOr<std::vector<PassRecord>> PassPipeline::run(ir::Model& model, PassContex
 }
 
 std::string cleanup_pipeline_spec() {
-  return "constants-to-initializers,eliminate-identity,fold-batchnorm,"
+  return "constants-to-initializers,eliminate-identity,fold-batchnorm,fuse-hardswish,"
          "merge-duplicate-initializers,eliminate-dead-nodes";
 }
 
 std::string optimize_pipeline_spec() {
   return "constants-to-initializers,eliminate-identity,fold-batchnorm,fold-conv-affine,"
-         "merge-duplicate-initializers,eliminate-dead-nodes";
+         "fuse-hardswish,merge-duplicate-initializers,eliminate-dead-nodes";
 }
 
 void stamp_metadata(ir::Model& model, const std::string& passes_spec) {

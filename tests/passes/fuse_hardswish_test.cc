@@ -1,0 +1,151 @@
+// fuse-hardswish: a HardSwish written out as Add 3, Clip 0..6, Mul and Div 6 (or Mul by 1/6)
+// becomes HardSigmoid + Mul that computes what the original did (both run through the
+// executor); chains that differ in any constant or share an intermediate stay as they are.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "compressor/exec/executor.h"
+#include "testing/test_models.h"
+
+namespace compressor {
+namespace {
+using namespace testing;
+
+const ir::Dims kDims = {2, 3, 4, 5};
+
+std::vector<float> run_model(const ir::Model& model, const std::vector<float>& x) {
+  auto ex = exec::Executor::create(model, {.threads = 1});
+  EXPECT_TRUE(ex.ok()) << ex.status().message();
+  if (!ex.ok()) return {};
+  auto out = (*ex)->run({{"X", float_tensor(kDims, x)}});
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  if (!out.ok()) return {};
+  auto s = (*out)[0].span<float>();
+  return {s.begin(), s.end()};
+}
+
+std::string model_text(const std::string& body, int opset = 13,
+                       const std::string& outputs = "float[2, 3, 4, 5] Y") {
+  return R"(<ir_version: 8, opset_import: ["" : )" + std::to_string(opset) + R"(]>
+    g (float[2, 3, 4, 5] X) => ()" +
+         outputs + R"()
+    <float three = {3}, float zero = {0}, float six = {6}, float[1] sixth = {0.16666667},
+     float[1, 1, 1, 1] six4 = {6}, float other = {2.5}>
+    {
+)" + body +
+         R"(
+    })";
+}
+
+// Runs the pass; expects `fused` chains rewritten, `nodes_after` nodes left, and the outputs of
+// the original on inputs over [-5, 5] (both sides of the clip) within float rounding.
+ir::Model expect_fuses(const std::string& text, size_t fused, size_t nodes_after) {
+  auto model = model_from_text(text);
+  EXPECT_TRUE(model.ok()) << model.status().message();
+  if (!model.ok()) return {};
+  const ir::Model before = *model;
+  auto r = run_pass(*model, "fuse-hardswish");
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  if (!r.ok()) return {};
+  EXPECT_EQ(r->nodes_changed, fused);
+  EXPECT_EQ(model->graph.node_count(), nodes_after);
+  for (uint64_t seed = 1; seed < 4; ++seed) {
+    const auto x = random_floats(size_t(ir::element_count(kDims)), seed, -5.0f, 5.0f);
+    const auto expected = run_model(before, x);
+    const auto actual = run_model(*model, x);
+    EXPECT_EQ(expected.size(), actual.size());
+    if (expected.size() != actual.size()) break;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_NEAR(actual[i], expected[i], 1e-6f * (1 + std::fabs(expected[i]))) << i;
+    }
+  }
+  return std::move(*model);
+}
+
+TEST(FuseHardSwish, DivBySixBecomesHardSigmoidAndMul) {
+  const ir::Model m = expect_fuses(model_text(R"(
+      A = Add(X, three)
+      C = Clip(A, zero, six)
+      M = Mul(X, C)
+      Y = Div(M, six))"),
+                                   1, 2);
+  const auto& nodes = m.graph.nodes();
+  EXPECT_EQ(nodes[0]->op_type, "HardSigmoid");
+  EXPECT_FLOAT_EQ(nodes[0]->attr_float("alpha", 0), 1.0f / 6.0f);
+  EXPECT_FLOAT_EQ(nodes[0]->attr_float("beta", 0), 0.5f);
+  EXPECT_EQ(nodes[0]->inputs[0], "X");
+  EXPECT_EQ(nodes[1]->op_type, "Mul");
+  EXPECT_EQ(nodes[1]->outputs[0], "Y");
+}
+
+TEST(FuseHardSwish, OperandOrderAndMulByASixth) {
+  // Add(3, x), Mul(clip, x), Mul by a one-element 1/6, and a Div by a [1, 1, 1, 1] six.
+  expect_fuses(model_text(R"(
+      A = Add(three, X)
+      C = Clip(A, zero, six)
+      M = Mul(C, X)
+      Y = Mul(sixth, M))"),
+               1, 2);
+  expect_fuses(model_text(R"(
+      A = Add(X, three)
+      C = Clip(A, zero, six)
+      M = Mul(X, C)
+      H = Div(M, six4)
+      B = Add(H, three)
+      D = Clip(B, zero, six)
+      N = Mul(H, D)
+      Y = Div(N, six))"),
+               2, 4);
+}
+
+TEST(FuseHardSwish, ClipWithAttributesBeforeOpset11) {
+  expect_fuses(model_text(R"(
+      A = Add(X, three)
+      C = Clip<min = 0.0, max = 6.0>(A)
+      M = Mul(X, C)
+      Y = Div(M, six))",
+                          9),
+               1, 2);
+}
+
+TEST(FuseHardSwish, OtherChainsStayAsTheyAre) {
+  for (const char* body : {
+           // Add 2.5, not 3.
+           "A = Add(X, other)\n C = Clip(A, zero, six)\n M = Mul(X, C)\n Y = Div(M, six)",
+           // Clip to [0, 3].
+           "A = Add(X, three)\n C = Clip(A, zero, three)\n M = Mul(X, C)\n Y = Div(M, six)",
+           // The Mul reads another value than the Add.
+           "A = Add(X, three)\n C = Clip(A, zero, six)\n M = Mul(C, C)\n Y = Div(M, six)",
+           // Div by 3.
+           "A = Add(X, three)\n C = Clip(A, zero, six)\n M = Mul(X, C)\n Y = Div(M, three)",
+       }) {
+    auto model = model_from_text(model_text(body));
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    auto r = run_pass(*model, "fuse-hardswish");
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->nodes_changed, 0u) << body;
+    EXPECT_TRUE(r->skipped.empty()) << body;
+    EXPECT_EQ(model->graph.node_count(), 4u) << body;
+  }
+}
+
+TEST(FuseHardSwish, SharedIntermediateIsSkippedWithTheReason) {
+  auto model = model_from_text(model_text(R"(
+      A = Add(X, three)
+      C = Clip(A, zero, six)
+      M = Mul(X, C)
+      Y = Div(M, six))",
+                                          13, "float[2, 3, 4, 5] Y, float[2, 3, 4, 5] C"));
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto r = run_pass(*model, "fuse-hardswish");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->nodes_changed, 0u);
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_NE(r->skipped[0].reason.find("'C' has other readers"), std::string::npos)
+      << r->skipped[0].reason;
+  EXPECT_EQ(model->graph.node_count(), 4u);
+}
+
+}  // namespace
+}  // namespace compressor
