@@ -75,14 +75,7 @@ void expect_bias_follows_rows(const ir::Model& before, const ir::Model& after,
 
 std::vector<float> run_model(const ir::Model& model, const std::vector<float>& x,
                              const ir::Dims& dims, const std::string& input) {
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().message();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run({{input, float_tensor(dims, x)}});
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  if (!out.ok()) return {};
-  auto s = (*out)[0].span<float>();
-  return {s.begin(), s.end()};
+  return run_float_output(model, {{input, float_tensor(dims, x)}});
 }
 
 // Outputs of `a` and `b` on a few seeded random inputs agree to `tol` (relative).

@@ -23,14 +23,7 @@ std::string literal(const std::vector<float>& v) {
 
 std::vector<float> run_model(const ir::Model& model, const std::vector<float>& x,
                              const ir::Dims& dims) {
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().message();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run({{"X", float_tensor(dims, x)}});
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  if (!out.ok()) return {};
-  auto s = (*out)[0].span<float>();
-  return {s.begin(), s.end()};
+  return run_float_output(model, {{"X", float_tensor(dims, x)}});
 }
 
 // Runs the pass on the model of `text`, expects `folded` nodes changed and `nodes_after` nodes

@@ -15,14 +15,7 @@ using namespace testing;
 const ir::Dims kDims = {2, 3, 4, 5};
 
 std::vector<float> run_model(const ir::Model& model, const std::vector<float>& x) {
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().message();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run({{"X", float_tensor(kDims, x)}});
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  if (!out.ok()) return {};
-  auto s = (*out)[0].span<float>();
-  return {s.begin(), s.end()};
+  return run_float_output(model, {{"X", float_tensor(kDims, x)}});
 }
 
 std::string model_text(const std::string& body, int opset = 13,

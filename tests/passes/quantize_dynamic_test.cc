@@ -18,17 +18,6 @@ namespace compressor {
 namespace {
 using namespace testing;
 
-std::vector<float> run_model(const ir::Model& model, const std::vector<exec::NamedTensor>& in) {
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().message();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run(in);
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  if (!out.ok()) return {};
-  auto s = (*out)[0].span<float>();
-  return {s.begin(), s.end()};
-}
-
 double cosine(const std::vector<float>& a, const std::vector<float>& b) {
   double ab = 0, aa = 0, bb = 0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -192,9 +181,10 @@ TEST(QuantizeDynamic, MatMulBecomesMatMulIntegerWithPerColumnScales) {
 
   const auto x = random_floats(36, 2, -2.0f, 3.0f);
   const auto expect = matmul_with_bound(x, w, 6, 4, s);
-  const auto actual = run_model(*model, {{"A", float_tensor({2, 3, 6}, x)}});
+  const auto actual = run_float_output(*model, {{"A", float_tensor({2, 3, 6}, x)}});
   expect_within(actual, expect.y, expect.bound);
-  EXPECT_LT(max_rel_diff(run_model(original, {{"A", float_tensor({2, 3, 6}, x)}}), expect.y), 1e-5);
+  EXPECT_LT(max_rel_diff(run_float_output(original, {{"A", float_tensor({2, 3, 6}, x)}}), expect.y),
+            1e-5);
 }
 
 TEST(QuantizeDynamic, PerTensorScalesAndUint8AndReducedRangeWeights) {
@@ -265,7 +255,8 @@ TEST(QuantizeDynamic, PerTensorScalesAndUint8AndReducedRangeWeights) {
         std::string::npos)
         << r->changes[0].detail;
     const auto expect = matmul_with_bound(x, w, 6, 4, s);
-    expect_within(run_model(*model, {{"A", float_tensor({2, 3, 6}, x)}}), expect.y, expect.bound);
+    expect_within(run_float_output(*model, {{"A", float_tensor({2, 3, 6}, x)}}), expect.y,
+                  expect.bound);
   }
 }
 
@@ -309,7 +300,7 @@ TEST(QuantizeDynamic, GemmFoldsAlphaIntoTheScaleAndBetaIntoC) {
     expect.y[i] = 0.5f * expect.y[i] + 2 * c[i % 5];
     expect.bound[i] *= 0.5f;
   }
-  expect_within(run_model(*model, {{"A", float_tensor({3, 8}, x)}}), expect.y, expect.bound);
+  expect_within(run_float_output(*model, {{"A", float_tensor({3, 8}, x)}}), expect.y, expect.bound);
 }
 
 TEST(QuantizeDynamic, GemmBiasVariants) {
@@ -473,7 +464,7 @@ TEST(QuantizeDynamic, ConvBecomesConvIntegerWithPerChannelScalesAndReshapedBias)
         for (size_t i = 0; i < y.size(); ++i) {
           bound[i] = float(t1[i] + sx / 2 * t2[i] + sx / 2 * t3[i]);
         }
-        const auto actual = run_model(*model, {{"X", float_tensor(xd, x)}});
+        const auto actual = run_float_output(*model, {{"X", float_tensor(xd, x)}});
         expect_within(actual, y, bound);
         EXPECT_GT(cosine(actual, y), 0.999);
       }
@@ -609,8 +600,8 @@ TEST(QuantizeDynamic, SharedWeightsAndActivationsAreQuantizedOnce) {
   EXPECT_EQ(r->changes[2].node, "Z");
   const auto x = random_floats(8, 19);
   const std::vector<exec::NamedTensor> in{{"A", float_tensor({2, 4}, x)}};
-  const auto expected = run_model(original, in);
-  const auto actual = run_model(*model, in);
+  const auto expected = run_float_output(original, in);
+  const auto actual = run_float_output(*model, in);
   EXPECT_GT(cosine(expected, actual), 0.999);
 }
 
@@ -717,8 +708,8 @@ TEST(QuantizeDynamic, DemoModelsStayCloseToTheirFloatOutputs) {
       const std::vector<exec::NamedTensor> in{
           {"input", float_tensor(c.input, random_floats(size_t(ir::element_count(c.input)), seed,
                                                         0.0f, 1.0f))}};
-      const auto expected = run_model(original, in);
-      const auto actual = run_model(*model, in);
+      const auto expected = run_float_output(original, in);
+      const auto actual = run_float_output(*model, in);
       ASSERT_EQ(actual.size(), expected.size());
       EXPECT_GT(cosine(expected, actual), 0.999);
       EXPECT_LT(max_rel_diff(expected, actual), 0.05);

@@ -24,17 +24,6 @@ ir::Tensor float_input(ir::Dims dims, uint64_t seed, float lo = -1.0f, float hi 
   return float_tensor(dims, random_floats(size_t(ir::element_count(dims)), seed, lo, hi));
 }
 
-std::vector<float> run_model(const ir::Model& model, const Inputs& in, size_t output = 0) {
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().message();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run(in);
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  if (!out.ok()) return {};
-  auto s = (*out)[output].span<float>();
-  return {s.begin(), s.end()};
-}
-
 double cosine(const std::vector<float>& a, const std::vector<float>& b) {
   double ab = 0, aa = 0, bb = 0;
   for (size_t i = 0; i < a.size(); ++i)
@@ -208,7 +197,7 @@ TEST(QuantizeStatic, ConvGetsQdqPairsAndInt32Bias) {
   // Numerics: within a few output steps of the float model.
   for (uint64_t s = 0; s < 3; ++s) {
     const Inputs in = {{"X", float_input({1, 3, 6, 6}, 20 + s)}};
-    const auto ref = run_model(original, in), got = run_model(*model, in);
+    const auto ref = run_float_output(original, in), got = run_float_output(*model, in);
     ASSERT_EQ(ref.size(), got.size());
     EXPECT_GT(cosine(ref, got), 0.999);
     EXPECT_LT(max_abs(ref, got), 4 * sy);
@@ -310,7 +299,7 @@ TEST(QuantizeStatic, ReluJoinsTheConvAndDataMovementSharesParameters) {
   const float sy = scalar_float(g, readers_of(g, "Y_float")[0]->inputs[1]);
   for (uint64_t s = 0; s < 3; ++s) {
     const Inputs in = samples[s];
-    const auto ref = run_model(original, in), got = run_model(*model, in);
+    const auto ref = run_float_output(original, in), got = run_float_output(*model, in);
     EXPECT_GT(cosine(ref, got), 0.999);
     EXPECT_LT(max_abs(ref, got), 6 * sy);
   }
@@ -361,7 +350,7 @@ TEST(QuantizeStatic, ActivationTimesActivationMatMulQuantizesBothInputs) {
   EXPECT_NE(r->changes[1].detail.find("activation x activation"), std::string::npos);
   const float sy = scalar_float(g, readers_of(g, "Y_float")[0]->inputs[1]);
   for (const auto& in : matmul_samples(70, 4)) {
-    const auto ref = run_model(original, in), got = run_model(*model, in);
+    const auto ref = run_float_output(original, in), got = run_float_output(*model, in);
     EXPECT_GT(cosine(ref, got), 0.999);
     EXPECT_LT(max_abs(ref, got), 8 * sy);
   }
@@ -407,7 +396,7 @@ TEST(QuantizeStatic, QOperatorMakesQLinearOpsThatMatchQdq) {
     }
     EXPECT_EQ(count_ops(g, "QuantizeLinear"), conv ? 1u : 2u) << "graph inputs only";
     for (const auto& in : samples) {
-      const auto a = run_model(*qdq, in), b = run_model(*qop, in);
+      const auto a = run_float_output(*qdq, in), b = run_float_output(*qop, in);
       ASSERT_EQ(a.size(), b.size());
       // Each may round an accumulator differently by one output step.
       const float sy = scalar_float(g, producer_of(g, "Y")->inputs[1]);
@@ -448,7 +437,7 @@ TEST(QuantizeStatic, Uint8ActivationsAndSymmetric) {
   const float scale = float((rx.max - rx.min) / 255.0);
   EXPECT_FLOAT_EQ(scalar_float(g, xq->inputs[1]), scale);
   EXPECT_EQ(scalar_int(g, xq->inputs[2]), int(std::nearbyint(-rx.min / scale)));
-  EXPECT_GT(cosine(run_model(original, in), run_model(*model, in)), 0.999);
+  EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
 
   ASSERT_OK(run_pass_calibrated(sym, "quantize-static", table, {{"activation_symmetric", "true"}}));
   const ir::Node* sq = readers_of(sym.graph, "X")[0];
@@ -533,7 +522,7 @@ TEST(QuantizeStatic, BeforeOpset13WeightsArePerTensorWithANote) {
   ASSERT_EQ(r->notes.size(), 1u);
   EXPECT_NE(r->notes[0].find("per-channel scales need opset 13"), std::string::npos);
   EXPECT_NE(r->changes[0].detail.find("weight per tensor"), std::string::npos);
-  EXPECT_GT(cosine(run_model(original, in), run_model(*model, in)), 0.999);
+  EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
 }
 
 TEST(QuantizeStatic, NodesRestrictsToTheListedLayers) {
@@ -653,7 +642,7 @@ TEST(QuantizeStatic, ResidualAddAndConvTransposeRunQuantized) {
 
   for (size_t out = 0; out < 2; ++out) {
     for (const auto& in : samples) {
-      const auto ref = run_model(original, in, out), got = run_model(*model, in, out);
+      const auto ref = run_float_output(original, in, out), got = run_float_output(*model, in, out);
       EXPECT_GT(cosine(ref, got), 0.999) << out;
     }
   }
@@ -734,7 +723,7 @@ TEST(QuantizeStatic, DemoModelsStayCloseToFloat) {
     ASSERT_OK(r);
     EXPECT_GT(r->nodes_changed, 0u);
     EXPECT_EQ(r->changes.size(), r->nodes_changed);
-    const auto ref = run_model(original, in), got = run_model(*model, in);
+    const auto ref = run_float_output(original, in), got = run_float_output(*model, in);
     ASSERT_EQ(ref.size(), got.size());
     EXPECT_GT(cosine(ref, got), 0.999);  // measured: 0.9998 on each model
     // Top-1 agrees on the 8 samples (10 logits each).
@@ -795,7 +784,7 @@ TEST(QuantizeStatic, WeightScaleRisesSoTheInt32BiasFits) {
     EXPECT_NE(detail.find("int32 bias"), std::string::npos) << detail;
     EXPECT_EQ(detail.find("bias left float"), std::string::npos) << detail;
     const Inputs in = {{"X", float_input({1, 3, 6, 6}, 99)}};
-    EXPECT_GT(cosine(run_model(original, in), run_model(m, in)), 0.9999) << format;
+    EXPECT_GT(cosine(run_float_output(original, in), run_float_output(m, in)), 0.9999) << format;
     if (std::string(format) != "qdq") continue;
     const StoredBias sb = stored_bias(m.graph);
     ASSERT_EQ(sb.values.size(), 4u);
@@ -845,7 +834,8 @@ TEST(QuantizeStatic, OnlyTheNearZeroChannelGetsItsScaleRaised) {
   // the others are as close as int8 gets (same bound as a plain Conv above).
   const float sy = scalar_float(model->graph, readers_of(model->graph, "Y_float")[0]->inputs[1]);
   // (On a calibration sample: nothing saturates.)
-  const auto ref = run_model(original, samples[0]), got = run_model(*model, samples[0]);
+  const auto ref = run_float_output(original, samples[0]),
+             got = run_float_output(*model, samples[0]);
   ASSERT_EQ(got.size(), 64u);
   for (size_t i = 16; i < 32; ++i) EXPECT_LE(std::fabs(got[i] - ref[i]), sy / 2 + 1e-6f) << i;
   EXPECT_GT(cosine(ref, got), 0.999);
@@ -880,7 +870,8 @@ TEST(QuantizeStatic, BiasBeyondInt32HeadroomOfASharedWeightStaysFloat) {
   const Inputs in = {{"X", float_input({1, 3, 6, 6}, 97)},
                      {"Z", float_input({1, 3, 6, 6}, 96, -1e-4f, 1e-4f)}};
   for (size_t o = 0; o < 2; ++o) {
-    EXPECT_GT(cosine(run_model(original, in, o), run_model(*model, in, o)), 0.9999) << o;
+    EXPECT_GT(cosine(run_float_output(original, in, o), run_float_output(*model, in, o)), 0.9999)
+        << o;
   }
 }
 
@@ -921,7 +912,7 @@ TEST(QuantizeStatic, SoftmaxOutputScaleIsTheReciprocalOfAnInteger) {
     const Inputs in = {{"A", float_input({2, 6, 8}, 91)},
                        {"B", float_input({2, 8, 6}, 92)},
                        {"C", float_input({2, 6, 5}, 93)}};
-    EXPECT_GT(cosine(run_model(original, in), run_model(m, in)), 0.999) << reduce;
+    EXPECT_GT(cosine(run_float_output(original, in), run_float_output(m, in)), 0.999) << reduce;
   }
 }
 

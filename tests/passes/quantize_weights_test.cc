@@ -109,17 +109,6 @@ size_t index_of(const ir::Graph& graph, const ir::Node* node) {
   return graph.node_count();
 }
 
-std::vector<float> run_model(const ir::Model& model, const std::vector<exec::NamedTensor>& in) {
-  auto ex = exec::Executor::create(model, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().message();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run(in);
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  if (!out.ok()) return {};
-  auto s = (*out)[0].span<float>();
-  return {s.begin(), s.end()};
-}
-
 TEST(QuantizeWeights, PerChannelSymmetricConv) {
   const auto w = random_floats(4 * 3 * 3 * 3, 1);
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
@@ -524,14 +513,14 @@ TEST(QuantizeWeights, ExecutorOutputStaysCloseToTheFloatModel) {
   auto float_model = model_from_text(text);
   ASSERT_OK(float_model);
   const std::vector<exec::NamedTensor> in{{"X", float_tensor({4, 16}, random_floats(64, 24))}};
-  const auto expected = run_model(*float_model, in);
+  const auto expected = run_float_output(*float_model, in);
   for (const char* symmetric : {"true", "false"}) {
     for (const char* per_channel : {"true", "false"}) {
       SCOPED_TRACE(std::string("symmetric=") + symmetric + " per_channel=" + per_channel);
       ir::Model q = *float_model;
       ASSERT_OK(run_pass(q, "quantize-weights",
                          {{"symmetric", symmetric}, {"per_channel", per_channel}}));
-      const auto actual = run_model(q, in);
+      const auto actual = run_float_output(q, in);
       ASSERT_EQ(actual.size(), expected.size());
       EXPECT_LT(max_rel_diff(expected, actual), 0.02);
       EXPECT_GT(max_rel_diff(expected, actual), 0.0) << "weights really changed";
@@ -552,7 +541,7 @@ TEST(QuantizeWeights, DemoCnnShrinksAboutFourTimesAndStillRuns) {
   EXPECT_GT(ratio, 0.25);
   const std::vector<exec::NamedTensor> in{
       {"input", float_tensor({2, 1, 8, 8}, random_floats(128, 31))}};
-  EXPECT_LT(max_rel_diff(run_model(original, in), run_model(*model, in)), 0.05);
+  EXPECT_LT(max_rel_diff(run_float_output(original, in), run_float_output(*model, in)), 0.05);
 }
 
 }  // namespace

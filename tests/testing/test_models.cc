@@ -1,6 +1,7 @@
 // Test helpers implementation.
 #include "test_models.h"
 
+#include <gtest/gtest.h>
 #include <onnx/defs/parser.h>
 #include <onnx/onnx_pb.h>
 #include <unistd.h>
@@ -147,6 +148,18 @@ StatusOr<pass::PassResult> run_pass(ir::Model& model, const std::string& name,
 }  // namespace compressor::testing
 
 namespace compressor::testing {
+
+std::vector<float> run_float_output(const ir::Model& model,
+                                    const std::vector<exec::NamedTensor>& inputs, size_t output) {
+  auto ex = exec::Executor::create(model, {.threads = 1});
+  EXPECT_TRUE(ex.ok()) << ex.status().message();
+  if (!ex.ok()) return {};
+  auto out = (*ex)->run(inputs);
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  if (!out.ok() || out->size() <= output) return {};
+  auto s = (*out)[output].span<float>();
+  return {s.begin(), s.end()};
+}
 
 StatusOr<pass::CalibrationTable> minmax_calibration(
     const ir::Model& model, const std::vector<std::vector<exec::NamedTensor>>& samples,

@@ -102,6 +102,12 @@ StatusOr<pass::CalibrationTable> minmax_calibration(
     const ir::Model& model, const std::vector<std::vector<exec::NamedTensor>>& samples,
     const std::vector<std::string>& names);
 
+/// Runs `model` once on one thread and returns output `output` as floats; a model that does not
+/// plan or run is a test failure (and an empty vector).
+std::vector<float> run_float_output(const ir::Model& model,
+                                    const std::vector<exec::NamedTensor>& inputs,
+                                    size_t output = 0);
+
 /// run_pass with `table` as the context's calibration.
 StatusOr<pass::PassResult> run_pass_calibrated(ir::Model& model, const std::string& name,
                                                const pass::CalibrationTable& table,
