@@ -1077,8 +1077,10 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
       if (auto g = gram_inputs.find(name); g != gram_inputs.end()) {
         for (GramAccumulator* acc : g->second) {
           failure = acc->observe(value, i);
-          failure_at = stats.pushed();
-          if (!failure.ok()) return;
+          if (!failure.ok()) {
+            failure_at = stats.pushed();
+            return;
+          }
         }
       }
       if (value.dtype() != ir::DType::kFloat || !tracked.count(name)) return;
@@ -1100,7 +1102,8 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
     auto outputs =
         executor->run_values(feed, captured.empty() ? exec::CaptureHook() : take, captured);
     if (!outputs.ok()) {
-      // A failing run wins over the statistics of its own sample, which come after it.
+      // A failing run wins over a failure of the statistics of its own sample, as it did when
+      // they were taken inline (the hook only recorded theirs).
       return earliest(sample_start,
                       outputs.status().with_context("calibration sample " + std::to_string(i)));
     }

@@ -9,6 +9,7 @@
 //
 // Every operand of the chain must be a float32 scalar constant with exactly the value above, the
 // Add and the Mul must read the same x, and the intermediate values must have no other readers.
+#include <algorithm>
 #include <cmath>
 
 #include "../pass_util.h"
@@ -37,7 +38,7 @@ const ir::Node* producer(const ir::Graph& graph, const ir::UseDefIndex& index,
   return &node;
 }
 
-/// The nodes of one written-out HardSwish, root first.
+/// The nodes of one written-out HardSwish before its root (the Div or Mul by 1/6), and its x.
 struct Chain {
   const ir::Node* add = nullptr;
   const ir::Node* clip = nullptr;
@@ -86,9 +87,7 @@ class FuseHardSwish : public pass::RewriteRule {
     const ir::Node* gone[] = {chain.add, chain.clip, chain.mul, &root};
     graph.insert_node(at, std::move(product));
     graph.insert_node(at, std::move(sigmoid));
-    graph.remove_nodes_if([&](const ir::Node& n) {
-      return &n == gone[0] || &n == gone[1] || &n == gone[2] || &n == gone[3];
-    });
+    graph.remove_nodes_if([&](const ir::Node& n) { return std::ranges::count(gone, &n) > 0; });
     return ok_status();
   }
 
