@@ -3,8 +3,10 @@
 // the default rounding mode); results saturate to the output type.
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "kernel_util.h"
 
@@ -619,9 +621,61 @@ class ConvIntegerKernel : public Kernel {
   ConvAttrs a_;
 };
 
+/// The integer sums of a convolution through the float Conv kernel, exactly: every input value
+/// x - x_zp and weight w - w_zp is a small integer, so each product and partial sum is a whole
+/// number, which float32 holds exactly below 2^24. Returns nullopt when the largest |sum| the
+/// shapes and values allow, K x max|x - x_zp| x max|w - w_zp|, is not below 2^24 (the caller
+/// then sums in int32). The result is [N, M, OH, OW] float32 of whole numbers. The zero points
+/// must be checked first (x_zp one value, w_zp one or one per output channel).
+StatusOr<std::optional<Tensor>> float_integer_conv(const Kernel& float_conv, const Tensor& x,
+                                                   int32_t x_zp, const Tensor& w,
+                                                   const Tensor& w_zp, const ConvAttrs& attrs,
+                                                   const ConvGeometry& g, KernelContext& ctx) {
+  const int64_t kk = (g.c / attrs.group) * g.kh * g.kw;
+  const int64_t x_lo = x.dtype() == DType::kInt8 ? -128 : 0, x_hi = x_lo + 255;
+  const int64_t x_dev = std::max<int64_t>(x_zp - x_lo, x_hi - x_zp);
+  Tensor wf = Tensor::uninitialized(DType::kFloat, w.dims());
+  float* wfp = wf.mutable_span<float>().data();
+  const int64_t per_m = w.numel() / std::max<int64_t>(g.m, 1);
+  int64_t w_dev = 0;
+  for (int64_t m = 0; m < g.m; ++m) {
+    const int32_t z = int_at(w_zp, w_zp.numel() == 1 ? 0 : m);
+    for (int64_t k = 0; k < per_m; ++k) {
+      const int32_t v = int_at(w, m * per_m + k) - z;
+      w_dev = std::max<int64_t>(w_dev, std::abs(v));
+      wfp[m * per_m + k] = static_cast<float>(v);
+    }
+  }
+  if (kk * x_dev * w_dev >= (int64_t{1} << 24)) return std::optional<Tensor>();
+  Tensor xf = Tensor::uninitialized(DType::kFloat, x.dims());
+  float* xfp = xf.mutable_span<float>().data();
+  const int64_t count = x.numel();
+  auto shift = [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.span<T>().data();
+    exec::parallel_for(ctx.pool, count, 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) xfp[i] = static_cast<float>(int32_t{xp[i]} - x_zp);
+    });
+  };
+  if (x.dtype() == DType::kInt8) {
+    shift(int8_t{});
+  } else {
+    shift(uint8_t{});
+  }
+  const std::array<const Tensor*, 2> inputs = {&xf, &wf};
+  std::array<Tensor, 1> outputs;
+  KernelContext inner{inputs, outputs, ctx.pool, ctx.node};
+  COMPRESSOR_RETURN_IF_ERROR(float_conv.compute(inner));
+  if (outputs[0].dims() != Dims{g.n, g.m, g.oh, g.ow}) {
+    return ctx.error("the float convolution gave " + ir::dims_to_string(outputs[0].dims()));
+  }
+  return std::optional<Tensor>(std::move(outputs[0]));
+}
+
 class QLinearConvKernel : public Kernel {
  public:
-  explicit QLinearConvKernel(ConvAttrs a) : a_(std::move(a)) {}
+  QLinearConvKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv)
+      : a_(std::move(a)), float_conv_(std::move(float_conv)) {}
   Status compute(KernelContext& ctx) const override {
     for (size_t i = 0; i < 8; ++i) {
       if (!ctx.has_input(i)) return ctx.error("input " + std::to_string(i) + " is required");
@@ -653,9 +707,33 @@ class QLinearConvKernel : public Kernel {
     const int32_t yz = int_at(y_zp, 0);
     Tensor y = Tensor::zeros(y_zp.dtype(), {g.n, g.m, g.oh, g.ow});
     const int64_t pix = g.oh * g.ow;
+    if (ctx.input(2).numel() != 1) return ctx.error("x_zero_point must be a scalar");
+    if (ctx.input(5).numel() != 1 && ctx.input(5).numel() != g.m) {
+      return ctx.error("w_zero_point must be a scalar or have one value per output channel");
+    }
+    std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
+    if (float_conv_) {
+      COMPRESSOR_ASSIGN_OR_RETURN(sums, float_integer_conv(*float_conv_, x, int_at(ctx.input(2), 0),
+                                                           w, ctx.input(5), a_, g, ctx));
+    }
     auto run = [&](auto tag) -> Status {
       using Q = decltype(tag);
       Q* yp = y.mutable_span<Q>().data();
+      if (sums) {
+        const float* sp = sums->span<float>().data();
+        exec::parallel_for(ctx.pool, g.n * g.m, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t u = begin; u < end; ++u) {
+            const int64_t m = u % g.m;
+            const float mult = xs * ws[ws.size() == 1 ? 0 : m] / ys;
+            const int32_t b = bias ? bias->span<int32_t>()[m] : 0;
+            for (int64_t p = 0; p < pix; ++p) {
+              const int64_t sum = static_cast<int64_t>(sp[u * pix + p]) + b;
+              yp[u * pix + p] = requantize<Q>(static_cast<float>(sum) * mult, yz);
+            }
+          }
+        });
+        return ok_status();
+      }
       return integer_conv(x, &ctx.input(2), w, &ctx.input(5), a_, g, ctx,
                           [&](int64_t n, int64_t m0, const I32Matrix& acc) {
                             for (int64_t r = 0; r < acc.rows(); ++r) {
@@ -678,6 +756,7 @@ class QLinearConvKernel : public Kernel {
 
  private:
   ConvAttrs a_;
+  std::unique_ptr<Kernel> float_conv_;  // the float Conv kernel, for exact sums (may be null)
 };
 
 StatusOr<std::unique_ptr<Kernel>> make_conv_integer(const NodeView& view) {
@@ -687,7 +766,13 @@ StatusOr<std::unique_ptr<Kernel>> make_conv_integer(const NodeView& view) {
 
 StatusOr<std::unique_ptr<Kernel>> make_qlinear_conv(const NodeView& view) {
   COMPRESSOR_ASSIGN_OR_RETURN(ConvAttrs a, parse_conv_attrs(view));
-  return make_kernel<QLinearConvKernel>(std::move(a));
+  // The float Conv kernel with the same attributes; it sees x and w as floats, no bias.
+  std::unique_ptr<Kernel> float_conv;
+  if (const exec::KernelFactory* f = exec::KernelRegistry::builtin().find("", "Conv", 11)) {
+    auto k = (*f)(NodeView(view.node(), 11, {}, {}, view.model()));
+    if (k.ok()) float_conv = std::move(*k);
+  }
+  return make_kernel<QLinearConvKernel>(std::move(a), std::move(float_conv));
 }
 
 template <Status (*Fn)(KernelContext&)>

@@ -370,5 +370,48 @@ TEST(QLinearConv, PerChannelWeightScalesAndBias) {
   EXPECT_EQ(values<uint8_t>((*r)[0]), want);
 }
 
+// QLinearConv sums through the float Conv kernel while every partial sum is a whole number
+// below 2^24, and in int32 beyond; both must give the exact sums. Each case is checked against
+// the int32 reference: a grouped one (small sums), a depthwise one, and one whose bound
+// (K * max|x - x_zp| * max|w|) passes 2^24.
+TEST(QLinearConv, ExactSumsOnBothPaths) {
+  struct Case {
+    int64_t c, m, k, group;
+    float y_scale;  // a power of two, so that y = sum * 2^-8 / y_scale rounds exactly
+  };
+  for (const Case& t : {Case{4, 6, 3, 2, 1.0f}, Case{8, 8, 3, 8, 1.0f}, Case{96, 4, 5, 1, 16.0f}}) {
+    const int64_t N = 1, H = 6, W = 6;
+    const auto x = random_ints<uint8_t>(N * t.c * H * W, 21 + t.c);
+    const auto w = random_ints<int8_t>(t.m * (t.c / t.group) * t.k * t.k, 22 + t.c);
+    const std::vector<int32_t> wz(t.m, 0);
+    int64_t oh = 0, ow = 0;
+    const auto acc = ref_conv(x, 3, w, wz, N, t.c, H, W, t.m, t.k, t.k, t.group, 1, 1, 1, &oh, &ow);
+    const std::string dims = std::to_string(t.m) + ", " + std::to_string(t.c / t.group) + ", " +
+                             std::to_string(t.k) + ", " + std::to_string(t.k);
+    const std::string text = R"(
+      <ir_version: 8, opset_import: ["" : 13]>
+      g (uint8[1, )" + std::to_string(t.c) +
+                             R"(, 6, 6] X, float XS, uint8 XZ, int8[)" + dims +
+                             R"(] Wt, float WS, int8 WZ, float YS, uint8 YZ) => (uint8 Y) {
+        Y = QLinearConv <group = )" +
+                             std::to_string(t.group) +
+                             R"(, pads = [1, 1, 1, 1]> (X, XS, XZ, Wt, WS, WZ, YS, YZ)
+      })";
+    // y = acc * 2^-8 / y_scale + 128.
+    auto r = run_model(text, {{"X", make<uint8_t>({N, t.c, H, W}, x)},
+                              {"XS", make<float>({}, {1.0f / 16})},
+                              {"XZ", make<uint8_t>({}, {3})},
+                              {"Wt", make<int8_t>({t.m, t.c / t.group, t.k, t.k}, w)},
+                              {"WS", make<float>({}, {1.0f / 16})},
+                              {"WZ", make<int8_t>({}, {0})},
+                              {"YS", make<float>({}, {t.y_scale})},
+                              {"YZ", make<uint8_t>({}, {128})}});
+    ASSERT_OK(r);
+    std::vector<uint8_t> want;
+    for (int32_t a : acc) want.push_back(ref_quantize<uint8_t>(a / 256.0 / t.y_scale, 128));
+    EXPECT_EQ(values<uint8_t>((*r)[0]), want) << "C " << t.c << ", group " << t.group;
+  }
+}
+
 }  // namespace
 }  // namespace compressor
