@@ -1039,8 +1039,9 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
     gram_inputs[input].push_back(&acc);
   }
 
-  COMPRESSOR_ASSIGN_OR_RETURN(auto executor,
-                              exec::Executor::create(model, {.threads = options.threads}));
+  COMPRESSOR_ASSIGN_OR_RETURN(
+      auto executor,
+      exec::Executor::create(model, {.threads = options.threads, .integer_qdq_units = false}));
   // The statistics of a value: its histogram and extremes, and its per-channel sums.
   auto take_stats = [&](size_t sample, const std::string& name, const ir::Tensor& value) {
     auto it = tracked.find(name);

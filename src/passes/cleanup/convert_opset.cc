@@ -59,7 +59,7 @@ std::vector<std::string> mark_last_axis(onnx::ModelProto& proto, const ir::Model
   auto samples = io::SampleSet::open(model, options);
   if (!samples.ok()) return rewritten;
   auto sample = samples->get(0);
-  auto executor = exec::Executor::create(model, {.threads = 1});
+  auto executor = exec::Executor::create(model, {.threads = 1, .integer_qdq_units = false});
   if (!sample.ok() || !executor.ok()) return rewritten;
   std::vector<exec::NamedValue> feed;
   for (auto& t : *sample) feed.push_back({t.name, ir::Value(std::move(t.tensor))});

@@ -1,0 +1,209 @@
+// QDQ Conv node units rewritten as QLinearConv in the executor's copy of the graph (see
+// qdq_units.h). A unit is matched from its Conv: the producers of the Conv's inputs must be
+// DequantizeLinear nodes of the forms below, and the Conv's only reader a QuantizeLinear (or a
+// Relu whose only reader is one). Nothing else in the graph changes.
+#include "qdq_units.h"
+
+#include <cstring>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace compressor::exec {
+namespace {
+
+bool is_int8ish(ir::DType t) { return t == ir::DType::kInt8 || t == ir::DType::kUInt8; }
+
+// The constant tensor named `name` (an initializer that is not also a graph input), or null.
+const ir::Tensor* constant(const ir::Graph& g, const std::string& name) {
+  if (name.empty() || g.is_graph_input(name)) return nullptr;
+  const ir::Initializer* init = g.find_initializer(name);
+  return init == nullptr ? nullptr : &init->tensor;
+}
+
+// The default-domain node of `op` that produces `value`, or null.
+const ir::Node* producer(const ir::Graph& g, const ir::UseDefIndex& index, const std::string& value,
+                         const char* op) {
+  auto it = index.producer.find(value);
+  if (it == index.producer.end()) return nullptr;
+  const ir::Node& n = g.node(it->second);
+  return n.in_default_domain() && n.op_type == op ? &n : nullptr;
+}
+
+// The only reader of `value` when it has exactly one and is not a graph output or read by a
+// subgraph, else null.
+const ir::Node* sole_reader(const ir::Graph& g, const ir::UseDefIndex& index,
+                            const std::string& value) {
+  if (index.escapes(value) || index.consumer_count(value) != 1) return nullptr;
+  return &g.node(index.consumers.at(value)[0]);
+}
+
+// A DequantizeLinear's parameters when its scale is constant float32 and its zero point (when
+// given) constant.
+struct Dequantize {
+  const ir::Node* node = nullptr;
+  const ir::Tensor* scale = nullptr;
+  const ir::Tensor* zero_point = nullptr;  // null when the input is omitted
+};
+
+std::optional<Dequantize> dequantize_params(const ir::Graph& g, const ir::Node* dq) {
+  if (dq == nullptr || dq->inputs.size() < 2 || dq->outputs.size() != 1) return std::nullopt;
+  Dequantize d{dq, constant(g, dq->inputs[1]), nullptr};
+  if (d.scale == nullptr || d.scale->dtype() != ir::DType::kFloat) return std::nullopt;
+  if (dq->inputs.size() > 2 && !dq->inputs[2].empty()) {
+    d.zero_point = constant(g, dq->inputs[2]);
+    if (d.zero_point == nullptr || d.zero_point->numel() != d.scale->numel()) return std::nullopt;
+  }
+  return d;
+}
+
+int64_t int_value(const ir::Tensor& t, int64_t i) {
+  return t.dtype() == ir::DType::kInt8    ? t.span<int8_t>()[i]
+         : t.dtype() == ir::DType::kUInt8 ? t.span<uint8_t>()[i]
+                                          : t.span<int32_t>()[i];
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// The QLinearConv that computes the unit read from `conv`, or nullopt when it is not one. Sets
+// `removed` to the nodes the QLinearConv replaces (the Conv, an optional Relu, the
+// QuantizeLinear) and `weight_zero_point` when one has to be added (the weight's DequantizeLinear
+// omits it).
+std::optional<ir::Node> match_unit(const ir::Graph& g, const ir::UseDefIndex& index,
+                                   const ir::Node& conv, std::vector<const ir::Node*>& removed,
+                                   std::optional<ir::Tensor>& weight_zero_point) {
+  if (!conv.in_default_domain() || conv.op_type != "Conv" || conv.outputs.size() != 1 ||
+      conv.inputs.size() < 2 || conv.inputs.size() > 3) {
+    return std::nullopt;
+  }
+  // x: per-tensor int8/uint8 with its zero point given (it fixes the type).
+  auto x = dequantize_params(g, producer(g, index, conv.inputs[0], "DequantizeLinear"));
+  if (!x || x->scale->numel() != 1 || x->zero_point == nullptr ||
+      !is_int8ish(x->zero_point->dtype())) {
+    return std::nullopt;
+  }
+  // w: constant int8/uint8 [M, C/group, KH, KW], per tensor or per output channel (axis 0).
+  auto w = dequantize_params(g, producer(g, index, conv.inputs[1], "DequantizeLinear"));
+  if (!w) return std::nullopt;
+  const ir::Tensor* wq = constant(g, w->node->inputs[0]);
+  if (wq == nullptr || !is_int8ish(wq->dtype()) || wq->rank() != 4) return std::nullopt;
+  const int64_t m = wq->dims()[0];
+  const int64_t channels = w->scale->numel();
+  if (channels != 1 &&
+      !(channels == m && w->scale->rank() == 1 && w->node->attr_int("axis", 1) == 0)) {
+    return std::nullopt;
+  }
+  if (w->zero_point != nullptr && w->zero_point->dtype() != wq->dtype()) return std::nullopt;
+  // b: int32 [M] with scale x scale x weight scale (bit for bit) and zero point 0, so that it
+  // adds to the integer sums as it is.
+  std::string bias;
+  if (conv.inputs.size() == 3 && !conv.inputs[2].empty()) {
+    auto b = dequantize_params(g, producer(g, index, conv.inputs[2], "DequantizeLinear"));
+    if (!b) return std::nullopt;
+    const ir::Tensor* bq = constant(g, b->node->inputs[0]);
+    if (bq == nullptr || bq->dtype() != ir::DType::kInt32 || bq->rank() != 1 ||
+        bq->dims()[0] != m || (b->scale->numel() != 1 && b->scale->numel() != m)) {
+      return std::nullopt;
+    }
+    if (b->scale->numel() != 1 && b->node->attr_int("axis", 1) != 0) return std::nullopt;
+    const float xs = x->scale->span<float>()[0];
+    const auto ws = w->scale->span<float>();
+    const auto bs = b->scale->span<float>();
+    for (int64_t c = 0; c < m; ++c) {
+      const float expected = xs * ws[channels == 1 ? 0 : c];
+      if (!same_bits(bs[bs.size() == 1 ? 0 : c], expected)) return std::nullopt;
+      if (b->zero_point != nullptr && int_value(*b->zero_point, bs.size() == 1 ? 0 : c) != 0) {
+        return std::nullopt;
+      }
+    }
+    bias = b->node->inputs[0];
+  }
+  // The Conv's only reader: the QuantizeLinear, or a Relu whose only reader it is.
+  const ir::Node* next = sole_reader(g, index, conv.outputs[0]);
+  if (next == nullptr || !next->in_default_domain()) return std::nullopt;
+  removed = {&conv};
+  bool relu = false;
+  if (next->op_type == "Relu" && next->outputs.size() == 1) {
+    removed.push_back(next);
+    relu = true;
+    next = sole_reader(g, index, next->outputs[0]);
+    if (next == nullptr || !next->in_default_domain()) return std::nullopt;
+  }
+  if (next->op_type != "QuantizeLinear" || next->inputs.size() != 3 || next->outputs.size() != 1) {
+    return std::nullopt;
+  }
+  const ir::Tensor* ys = constant(g, next->inputs[1]);
+  const ir::Tensor* yz = constant(g, next->inputs[2]);
+  if (ys == nullptr || ys->dtype() != ir::DType::kFloat || ys->numel() != 1 || yz == nullptr ||
+      !is_int8ish(yz->dtype()) || yz->numel() != 1) {
+    return std::nullopt;
+  }
+  // Relu(v) quantizes to max(q(v), zero point); that is q(v) when the zero point is the type's
+  // minimum, which the QuantizeLinear clips to anyway.
+  if (relu && int_value(*yz, 0) != (yz->dtype() == ir::DType::kInt8 ? -128 : 0)) {
+    return std::nullopt;
+  }
+  removed.push_back(next);
+
+  ir::Node q;
+  q.name = conv.name;
+  q.op_type = "QLinearConv";
+  q.attributes = conv.attributes;
+  std::string wz = w->zero_point != nullptr ? w->node->inputs[2] : std::string();
+  if (wz.empty()) {
+    weight_zero_point = ir::Tensor::zeros(wq->dtype(), w->scale->dims());
+    wz = g.unique_name(w->node->inputs[0] + "_zero_point");
+  }
+  q.inputs = {x->node->inputs[0], x->node->inputs[1], x->node->inputs[2],
+              w->node->inputs[0], w->node->inputs[1], wz,
+              next->inputs[1],    next->inputs[2]};
+  if (!bias.empty()) q.inputs.push_back(bias);
+  q.outputs = {next->outputs[0]};
+  return q;
+}
+
+}  // namespace
+
+size_t fuse_qdq_conv_units(ir::Graph& graph) {
+  size_t fused = 0;
+  std::set<const ir::Node*> gone;
+  std::vector<std::pair<const ir::Node*, ir::Node>> replacements;  // Conv -> its QLinearConv
+  const ir::UseDefIndex index = graph.index();
+  for (size_t i = 0; i < graph.node_count(); ++i) {
+    const ir::Node& conv = graph.node(i);
+    std::vector<const ir::Node*> removed;
+    std::optional<ir::Tensor> weight_zero_point;
+    auto unit = match_unit(graph, index, conv, removed, weight_zero_point);
+    if (!unit) continue;
+    if (weight_zero_point) {
+      graph.set_initializer({unit->inputs[5], std::move(*weight_zero_point), nullptr});
+    }
+    gone.insert(removed.begin() + 1, removed.end());
+    replacements.emplace_back(&conv, std::move(*unit));
+    ++fused;
+  }
+  if (fused == 0) return 0;
+  // Each QLinearConv takes its Conv's place: it reads what the Conv read (or what produced it)
+  // and writes what the QuantizeLinear wrote, which only later nodes read.
+  for (auto& [conv, unit] : replacements) {
+    for (size_t i = 0; i < graph.node_count(); ++i) {
+      if (&graph.node(i) == conv) {
+        graph.node(i) = std::move(unit);
+        break;
+      }
+    }
+  }
+  graph.remove_nodes_if([&](const ir::Node& n) { return gone.count(&n) > 0; });
+  // DequantizeLinear nodes nothing reads any more (the weights', the biases').
+  for (bool again = true; again;) {
+    const ir::UseDefIndex now = graph.index();
+    again = graph.remove_nodes_if([&](const ir::Node& n) {
+      return n.in_default_domain() && n.op_type == "DequantizeLinear" && n.outputs.size() == 1 &&
+             now.consumer_count(n.outputs[0]) == 0 && !now.escapes(n.outputs[0]);
+    }) > 0;
+  }
+  return fused;
+}
+
+}  // namespace compressor::exec

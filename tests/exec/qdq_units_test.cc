@@ -1,0 +1,143 @@
+// QDQ Conv node units: which ones the executor runs as one integer QLinearConv, and that it
+// then computes exactly what that QLinearConv computes.
+#include "exec/qdq_units.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "compressor/exec/executor.h"
+#include "testing/test_models.h"
+
+namespace compressor {
+namespace {
+using namespace testing;
+
+constexpr float kXs = 0.1f, kYs = 0.07f;
+const std::vector<float> kWs = {0.2f, 0.05f, 0.3f};
+
+std::string exact(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+  return buf;
+}
+
+// The bias scales x scale x weight scale, as float32 computes them, optionally one step off.
+std::string bias_scales(bool off) {
+  std::string s;
+  for (size_t c = 0; c < kWs.size(); ++c) {
+    float v = kXs * kWs[c];
+    if (off && c == 1) v = std::nextafter(v, 1.0f);
+    s += (c ? ", " : "") + exact(v);
+  }
+  return s;
+}
+
+struct UnitOptions {
+  bool relu = false;
+  int y_zero_point = 128;
+  bool bias_off = false;     // bias scale one float step away from x scale x weight scale
+  bool conv_output = false;  // the Conv's float output is also a graph output
+};
+
+// DequantizeLinear(XQ) -> Conv(., DequantizeLinear(W), DequantizeLinear(B)) [-> Relu] ->
+// QuantizeLinear, weights per output channel.
+std::string unit_model(const UnitOptions& o) {
+  std::string text = R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1, 2, 4, 4] XQ) => (uint8[1, 3, 4, 4] YQ)" +
+                     std::string(o.conv_output ? ", float[1, 3, 4, 4] Y" : "") + R"()
+    <float XS = {)" + exact(kXs) +
+                     R"(}, uint8 XZ = {3}, int8[3, 2, 1, 1] W = {1, -2, 3, -4, 5, -6},
+     float[3] WS = {)" +
+                     exact(kWs[0]) + ", " + exact(kWs[1]) + ", " + exact(kWs[2]) +
+                     R"(}, int32[3] B = {7, -9, 11}, float[3] BS = {)" + bias_scales(o.bias_off) +
+                     R"(}, float YS = {)" + exact(kYs) + R"(}, uint8 YZ = {)" +
+                     std::to_string(o.y_zero_point) + R"(}> {
+      X = DequantizeLinear(XQ, XS, XZ)
+      Wd = DequantizeLinear <axis = 0> (W, WS)
+      Bd = DequantizeLinear <axis = 0> (B, BS)
+      Y = Conv(X, Wd, Bd)
+  )";
+  text += o.relu ? "    R = Relu(Y)\n    YQ = QuantizeLinear(R, YS, YZ)\n"
+                 : "    YQ = QuantizeLinear(Y, YS, YZ)\n";
+  return text + "}";
+}
+
+// The same unit written as the QLinearConv itself (a Relu before a zero point of 0 clips nothing
+// the QuantizeLinear does not).
+std::string qlinear_model(int y_zero_point) {
+  return R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1, 2, 4, 4] XQ) => (uint8[1, 3, 4, 4] YQ)
+    <float XS = {)" +
+         exact(kXs) + R"(}, uint8 XZ = {3}, int8[3, 2, 1, 1] W = {1, -2, 3, -4, 5, -6},
+     float[3] WS = {)" +
+         exact(kWs[0]) + ", " + exact(kWs[1]) + ", " + exact(kWs[2]) +
+         R"(}, int8[3] WZ = {0, 0, 0}, int32[3] B = {7, -9, 11}, float YS = {)" + exact(kYs) +
+         R"(}, uint8 YZ = {)" + std::to_string(y_zero_point) + R"(}> {
+      YQ = QLinearConv(XQ, XS, XZ, W, WS, WZ, YS, YZ, B)
+    })";
+}
+
+ir::Tensor input() {
+  std::vector<uint8_t> v(32);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>((i * 37 + 11) % 251);
+  return ir::Tensor::from_values<uint8_t>({1, 2, 4, 4}, std::span<const uint8_t>(v));
+}
+
+std::vector<uint8_t> run(const std::string& text, bool integer_units) {
+  auto m = model_from_text(text);
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  auto ex = exec::Executor::create(*m, {.threads = 1, .integer_qdq_units = integer_units});
+  EXPECT_TRUE(ex.ok()) << ex.status().message();
+  auto out = (*ex)->run({{"XQ", input()}});
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  auto s = (*out)[0].span<uint8_t>();
+  return {s.begin(), s.end()};
+}
+
+std::vector<std::string> op_types(const ir::Graph& g) {
+  std::vector<std::string> ops;
+  for (const auto& n : g.nodes()) ops.push_back(n->op_type);
+  return ops;
+}
+
+TEST(QdqUnits, ConvUnitBecomesOneQLinearConvWithItsResults) {
+  auto m = model_from_text(unit_model({}));
+  ASSERT_OK(m);
+  ir::Graph g = m->graph;
+  EXPECT_EQ(exec::fuse_qdq_conv_units(g), 1u);
+  // The DequantizeLinear nodes nothing reads any more go too.
+  EXPECT_EQ(op_types(g), std::vector<std::string>{"QLinearConv"});
+  EXPECT_EQ(run(unit_model({}), true), run(qlinear_model(128), false));
+}
+
+TEST(QdqUnits, ReluJoinsWhenTheZeroPointIsTheTypeMinimum) {
+  const UnitOptions relu{.relu = true, .y_zero_point = 0};
+  auto m = model_from_text(unit_model(relu));
+  ASSERT_OK(m);
+  ir::Graph g = m->graph;
+  EXPECT_EQ(exec::fuse_qdq_conv_units(g), 1u);
+  EXPECT_EQ(run(unit_model(relu), true), run(qlinear_model(0), false));
+}
+
+TEST(QdqUnits, UnitsThatWouldComputeSomethingElseStay) {
+  // A Relu above the zero point's floor clips what the QuantizeLinear keeps; a bias scale other
+  // than x scale x weight scale does not add to the integer sums as it is; a Conv output read
+  // elsewhere must be computed in float.
+  for (const UnitOptions& o : {UnitOptions{.relu = true, .y_zero_point = 3},
+                               UnitOptions{.bias_off = true}, UnitOptions{.conv_output = true}}) {
+    auto m = model_from_text(unit_model(o));
+    ASSERT_OK(m);
+    ir::Graph g = m->graph;
+    EXPECT_EQ(exec::fuse_qdq_conv_units(g), 0u) << unit_model(o);
+    EXPECT_EQ(g.node_count(), m->graph.node_count());
+  }
+}
+
+}  // namespace
+}  // namespace compressor
