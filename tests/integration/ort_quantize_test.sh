@@ -41,22 +41,25 @@ if [ -f "$deps/ocr/det.onnx" ]; then
     quant "ocr_det-${entry%%:*}" "$deps/ocr/det.onnx" "${entry#*:}" \
       "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
     # rec and cls import opset 9. Per-channel scales move them to opset 13 (their Softmax
-    # ranks measured on one run, see convert-opset). Static QDQ per channel on rec makes a
-    # model that amplifies single one-step rounding ties (1e-5 of input noise moves its output
-    # to cosine 0.98 in our executor alone), so ONNX Runtime agrees with it only on some
-    # inputs: the static rows check per-tensor scales, which are stable, and the per-channel
-    # rows below the weight-only and dynamic forms.
+    # ranks measured on one run, see convert-opset); these rows check per-tensor scales, the
+    # per-channel forms follow.
     quant "ocr_rec-${entry%%:*}" "$deps/ocr/rec.onnx" "${entry#*:} --no-per-channel" \
       "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
     quant "ocr_cls-${entry%%:*}" "$deps/ocr/cls.onnx" "${entry#*:} --no-per-channel" \
       "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
   done
+  # Per-channel static rec and equalized det amplify a single value rounded one step apart into
+  # output cosines of 0.97-0.999. They agree with ONNX Runtime since the executor runs QDQ Conv
+  # units on integers, as ONNX Runtime's fused kernels do (src/exec/qdq_units.h; 20 seeds each
+  # in docs/quantization.md).
+  quant "ocr_rec-static-per-channel" "$deps/ocr/rec.onnx" "--mode static --reduce-range" \
+    "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
+  quant "ocr_det-equalize" "$deps/ocr/det.onnx" "--mode static --reduce-range --equalize" \
+    "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
   quant "ocr_rec-weights-per-channel" "$deps/ocr/rec.onnx" "--mode weight-only" \
     "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
   quant "ocr_cls-dynamic-per-channel" "$deps/ocr/cls.onnx" "--mode dynamic" \
     "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
-  # Not --equalize on det: the equalized int8 det amplifies single one-step rounding ties the
-  # same way (README, "Sensitive models"); open on issue 5.
   quant "ocr_det-bias" "$deps/ocr/det.onnx" "--mode static --reduce-range --bias-correction" \
     "--dim p2o.DynamicDimension.1=160 --dim p2o.DynamicDimension.2=160 --input-pattern document"
   quant "ocr_rec-smooth-bias" "$deps/ocr/rec.onnx" \
