@@ -66,13 +66,20 @@ int64_t int_value(const ir::Tensor& t, int64_t i) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// The QLinearConv that computes the unit read from `conv`, or nullopt when it is not one. Sets
-// `removed` to the nodes the QLinearConv replaces (the Conv, an optional Relu, the
-// QuantizeLinear) and `weight_zero_point` when one has to be added (the weight's DequantizeLinear
-// omits it).
-std::optional<ir::Node> match_unit(const ir::Graph& g, const ir::UseDefIndex& index,
-                                   const ir::Node& conv, std::vector<const ir::Node*>& removed,
-                                   std::optional<ir::Tensor>& weight_zero_point) {
+// A matched unit: the QLinearConv that replaces its Conv, the nodes it makes redundant (an
+// optional Relu, the QuantizeLinear), the DequantizeLinear nodes the Conv read (removed when
+// nothing else reads them), and a weight zero point to add when the weight's DequantizeLinear
+// omits it.
+struct Unit {
+  ir::Node qlinear;
+  std::vector<const ir::Node*> replaced;
+  std::vector<const ir::Node*> dequantized;
+  std::optional<ir::Tensor> weight_zero_point;
+};
+
+// The unit read from `conv`, or nullopt when it is not one.
+std::optional<Unit> match_unit(const ir::Graph& g, const ir::UseDefIndex& index,
+                               const ir::Node& conv) {
   if (!conv.in_default_domain() || conv.op_type != "Conv" || conv.outputs.size() != 1 ||
       conv.inputs.size() < 2 || conv.inputs.size() > 3) {
     return std::nullopt;
@@ -97,6 +104,8 @@ std::optional<ir::Node> match_unit(const ir::Graph& g, const ir::UseDefIndex& in
   if (w->zero_point != nullptr && w->zero_point->dtype() != wq->dtype()) return std::nullopt;
   // b: int32 [M] with scale x scale x weight scale (bit for bit) and zero point 0, so that it
   // adds to the integer sums as it is.
+  Unit unit;
+  unit.dequantized = {x->node, w->node};
   std::string bias;
   if (conv.inputs.size() == 3 && !conv.inputs[2].empty()) {
     auto b = dequantize_params(g, producer(g, index, conv.inputs[2], "DequantizeLinear"));
@@ -118,16 +127,15 @@ std::optional<ir::Node> match_unit(const ir::Graph& g, const ir::UseDefIndex& in
       }
     }
     bias = b->node->inputs[0];
+    unit.dequantized.push_back(b->node);
   }
   // The Conv's only reader: the QuantizeLinear, or a Relu whose only reader it is.
   const ir::Node* next = sole_reader(g, index, conv.outputs[0]);
   if (next == nullptr || !next->in_default_domain()) return std::nullopt;
-  removed = {&conv};
-  bool relu = false;
+  const ir::Node* relu = nullptr;
   if (next->op_type == "Relu" && next->outputs.size() == 1) {
-    removed.push_back(next);
-    relu = true;
-    next = sole_reader(g, index, next->outputs[0]);
+    relu = next;
+    next = sole_reader(g, index, relu->outputs[0]);
     if (next == nullptr || !next->in_default_domain()) return std::nullopt;
   }
   if (next->op_type != "QuantizeLinear" || next->inputs.size() != 3 || next->outputs.size() != 1) {
@@ -141,18 +149,19 @@ std::optional<ir::Node> match_unit(const ir::Graph& g, const ir::UseDefIndex& in
   }
   // Relu(v) quantizes to max(q(v), zero point); that is q(v) when the zero point is the type's
   // minimum, which the QuantizeLinear clips to anyway.
-  if (relu && int_value(*yz, 0) != (yz->dtype() == ir::DType::kInt8 ? -128 : 0)) {
+  if (relu != nullptr && int_value(*yz, 0) != (yz->dtype() == ir::DType::kInt8 ? -128 : 0)) {
     return std::nullopt;
   }
-  removed.push_back(next);
+  if (relu != nullptr) unit.replaced.push_back(relu);
+  unit.replaced.push_back(next);
 
-  ir::Node q;
+  ir::Node& q = unit.qlinear;
   q.name = conv.name;
   q.op_type = "QLinearConv";
   q.attributes = conv.attributes;
   std::string wz = w->zero_point != nullptr ? w->node->inputs[2] : std::string();
   if (wz.empty()) {
-    weight_zero_point = ir::Tensor::zeros(wq->dtype(), w->scale->dims());
+    unit.weight_zero_point = ir::Tensor::zeros(wq->dtype(), w->scale->dims());
     wz = g.unique_name(w->node->inputs[0] + "_zero_point");
   }
   q.inputs = {x->node->inputs[0], x->node->inputs[1], x->node->inputs[2],
@@ -160,50 +169,38 @@ std::optional<ir::Node> match_unit(const ir::Graph& g, const ir::UseDefIndex& in
               next->inputs[1],    next->inputs[2]};
   if (!bias.empty()) q.inputs.push_back(bias);
   q.outputs = {next->outputs[0]};
-  return q;
+  return unit;
 }
 
 }  // namespace
 
 size_t fuse_qdq_conv_units(ir::Graph& graph) {
-  size_t fused = 0;
-  std::set<const ir::Node*> gone;
-  std::vector<std::pair<const ir::Node*, ir::Node>> replacements;  // Conv -> its QLinearConv
+  std::set<const ir::Node*> replaced, dequantized;
+  std::vector<std::pair<size_t, ir::Node>> qlinear;  // Conv position -> its QLinearConv
   const ir::UseDefIndex index = graph.index();
   for (size_t i = 0; i < graph.node_count(); ++i) {
-    const ir::Node& conv = graph.node(i);
-    std::vector<const ir::Node*> removed;
-    std::optional<ir::Tensor> weight_zero_point;
-    auto unit = match_unit(graph, index, conv, removed, weight_zero_point);
+    auto unit = match_unit(graph, index, graph.node(i));
     if (!unit) continue;
-    if (weight_zero_point) {
-      graph.set_initializer({unit->inputs[5], std::move(*weight_zero_point), nullptr});
+    if (unit->weight_zero_point) {
+      graph.set_initializer(
+          {unit->qlinear.inputs[5], std::move(*unit->weight_zero_point), nullptr});
     }
-    gone.insert(removed.begin() + 1, removed.end());
-    replacements.emplace_back(&conv, std::move(*unit));
-    ++fused;
+    replaced.insert(unit->replaced.begin(), unit->replaced.end());
+    dequantized.insert(unit->dequantized.begin(), unit->dequantized.end());
+    qlinear.emplace_back(i, std::move(unit->qlinear));
   }
-  if (fused == 0) return 0;
+  if (qlinear.empty()) return 0;
   // Each QLinearConv takes its Conv's place: it reads what the Conv read (or what produced it)
   // and writes what the QuantizeLinear wrote, which only later nodes read.
-  for (auto& [conv, unit] : replacements) {
-    for (size_t i = 0; i < graph.node_count(); ++i) {
-      if (&graph.node(i) == conv) {
-        graph.node(i) = std::move(unit);
-        break;
-      }
-    }
-  }
-  graph.remove_nodes_if([&](const ir::Node& n) { return gone.count(&n) > 0; });
-  // DequantizeLinear nodes nothing reads any more (the weights', the biases').
-  for (bool again = true; again;) {
-    const ir::UseDefIndex now = graph.index();
-    again = graph.remove_nodes_if([&](const ir::Node& n) {
-      return n.in_default_domain() && n.op_type == "DequantizeLinear" && n.outputs.size() == 1 &&
-             now.consumer_count(n.outputs[0]) == 0 && !now.escapes(n.outputs[0]);
-    }) > 0;
-  }
-  return fused;
+  for (auto& [position, node] : qlinear) graph.node(position) = std::move(node);
+  graph.remove_nodes_if([&](const ir::Node& n) { return replaced.count(&n) > 0; });
+  // The units' DequantizeLinear nodes that nothing reads any more (the weights', the biases').
+  const ir::UseDefIndex now = graph.index();
+  graph.remove_nodes_if([&](const ir::Node& n) {
+    return dequantized.count(&n) > 0 && now.consumer_count(n.outputs[0]) == 0 &&
+           !now.escapes(n.outputs[0]);
+  });
+  return qlinear.size();
 }
 
 }  // namespace compressor::exec

@@ -585,13 +585,14 @@ size_t keep_off_ties(const ir::Graph& graph, const Plan& plan, const pass::Calib
     const ir::Node& n = graph.node(i);
     if (n.op_type != "Add" && n.op_type != "Mul" && n.op_type != "Concat") continue;
     const std::string& out = plan.range_of.at(n.outputs[0]);
+    const std::vector<size_t> slots = data_slots(n);
     std::vector<double> in_scales;
-    for (size_t s : data_slots(n)) {
+    for (size_t s : slots) {
       auto it = plan.range_of.find(n.inputs[s]);
       if (it == plan.range_of.end() || !params_of.count(it->second)) break;
       in_scales.push_back(params_of.at(it->second).scale);
     }
-    if (in_scales.size() != data_slots(n).size()) continue;
+    if (in_scales.size() != slots.size()) continue;
     const pass::TensorRange& range = table.ranges.at(out);
     for (int k = 1; k <= 4; ++k) {
       const double s_out = params_of.at(out).scale;
