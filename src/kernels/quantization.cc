@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "kernel_util.h"
+#include "sgemm.h"
 
 namespace compressor::kernels {
 namespace {
@@ -263,8 +264,7 @@ Status dynamic_quantize(KernelContext& ctx) {
 /// batch and row (column).
 enum class ParamKind { kTensor, kPerVector, kPerBatchVector };
 
-StatusOr<ParamKind> matmul_param_kind(const Tensor& p, const Dims& operand, bool is_a,
-                                      const char* what, const KernelContext& ctx) {
+std::optional<ParamKind> param_kind_of(const Tensor& p, const Dims& operand, bool is_a) {
   if (p.numel() == 1) return ParamKind::kTensor;
   const int64_t vec = operand.size() < 2 ? 1
                       : is_a             ? operand[operand.size() - 2]
@@ -273,6 +273,12 @@ StatusOr<ParamKind> matmul_param_kind(const Tensor& p, const Dims& operand, bool
   Dims want = operand;
   if (want.size() >= 2) want[want.size() - (is_a ? 1 : 2)] = 1;
   if (p.dims() == want) return ParamKind::kPerBatchVector;
+  return std::nullopt;
+}
+
+StatusOr<ParamKind> matmul_param_kind(const Tensor& p, const Dims& operand, bool is_a,
+                                      const char* what, const KernelContext& ctx) {
+  if (auto kind = param_kind_of(p, operand, is_a)) return *kind;
   return ctx.error(std::string(what) + " of shape " + ir::dims_to_string(p.dims()) +
                    " does not fit input " + ir::dims_to_string(operand) +
                    (is_a ? " (per tensor or per row)" : " (per tensor or per column)"));
@@ -336,10 +342,54 @@ StatusOr<MatMulShape> matmul_shape(const Dims& a_in, const Dims& b_in, const Ker
   return s;
 }
 
-/// (A - a_zp) @ (B - b_zp) in int32 for each output matrix; `emit(i, acc)` consumes it.
+/// An operand minus its zero point, in its own layout ([..., rows, cols] of matrices), with the
+/// largest |value|.
+struct Shifted {
+  Eigen::ArrayXi values;
+  int64_t dev = 0;
+};
+
+/// `x - zp` for a matmul operand `x` (A when `is_a`: zero point per row; B: per column).
+Shifted shift_operand(const Tensor& x, const Tensor* zp, ParamKind kind, bool is_a) {
+  const Dims& d = x.dims();
+  const int64_t rows = d.size() < 2 ? (is_a ? 1 : d[0]) : d[d.size() - 2];
+  const int64_t cols = d.size() < 2 ? (is_a ? d[0] : 1) : d[d.size() - 1];
+  Shifted s{ints_of(x), 0};
+  if (zp != nullptr && kind == ParamKind::kTensor) {
+    s.values -= int_at(*zp, 0);
+  } else if (zp != nullptr) {
+    const int64_t vec = is_a ? rows : cols;
+    for (int64_t mat = 0; mat < s.values.size() / std::max<int64_t>(rows * cols, 1); ++mat) {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          s.values[(mat * rows + r) * cols + c] -=
+              param_at(kind, mat, is_a ? r : c, vec, [&](int64_t j) { return int_at(*zp, j); });
+        }
+      }
+    }
+  }
+  s.dev = s.values.size() ? s.values.abs().maxCoeff() : 0;
+  return s;
+}
+
+/// A constant B minus its constant zero point, as float32 whole numbers (for the float GEMM) in
+/// B's layout, with the largest |value|: what an integer matmul with constant weights converts
+/// once instead of on every run.
+struct ConstantB {
+  Dims dims;
+  std::vector<float> values;
+  int64_t dev = 0;
+};
+
+/// (A - a_zp) @ (B - b_zp) for each output matrix; `emit(i, c0, acc)` consumes columns
+/// [c0, c0 + acc.cols()) of output matrix i, where `acc` is a row-major matrix of whole numbers
+/// (int32, or float32 holding them exactly). Each product is summed through the float GEMM while
+/// K x max|A - a_zp| x max|B - b_zp| < 2^24, where every partial sum is a whole number float32
+/// holds exactly, and in int32 beyond. `constant_b`, when given, is B - b_zp already converted.
 template <typename Emit>
 Status integer_matmul(const Tensor& a, const Tensor* a_zp, const Tensor& b, const Tensor* b_zp,
-                      const MatMulShape& s, KernelContext& ctx, Emit emit) {
+                      const ConstantB* constant_b, const MatMulShape& s, KernelContext& ctx,
+                      Emit emit) {
   ParamKind ak = ParamKind::kTensor, bk = ParamKind::kTensor;
   if (a_zp) {
     COMPRESSOR_ASSIGN_OR_RETURN(ak, matmul_param_kind(*a_zp, a.dims(), true, "a_zero_point", ctx));
@@ -347,48 +397,48 @@ Status integer_matmul(const Tensor& a, const Tensor* a_zp, const Tensor& b, cons
   if (b_zp) {
     COMPRESSOR_ASSIGN_OR_RETURN(bk, matmul_param_kind(*b_zp, b.dims(), false, "b_zero_point", ctx));
   }
-  const Eigen::ArrayXi av = ints_of(a), bv = ints_of(b);
+  if (constant_b != nullptr && constant_b->dims != b.dims()) constant_b = nullptr;
+  const Shifted as = shift_operand(a, a_zp, ak, true);
+  Shifted bs;
+  if (constant_b == nullptr) bs = shift_operand(b, b_zp, bk, false);
+  const int64_t b_dev = constant_b != nullptr ? constant_b->dev : bs.dev;
+  const int64_t mk = s.m * s.k, kn = s.k * s.n;
+  if (s.k * as.dev * b_dev < (int64_t{1} << 24)) {
+    const std::vector<float> af(as.values.begin(), as.values.end());
+    std::vector<float> owned_bf;
+    if (constant_b == nullptr) owned_bf.assign(bs.values.begin(), bs.values.end());
+    const float* bf = constant_b != nullptr ? constant_b->values.data() : owned_bf.data();
+    // Column tiles, so that one large matrix (a classifier) still splits across threads; the
+    // GEMM's sums do not depend on the tiling.
+    constexpr int64_t kTile = 256;
+    const int64_t tiles = (s.n + kTile - 1) / kTile;
+    using F32Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    exec::parallel_for(ctx.pool, s.batch * tiles, 1, [&](int64_t begin, int64_t end) {
+      F32Matrix acc;
+      for (int64_t job = begin; job < end; ++job) {
+        const int64_t i = job / tiles, c0 = (job % tiles) * kTile;
+        const int64_t nc = std::min(kTile, s.n - c0);
+        acc.resize(s.m, nc);
+        sgemm(s.m, nc, s.k, af.data() + s.a_batch[i] * mk, s.k, 1, bf + s.b_batch[i] * kn + c0, s.n,
+              1, acc.data(), nc, false);
+        emit(i, c0, acc);
+      }
+    });
+    return ok_status();
+  }
+  if (constant_b != nullptr) {
+    bs.values = Eigen::Map<const Eigen::ArrayXf>(constant_b->values.data(),
+                                                 static_cast<int64_t>(constant_b->values.size()))
+                    .cast<int32_t>();
+  }
   exec::parallel_for(ctx.pool, s.batch, 1, [&](int64_t begin, int64_t end) {
-    I32Matrix am(s.m, s.k), bm(s.k, s.n), acc(s.m, s.n);
+    I32Matrix acc(s.m, s.n);
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t ab = s.a_batch[i], bb = s.b_batch[i];
-      for (int64_t r = 0; r < s.m; ++r) {
-        const int32_t z =
-            a_zp ? param_at(ak, ab, r, s.m, [&](int64_t j) { return int_at(*a_zp, j); }) : 0;
-        am.row(r) = av.segment((ab * s.m + r) * s.k, s.k).matrix().transpose().array() - z;
-      }
-      for (int64_t r = 0; r < s.k; ++r) {
-        bm.row(r) = bv.segment((bb * s.k + r) * s.n, s.n).matrix().transpose();
-      }
-      if (b_zp) {
-        for (int64_t c = 0; c < s.n; ++c) {
-          bm.col(c).array() -=
-              param_at(bk, bb, c, s.n, [&](int64_t j) { return int_at(*b_zp, j); });
-        }
-      }
-      acc.noalias() = am * bm;
-      emit(i, acc);
+      acc.noalias() = Eigen::Map<const I32Matrix>(as.values.data() + s.a_batch[i] * mk, s.m, s.k) *
+                      Eigen::Map<const I32Matrix>(bs.values.data() + s.b_batch[i] * kn, s.k, s.n);
+      emit(i, 0, acc);
     }
   });
-  return ok_status();
-}
-
-Status matmul_integer(KernelContext& ctx) {
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  if (!is_int8ish(a.dtype()) || !is_int8ish(b.dtype())) {
-    return ctx.error("inputs must be int8 or uint8");
-  }
-  COMPRESSOR_ASSIGN_OR_RETURN(MatMulShape s, matmul_shape(a.dims(), b.dims(), ctx));
-  Tensor y = Tensor::zeros(DType::kInt32, s.out);
-  int32_t* yp = y.mutable_span<int32_t>().data();
-  const int64_t mn = s.m * s.n;
-  COMPRESSOR_RETURN_IF_ERROR(integer_matmul(a, ctx.has_input(2) ? &ctx.input(2) : nullptr, b,
-                                            ctx.has_input(3) ? &ctx.input(3) : nullptr, s, ctx,
-                                            [&](int64_t i, const I32Matrix& acc) {
-                                              Eigen::Map<I32Matrix>(yp + i * mn, s.m, s.n) = acc;
-                                            }));
-  ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 
@@ -400,7 +450,27 @@ Q requantize(float v, int32_t zp) {
                                    static_cast<float>(std::numeric_limits<Q>::max())));
 }
 
-Status qlinear_matmul(KernelContext& ctx) {
+Status matmul_integer(KernelContext& ctx, const ConstantB* constant_b) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  if (!is_int8ish(a.dtype()) || !is_int8ish(b.dtype())) {
+    return ctx.error("inputs must be int8 or uint8");
+  }
+  COMPRESSOR_ASSIGN_OR_RETURN(MatMulShape s, matmul_shape(a.dims(), b.dims(), ctx));
+  Tensor y = Tensor::zeros(DType::kInt32, s.out);
+  int32_t* yp = y.mutable_span<int32_t>().data();
+  const int64_t mn = s.m * s.n;
+  COMPRESSOR_RETURN_IF_ERROR(integer_matmul(
+      a, ctx.has_input(2) ? &ctx.input(2) : nullptr, b, ctx.has_input(3) ? &ctx.input(3) : nullptr,
+      constant_b, s, ctx, [&](int64_t i, int64_t c0, const auto& acc) {
+        Eigen::Map<I32Matrix>(yp + i * mn, s.m, s.n).middleCols(c0, acc.cols()) =
+            acc.template cast<int32_t>();
+      }));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status qlinear_matmul(KernelContext& ctx, const ConstantB* constant_b) {
   for (size_t i = 0; i < 8; ++i) {
     if (!ctx.has_input(i)) return ctx.error("input " + std::to_string(i) + " is required");
   }
@@ -431,14 +501,22 @@ Status qlinear_matmul(KernelContext& ctx) {
     using Q = decltype(tag);
     Q* yp = y.mutable_span<Q>().data();
     return integer_matmul(
-        a, &ctx.input(2), b, &ctx.input(5), s, ctx, [&](int64_t i, const I32Matrix& acc) {
+        a, &ctx.input(2), b, &ctx.input(5), constant_b, s, ctx,
+        [&](int64_t i, int64_t c0, const auto& acc) {
           const int64_t ab = s.a_batch[i], bb = s.b_batch[i];
+          // sa x sb / ys per column, recomputed per row only when a's scale is per row.
+          std::vector<float> mult(acc.cols());
           for (int64_t r = 0; r < s.m; ++r) {
-            const float sa = param_at(ask, ab, r, s.m, [&](int64_t j) { return as[j]; });
-            for (int64_t c = 0; c < s.n; ++c) {
-              const float sb = param_at(bsk, bb, c, s.n, [&](int64_t j) { return bs[j]; });
-              yp[i * mn + r * s.n + c] =
-                  requantize<Q>(static_cast<float>(acc(r, c)) * (sa * sb / ys), yz);
+            if (r == 0 || ask != ParamKind::kTensor) {
+              const float sa = param_at(ask, ab, r, s.m, [&](int64_t j) { return as[j]; });
+              for (int64_t c = 0; c < acc.cols(); ++c) {
+                mult[c] =
+                    sa * param_at(bsk, bb, c0 + c, s.n, [&](int64_t j) { return bs[j]; }) / ys;
+              }
+            }
+            Q* out = yp + i * mn + r * s.n + c0;
+            for (int64_t c = 0; c < acc.cols(); ++c) {
+              out[c] = requantize<Q>(static_cast<float>(acc(r, c)) * mult[c], yz);
             }
           }
         });
@@ -446,6 +524,44 @@ Status qlinear_matmul(KernelContext& ctx) {
   COMPRESSOR_RETURN_IF_ERROR(y_zp.dtype() == DType::kInt8 ? run(int8_t{}) : run(uint8_t{}));
   ctx.outputs[0] = std::move(y);
   return ok_status();
+}
+
+/// MatMulInteger (inputs a, b, a_zero_point, b_zero_point) or QLinearMatMul (a, a_scale,
+/// a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point). A constant int8/uint8 B with a
+/// constant (or omitted) zero point is converted for the float GEMM once, here.
+class IntegerMatMulKernel : public Kernel {
+ public:
+  IntegerMatMulKernel(bool qlinear, std::optional<ConstantB> b)
+      : qlinear_(qlinear), b_(std::move(b)) {}
+  Status compute(KernelContext& ctx) const override {
+    const ConstantB* b = b_ ? &*b_ : nullptr;
+    return qlinear_ ? qlinear_matmul(ctx, b) : matmul_integer(ctx, b);
+  }
+
+ private:
+  bool qlinear_;
+  std::optional<ConstantB> b_;
+};
+
+template <bool kQLinear>
+StatusOr<std::unique_ptr<Kernel>> make_integer_matmul(const NodeView& view) {
+  const size_t b_in = kQLinear ? 3 : 1, zp_in = kQLinear ? 5 : 3;
+  std::optional<ConstantB> constant_b;
+  const Tensor* b = view.constant_input(b_in);
+  const Tensor* zp = view.has_input(zp_in) ? view.constant_input(zp_in) : nullptr;
+  if (b != nullptr && is_int8ish(b->dtype()) && b->rank() >= 1 &&
+      (zp != nullptr || !view.has_input(zp_in))) {
+    // A zero point that does not fit B is left for compute() to report.
+    std::optional<ParamKind> kind = ParamKind::kTensor;
+    if (zp != nullptr)
+      kind = is_int8ish(zp->dtype()) ? param_kind_of(*zp, b->dims(), false) : std::nullopt;
+    if (kind) {
+      const Shifted s = shift_operand(*b, zp, *kind, false);
+      constant_b =
+          ConstantB{b->dims(), std::vector<float>(s.values.begin(), s.values.end()), s.dev};
+    }
+  }
+  return make_kernel<IntegerMatMulKernel>(kQLinear, std::move(constant_b));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,33 +710,6 @@ Status integer_conv(const Tensor& x, const Tensor* x_zp, const Tensor& w, const 
   return ok_status();
 }
 
-class ConvIntegerKernel : public Kernel {
- public:
-  explicit ConvIntegerKernel(ConvAttrs a) : a_(std::move(a)) {}
-  Status compute(KernelContext& ctx) const override {
-    const Tensor& x = ctx.input(0);
-    const Tensor& w = ctx.input(1);
-    if (!is_int8ish(x.dtype()) || !is_int8ish(w.dtype())) {
-      return ctx.error("x and w must be int8 or uint8");
-    }
-    COMPRESSOR_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(a_, x.dims(), w.dims(), ctx));
-    Tensor y = Tensor::zeros(DType::kInt32, {g.n, g.m, g.oh, g.ow});
-    int32_t* yp = y.mutable_span<int32_t>().data();
-    const int64_t pix = g.oh * g.ow;
-    COMPRESSOR_RETURN_IF_ERROR(integer_conv(x, ctx.has_input(2) ? &ctx.input(2) : nullptr, w,
-                                            ctx.has_input(3) ? &ctx.input(3) : nullptr, a_, g, ctx,
-                                            [&](int64_t n, int64_t m0, const I32Matrix& acc) {
-                                              Eigen::Map<I32Matrix>(yp + (n * g.m + m0) * pix,
-                                                                    acc.rows(), pix) = acc;
-                                            }));
-    ctx.outputs[0] = std::move(y);
-    return ok_status();
-  }
-
- private:
-  ConvAttrs a_;
-};
-
 /// The integer sums of a convolution through the float Conv kernel, exactly: every input value
 /// x - x_zp and weight w - w_zp is a small integer, so each product and partial sum is a whole
 /// number, which float32 holds exactly below 2^24. Returns nullopt when the largest |sum| the
@@ -671,6 +760,54 @@ StatusOr<std::optional<Tensor>> float_integer_conv(const Kernel& float_conv, con
   }
   return std::optional<Tensor>(std::move(outputs[0]));
 }
+
+class ConvIntegerKernel : public Kernel {
+ public:
+  ConvIntegerKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv)
+      : a_(std::move(a)), float_conv_(std::move(float_conv)) {}
+  Status compute(KernelContext& ctx) const override {
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    if (!is_int8ish(x.dtype()) || !is_int8ish(w.dtype())) {
+      return ctx.error("x and w must be int8 or uint8");
+    }
+    COMPRESSOR_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(a_, x.dims(), w.dims(), ctx));
+    const Tensor* x_zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+    const Tensor* w_zp = ctx.has_input(3) ? &ctx.input(3) : nullptr;
+    if (x_zp && x_zp->numel() != 1) return ctx.error("x_zero_point must be a scalar");
+    if (w_zp && w_zp->numel() != 1 && w_zp->numel() != g.m) {
+      return ctx.error("w_zero_point must be a scalar or have one value per output channel");
+    }
+    Tensor y = Tensor::uninitialized(DType::kInt32, {g.n, g.m, g.oh, g.ow});
+    int32_t* yp = y.mutable_span<int32_t>().data();
+    std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
+    if (float_conv_) {
+      const Tensor zero = Tensor::zeros(w.dtype(), {});
+      COMPRESSOR_ASSIGN_OR_RETURN(
+          sums, float_integer_conv(*float_conv_, x, x_zp ? int_at(*x_zp, 0) : 0, w,
+                                   w_zp ? *w_zp : zero, a_, g, ctx));
+    }
+    if (sums) {
+      const float* sp = sums->span<float>().data();
+      exec::parallel_for(ctx.pool, y.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) yp[i] = static_cast<int32_t>(sp[i]);
+      });
+      ctx.outputs[0] = std::move(y);
+      return ok_status();
+    }
+    const int64_t pix = g.oh * g.ow;
+    COMPRESSOR_RETURN_IF_ERROR(integer_conv(
+        x, x_zp, w, w_zp, a_, g, ctx, [&](int64_t n, int64_t m0, const I32Matrix& acc) {
+          Eigen::Map<I32Matrix>(yp + (n * g.m + m0) * pix, acc.rows(), pix) = acc;
+        }));
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+
+ private:
+  ConvAttrs a_;
+  std::unique_ptr<Kernel> float_conv_;  // the float Conv kernel, for exact sums (may be null)
+};
 
 class QLinearConvKernel : public Kernel {
  public:
@@ -759,20 +896,24 @@ class QLinearConvKernel : public Kernel {
   std::unique_ptr<Kernel> float_conv_;  // the float Conv kernel, for exact sums (may be null)
 };
 
+/// The float Conv kernel with the attributes of `view`'s node, which it is given x and w of as
+/// floats and no bias (null when it cannot be made: the integer sums are then summed in int32).
+std::unique_ptr<Kernel> float_conv_kernel(const NodeView& view) {
+  if (const exec::KernelFactory* f = exec::KernelRegistry::builtin().find("", "Conv", 11)) {
+    auto k = (*f)(NodeView(view.node(), 11, {}, {}, view.model()));
+    if (k.ok()) return std::move(*k);
+  }
+  return nullptr;
+}
+
 StatusOr<std::unique_ptr<Kernel>> make_conv_integer(const NodeView& view) {
   COMPRESSOR_ASSIGN_OR_RETURN(ConvAttrs a, parse_conv_attrs(view));
-  return make_kernel<ConvIntegerKernel>(std::move(a));
+  return make_kernel<ConvIntegerKernel>(std::move(a), float_conv_kernel(view));
 }
 
 StatusOr<std::unique_ptr<Kernel>> make_qlinear_conv(const NodeView& view) {
   COMPRESSOR_ASSIGN_OR_RETURN(ConvAttrs a, parse_conv_attrs(view));
-  // The float Conv kernel with the same attributes; it sees x and w as floats, no bias.
-  std::unique_ptr<Kernel> float_conv;
-  if (const exec::KernelFactory* f = exec::KernelRegistry::builtin().find("", "Conv", 11)) {
-    auto k = (*f)(NodeView(view.node(), 11, {}, {}, view.model()));
-    if (k.ok()) float_conv = std::move(*k);
-  }
-  return make_kernel<QLinearConvKernel>(std::move(a), std::move(float_conv));
+  return make_kernel<QLinearConvKernel>(std::move(a), float_conv_kernel(view));
 }
 
 template <Status (*Fn)(KernelContext&)>
@@ -786,8 +927,8 @@ void register_quantization_kernels(exec::KernelRegistry& r) {
   r.add("", "QuantizeLinear", 10, 18, make_quantize);
   r.add("", "DequantizeLinear", 10, 18, make_dequantize);
   r.add("", "DynamicQuantizeLinear", 11, 1 << 20, make_lambda<dynamic_quantize>);
-  r.add("", "MatMulInteger", 10, 1 << 20, make_lambda<matmul_integer>);
-  r.add("", "QLinearMatMul", 10, 20, make_lambda<qlinear_matmul>);
+  r.add("", "MatMulInteger", 10, 1 << 20, make_integer_matmul<false>);
+  r.add("", "QLinearMatMul", 10, 20, make_integer_matmul<true>);
   r.add("", "ConvInteger", 10, 1 << 20, make_conv_integer);
   r.add("", "QLinearConv", 10, 1 << 20, make_qlinear_conv);
 }

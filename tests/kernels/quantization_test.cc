@@ -218,6 +218,63 @@ TEST(MatMulInteger, BatchedWithPerColumnZeroPoints) {
   EXPECT_EQ(values<int32_t>((*r)[0]), want);
 }
 
+// The integer sums go through the float GEMM while every partial sum is a whole number below
+// 2^24 and through int32 beyond (K = 600 with these ranges); a constant B with its zero point is
+// converted once when the kernel is made, a B fed at run time on every run. All four must give
+// the int32 reference, also across the 256-column tiles the float path splits N into.
+TEST(MatMulInteger, ExactSumsOnBothPathsWithConstantOrRuntimeB) {
+  const int64_t M = 3, N = 300;
+  for (int64_t K : {8, 600}) {
+    const auto a = random_ints<uint8_t>(2 * M * K, 30 + K);
+    const auto b = random_ints<int8_t>(K * N, 31 + K);
+    std::vector<int8_t> bz(N);
+    for (int64_t j = 0; j < N; ++j) bz[j] = static_cast<int8_t>(j % 11 - 5);
+    std::vector<int32_t> want;
+    for (int n = 0; n < 2; ++n) {
+      for (int64_t i = 0; i < M; ++i) {
+        for (int64_t j = 0; j < N; ++j) {
+          int32_t acc = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            acc += (a[(n * M + i) * K + k] - 12) * (b[k * N + j] - bz[j]);
+          }
+          want.push_back(acc);
+        }
+      }
+    }
+    auto list = [](const std::vector<int8_t>& v) {
+      std::string out;
+      for (int8_t x : v) out += (out.empty() ? "" : ", ") + std::to_string(x);
+      return "{" + out + "}";
+    };
+    const std::string k = std::to_string(K);
+    for (bool constant_b : {false, true}) {
+      // B and BZ are graph inputs, or initializers the kernel sees when it is made.
+      const std::string b_inputs = constant_b ? "" : ", int8[" + k + ", 300] B, int8[300] BZ";
+      const std::string b_constants =
+          constant_b ? "<int8[" + k + ", 300] B = " + list(b) + ", int8[300] BZ = " + list(bz) + ">"
+                     : "";
+      auto m = model_from_text(R"(
+        <ir_version: 8, opset_import: ["" : 13]>
+        g (uint8[2, 3, )" + k + "] A, uint8 AZ" +
+                               b_inputs + ") => (int32 Y) " + b_constants +
+                               "{ Y = MatMulInteger(A, B, AZ, BZ) }");
+      ASSERT_OK(m);
+      std::vector<exec::NamedTensor> inputs{{"A", make<uint8_t>({2, M, K}, a)},
+                                            {"AZ", make<uint8_t>({}, {12})}};
+      if (!constant_b) {
+        inputs.push_back({"B", make<int8_t>({K, N}, b)});
+        inputs.push_back({"BZ", make<int8_t>({N}, bz)});
+      }
+      auto ex = exec::Executor::create(*m, {.threads = 2});
+      ASSERT_OK(ex);
+      auto r = (*ex)->run(inputs);
+      ASSERT_OK(r);
+      EXPECT_EQ((*r)[0].dims(), (ir::Dims{2, M, N}));
+      EXPECT_EQ(values<int32_t>((*r)[0]), want) << "K " << K << ", constant B " << constant_b;
+    }
+  }
+}
+
 TEST(MatMulInteger, PerRowZeroPointAndBadZeroPointShape) {
   const std::string text = R"(
     <ir_version: 8, opset_import: ["" : 13]>
@@ -323,6 +380,28 @@ TEST(ConvInteger, GroupedPaddedStridedDilated) {
     EXPECT_EQ((*r)[0].dims(), (ir::Dims{N, M, oh, ow})) << "dilation " << dil;
     EXPECT_EQ(values<int32_t>((*r)[0]), want) << "dilation " << dil;
   }
+}
+
+// ConvInteger sums through the float Conv kernel while the sums stay below 2^24 (above) and in
+// int32 beyond: 96 channels x 5 x 5 x max|x - x_zp| x max|w - w_zp| passes 2^24.
+TEST(ConvInteger, ExactSumsPastTheFloatRange) {
+  const int64_t N = 1, C = 96, H = 6, W = 6, M = 4, K = 5;
+  const auto x = random_ints<uint8_t>(N * C * H * W, 40);
+  const auto w = random_ints<int8_t>(M * C * K * K, 41);
+  const std::vector<int32_t> wz{0, 1, -1, 2};
+  int64_t oh = 0, ow = 0;
+  const auto want = ref_conv(x, 3, w, wz, N, C, H, W, M, K, K, 1, 1, 1, 1, &oh, &ow);
+  auto r = run_model(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1, 96, 6, 6] X, int8[4, 96, 5, 5] Wt, uint8 XZ, int8[4] WZ) => (int32 Y) {
+      Y = ConvInteger <pads = [1, 1, 1, 1]> (X, Wt, XZ, WZ) })",
+                     {{"X", make<uint8_t>({N, C, H, W}, x)},
+                      {"Wt", make<int8_t>({M, C, K, K}, w)},
+                      {"XZ", make<uint8_t>({}, {3})},
+                      {"WZ", make<int8_t>({4}, {0, 1, -1, 2})}});
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].dims(), (ir::Dims{N, M, oh, ow}));
+  EXPECT_EQ(values<int32_t>((*r)[0]), want);
 }
 
 TEST(ConvInteger, RefusesThreeDimensionalKernelAtPlanTime) {
