@@ -58,7 +58,7 @@ StatusOr<std::unique_ptr<Executor>> Executor::create_for_graph(
   ex->plan_ = std::make_unique<Plan>();
   Plan& plan = *ex->plan_;
   plan.graph = source;
-  if (options.integer_qdq_units) fuse_qdq_conv_units(plan.graph);
+  if (options.integer_qdq_units) fuse_qdq_units(plan.graph);
   const ir::Graph& g = plan.graph;
 
   auto slot = [&](const std::string& name) {

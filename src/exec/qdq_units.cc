@@ -1,7 +1,7 @@
-// QDQ Conv node units rewritten as QLinearConv in the executor's copy of the graph (see
-// qdq_units.h). A unit is matched from its Conv: the producers of the Conv's inputs must be
-// DequantizeLinear nodes of the forms below, and the Conv's only reader a QuantizeLinear (or a
-// Relu whose only reader is one). Nothing else in the graph changes.
+// QDQ Conv and MatMul node units rewritten as QLinearConv and QLinearMatMul in the executor's copy
+// of the graph (see qdq_units.h). A unit is matched from its Conv or MatMul: the producers of its
+// inputs must be DequantizeLinear nodes of the forms below, and its only reader a QuantizeLinear
+// (for a Conv, also a Relu whose only reader is one). Nothing else in the graph changes.
 #include "qdq_units.h"
 
 #include <cstring>
@@ -66,10 +66,25 @@ int64_t int_value(const ir::Tensor& t, int64_t i) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// A matched unit: the QLinearConv that replaces its Conv, the nodes it makes redundant (an
-// optional Relu, the QuantizeLinear), the DequantizeLinear nodes the Conv read (removed when
-// nothing else reads them), and a weight zero point to add when the weight's DequantizeLinear
-// omits it.
+// The zero point of `q` when it is a per-tensor QuantizeLinear with constant float32 scale and
+// int8/uint8 zero point (the output parameters of a unit), else null.
+const ir::Tensor* output_zero_point(const ir::Graph& g, const ir::Node& q) {
+  if (q.op_type != "QuantizeLinear" || q.inputs.size() != 3 || q.outputs.size() != 1) {
+    return nullptr;
+  }
+  const ir::Tensor* ys = constant(g, q.inputs[1]);
+  const ir::Tensor* yz = constant(g, q.inputs[2]);
+  if (ys == nullptr || ys->dtype() != ir::DType::kFloat || ys->numel() != 1 || yz == nullptr ||
+      !is_int8ish(yz->dtype()) || yz->numel() != 1) {
+    return nullptr;
+  }
+  return yz;
+}
+
+// A matched unit: the QLinearConv (QLinearMatMul) that replaces its Conv (MatMul), the nodes it
+// makes redundant (an optional Relu, the QuantizeLinear), the DequantizeLinear nodes the layer
+// read (removed when nothing else reads them), and a weight zero point to add when the weight's
+// DequantizeLinear omits it.
 struct Unit {
   ir::Node qlinear;
   std::vector<const ir::Node*> replaced;
@@ -78,8 +93,8 @@ struct Unit {
 };
 
 // The unit read from `conv`, or nullopt when it is not one.
-std::optional<Unit> match_unit(const ir::Graph& g, const ir::UseDefIndex& index,
-                               const ir::Node& conv) {
+std::optional<Unit> match_conv_unit(const ir::Graph& g, const ir::UseDefIndex& index,
+                                    const ir::Node& conv) {
   if (!conv.in_default_domain() || conv.op_type != "Conv" || conv.outputs.size() != 1 ||
       conv.inputs.size() < 2 || conv.inputs.size() > 3) {
     return std::nullopt;
@@ -138,15 +153,8 @@ std::optional<Unit> match_unit(const ir::Graph& g, const ir::UseDefIndex& index,
     next = sole_reader(g, index, relu->outputs[0]);
     if (next == nullptr || !next->in_default_domain()) return std::nullopt;
   }
-  if (next->op_type != "QuantizeLinear" || next->inputs.size() != 3 || next->outputs.size() != 1) {
-    return std::nullopt;
-  }
-  const ir::Tensor* ys = constant(g, next->inputs[1]);
-  const ir::Tensor* yz = constant(g, next->inputs[2]);
-  if (ys == nullptr || ys->dtype() != ir::DType::kFloat || ys->numel() != 1 || yz == nullptr ||
-      !is_int8ish(yz->dtype()) || yz->numel() != 1) {
-    return std::nullopt;
-  }
+  const ir::Tensor* yz = output_zero_point(g, *next);
+  if (yz == nullptr) return std::nullopt;
   // Relu(v) quantizes to max(q(v), zero point); that is q(v) when the zero point is the type's
   // minimum, which the QuantizeLinear clips to anyway.
   if (relu != nullptr && int_value(*yz, 0) != (yz->dtype() == ir::DType::kInt8 ? -128 : 0)) {
@@ -172,14 +180,67 @@ std::optional<Unit> match_unit(const ir::Graph& g, const ir::UseDefIndex& index,
   return unit;
 }
 
+// The unit read from `matmul`, or nullopt when it is not one: A per tensor; B a constant int8/uint8
+// [K, N] per tensor or per column (axis 1), or an activation per tensor; the MatMul's only reader
+// a QuantizeLinear.
+std::optional<Unit> match_matmul_unit(const ir::Graph& g, const ir::UseDefIndex& index,
+                                      const ir::Node& matmul) {
+  if (!matmul.in_default_domain() || matmul.op_type != "MatMul" || matmul.inputs.size() != 2 ||
+      matmul.outputs.size() != 1) {
+    return std::nullopt;
+  }
+  auto a = dequantize_params(g, producer(g, index, matmul.inputs[0], "DequantizeLinear"));
+  auto b = dequantize_params(g, producer(g, index, matmul.inputs[1], "DequantizeLinear"));
+  if (!a || a->scale->numel() != 1 || a->zero_point == nullptr ||
+      !is_int8ish(a->zero_point->dtype()) || !b) {
+    return std::nullopt;
+  }
+  const ir::Tensor* bq = constant(g, b->node->inputs[0]);
+  if (bq == nullptr) {
+    // An activation: per tensor, its zero point fixing the type.
+    if (b->scale->numel() != 1 || b->zero_point == nullptr || !is_int8ish(b->zero_point->dtype())) {
+      return std::nullopt;
+    }
+  } else {
+    if (!is_int8ish(bq->dtype()) || bq->rank() != 2) return std::nullopt;
+    const int64_t n = bq->dims()[1];
+    if (b->scale->numel() != 1 &&
+        !(b->scale->numel() == n && b->scale->rank() == 1 && b->node->attr_int("axis", 1) == 1)) {
+      return std::nullopt;
+    }
+    if (b->zero_point != nullptr && b->zero_point->dtype() != bq->dtype()) return std::nullopt;
+  }
+  const ir::Node* q = sole_reader(g, index, matmul.outputs[0]);
+  if (q == nullptr || !q->in_default_domain() || output_zero_point(g, *q) == nullptr) {
+    return std::nullopt;
+  }
+  Unit unit;
+  unit.replaced = {q};
+  unit.dequantized = {a->node, b->node};
+  ir::Node& ql = unit.qlinear;
+  ql.name = matmul.name;
+  ql.op_type = "QLinearMatMul";
+  std::string bz = b->zero_point != nullptr ? b->node->inputs[2] : std::string();
+  if (bz.empty()) {
+    unit.weight_zero_point = ir::Tensor::zeros(bq->dtype(), b->scale->dims());
+    bz = g.unique_name(b->node->inputs[0] + "_zero_point");
+  }
+  ql.inputs = {a->node->inputs[0], a->node->inputs[1], a->node->inputs[2],
+               b->node->inputs[0], b->node->inputs[1], bz,
+               q->inputs[1],       q->inputs[2]};
+  ql.outputs = {q->outputs[0]};
+  return unit;
+}
+
 }  // namespace
 
-size_t fuse_qdq_conv_units(ir::Graph& graph) {
+size_t fuse_qdq_units(ir::Graph& graph) {
   std::set<const ir::Node*> replaced, dequantized;
-  std::vector<std::pair<size_t, ir::Node>> qlinear;  // Conv position -> its QLinearConv
+  std::vector<std::pair<size_t, ir::Node>> qlinear;  // layer position -> its QLinear op
   const ir::UseDefIndex index = graph.index();
   for (size_t i = 0; i < graph.node_count(); ++i) {
-    auto unit = match_unit(graph, index, graph.node(i));
+    auto unit = match_conv_unit(graph, index, graph.node(i));
+    if (!unit) unit = match_matmul_unit(graph, index, graph.node(i));
     if (!unit) continue;
     if (unit->weight_zero_point) {
       graph.set_initializer(
@@ -190,7 +251,7 @@ size_t fuse_qdq_conv_units(ir::Graph& graph) {
     qlinear.emplace_back(i, std::move(unit->qlinear));
   }
   if (qlinear.empty()) return 0;
-  // Each QLinearConv takes its Conv's place: it reads what the Conv read (or what produced it)
+  // Each QLinear op takes its layer's place: it reads what the layer read (or what produced it)
   // and writes what the QuantizeLinear wrote, which only later nodes read.
   for (auto& [position, node] : qlinear) graph.node(position) = std::move(node);
   graph.remove_nodes_if([&](const ir::Node& n) { return replaced.count(&n) > 0; });

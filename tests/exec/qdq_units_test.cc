@@ -1,5 +1,5 @@
-// QDQ Conv node units: which ones the executor runs as one integer QLinearConv, and that it
-// then computes exactly what that QLinearConv computes.
+// QDQ Conv and MatMul node units: which ones the executor runs as one integer QLinearConv or
+// QLinearMatMul, and that it then computes exactly what that op computes.
 #include "exec/qdq_units.h"
 
 #include <gtest/gtest.h>
@@ -110,7 +110,7 @@ TEST(QdqUnits, ConvUnitBecomesOneQLinearConvWithItsResults) {
   auto m = model_from_text(unit_model({}));
   ASSERT_OK(m);
   ir::Graph g = m->graph;
-  EXPECT_EQ(exec::fuse_qdq_conv_units(g), 1u);
+  EXPECT_EQ(exec::fuse_qdq_units(g), 1u);
   // The DequantizeLinear nodes nothing reads any more go too.
   EXPECT_EQ(op_types(g), std::vector<std::string>{"QLinearConv"});
   EXPECT_EQ(run(unit_model({}), true), run(qlinear_model(128), false));
@@ -121,7 +121,7 @@ TEST(QdqUnits, ReluJoinsWhenTheZeroPointIsTheTypeMinimum) {
   auto m = model_from_text(unit_model(relu));
   ASSERT_OK(m);
   ir::Graph g = m->graph;
-  EXPECT_EQ(exec::fuse_qdq_conv_units(g), 1u);
+  EXPECT_EQ(exec::fuse_qdq_units(g), 1u);
   EXPECT_EQ(run(unit_model(relu), true), run(qlinear_model(0), false));
 }
 
@@ -134,9 +134,69 @@ TEST(QdqUnits, UnitsThatWouldComputeSomethingElseStay) {
     auto m = model_from_text(unit_model(o));
     ASSERT_OK(m);
     ir::Graph g = m->graph;
-    EXPECT_EQ(exec::fuse_qdq_conv_units(g), 0u) << unit_model(o);
+    EXPECT_EQ(exec::fuse_qdq_units(g), 0u) << unit_model(o);
     EXPECT_EQ(g.node_count(), m->graph.node_count());
   }
+}
+
+// DequantizeLinear(XQ) -> MatMul(., B) -> QuantizeLinear, where B is DequantizeLinear of constant
+// int8 weights per column without a zero point ("weights") or the same dequantized activation
+// ("activation"); the MatMul's output is also a graph output with `matmul_output`.
+std::string matmul_unit_model(const std::string& b, bool matmul_output = false) {
+  return R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1, 2, 4, 4] XQ) => (uint8 YQ)" +
+         std::string(matmul_output ? ", float Y" : "") + R"()
+    <float XS = {)" +
+         exact(kXs) +
+         R"(}, uint8 XZ = {3}, int8[4, 3] W = {1, -2, 3, -4, 5, -6, 7, -8, 9, 10, 0, -127},
+     float[3] WS = {)" +
+         exact(kWs[0]) + ", " + exact(kWs[1]) + ", " + exact(kWs[2]) + R"(}, float YS = {)" +
+         exact(kYs) + R"(}, uint8 YZ = {128}> {
+      X = DequantizeLinear(XQ, XS, XZ)
+      Wd = DequantizeLinear <axis = 1> (W, WS)
+      Y = MatMul(X, )" +
+         (b == "weights" ? "Wd" : "X") + R"()
+      YQ = QuantizeLinear(Y, YS, YZ)
+    })";
+}
+
+// The same units written as the QLinearMatMul itself.
+std::string qlinear_matmul_model(const std::string& b) {
+  const std::string b_inputs = b == "weights" ? "W, WS, WZ" : "XQ, XS, XZ";
+  return R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1, 2, 4, 4] XQ) => (uint8 YQ)
+    <float XS = {)" +
+         exact(kXs) +
+         R"(}, uint8 XZ = {3}, int8[4, 3] W = {1, -2, 3, -4, 5, -6, 7, -8, 9, 10, 0, -127},
+     float[3] WS = {)" +
+         exact(kWs[0]) + ", " + exact(kWs[1]) + ", " + exact(kWs[2]) +
+         R"(}, int8[3] WZ = {0, 0, 0}, float YS = {)" + exact(kYs) + R"(}, uint8 YZ = {128}> {
+      YQ = QLinearMatMul(XQ, XS, XZ, )" +
+         b_inputs + R"(, YS, YZ)
+    })";
+}
+
+TEST(QdqUnits, MatMulUnitsBecomeOneQLinearMatMulWithItsResults) {
+  for (const std::string b : {"weights", "activation"}) {
+    auto m = model_from_text(matmul_unit_model(b));
+    ASSERT_OK(m);
+    ir::Graph g = m->graph;
+    EXPECT_EQ(exec::fuse_qdq_units(g), 1u) << b;
+    // The unit's DequantizeLinear nodes go when nothing reads them any more; the weights' one
+    // nothing read in the "activation" model is not the unit's and stays.
+    const std::vector<std::string> left =
+        b == "weights" ? std::vector<std::string>{"QLinearMatMul"}
+                       : std::vector<std::string>{"DequantizeLinear", "QLinearMatMul"};
+    EXPECT_EQ(op_types(g), left) << b;
+    EXPECT_EQ(run(matmul_unit_model(b), true), run(qlinear_matmul_model(b), false)) << b;
+  }
+  // A MatMul output read elsewhere must be computed in float.
+  auto m = model_from_text(matmul_unit_model("weights", true));
+  ASSERT_OK(m);
+  ir::Graph g = m->graph;
+  EXPECT_EQ(exec::fuse_qdq_units(g), 0u);
 }
 
 }  // namespace

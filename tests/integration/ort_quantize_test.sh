@@ -50,8 +50,8 @@ if [ -f "$deps/ocr/det.onnx" ]; then
   done
   # Per-channel static rec and equalized det amplify a single value rounded one step apart into
   # output cosines of 0.97-0.999. They agree with ONNX Runtime since the executor runs QDQ Conv
-  # units on integers, as ONNX Runtime's fused kernels do (src/exec/qdq_units.h; 20 seeds each
-  # in docs/quantization.md).
+  # and MatMul units on integers, as ONNX Runtime's fused kernels do (src/exec/qdq_units.h; 20
+  # seeds each in docs/quantization.md).
   quant "ocr_rec-static-per-channel" "$deps/ocr/rec.onnx" "--mode static --reduce-range" \
     "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
   quant "ocr_det-equalize" "$deps/ocr/det.onnx" "--mode static --reduce-range --equalize" \

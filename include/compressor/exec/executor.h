@@ -20,9 +20,10 @@ class ThreadPool;
 struct ExecutorOptions {
   /// Worker threads for kernels that split work; 0 means all cores. Results do not depend on it.
   int threads = 0;
-  /// Runs each QDQ Conv node unit (DequantizeLinear -> Conv -> QuantizeLinear) as one integer
-  /// QLinearConv, as ONNX Runtime does after its QDQ fusion (see src/exec/qdq_units.h); the
-  /// Conv's float output is then never computed, so it cannot be captured.
+  /// Runs each QDQ Conv or MatMul node unit (DequantizeLinear -> Conv -> QuantizeLinear) as one
+  /// integer QLinearConv or QLinearMatMul, as ONNX Runtime does after its QDQ fusion (see
+  /// src/exec/qdq_units.h); the layer's float output is then never computed, so it cannot be
+  /// captured.
   bool integer_qdq_units = true;
 };
 
