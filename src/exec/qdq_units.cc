@@ -92,6 +92,26 @@ struct Unit {
   std::optional<ir::Tensor> weight_zero_point;
 };
 
+// The QLinear op of a unit: `op` named after `layer`, reading the quantized x (a) and w (b) with
+// their parameters and writing what the QuantizeLinear `q` wrote. A weight DequantizeLinear
+// without a zero point gets one of zeros of the type of `wq`, its constant weights (an activation
+// always has its zero point).
+void set_qlinear(const ir::Graph& g, const ir::Node& layer, const char* op, const Dequantize& x,
+                 const Dequantize& w, const ir::Tensor* wq, const ir::Node& q, Unit& unit) {
+  std::string wz = w.zero_point != nullptr ? w.node->inputs[2] : std::string();
+  if (wz.empty()) {
+    unit.weight_zero_point = ir::Tensor::zeros(wq->dtype(), w.scale->dims());
+    wz = g.unique_name(w.node->inputs[0] + "_zero_point");
+  }
+  ir::Node& n = unit.qlinear;
+  n.name = layer.name;
+  n.op_type = op;
+  n.inputs = {x.node->inputs[0], x.node->inputs[1], x.node->inputs[2],
+              w.node->inputs[0], w.node->inputs[1], wz,
+              q.inputs[1],       q.inputs[2]};
+  n.outputs = {q.outputs[0]};
+}
+
 // The unit read from `conv`, or nullopt when it is not one.
 std::optional<Unit> match_conv_unit(const ir::Graph& g, const ir::UseDefIndex& index,
                                     const ir::Node& conv) {
@@ -163,20 +183,9 @@ std::optional<Unit> match_conv_unit(const ir::Graph& g, const ir::UseDefIndex& i
   if (relu != nullptr) unit.replaced.push_back(relu);
   unit.replaced.push_back(next);
 
-  ir::Node& q = unit.qlinear;
-  q.name = conv.name;
-  q.op_type = "QLinearConv";
-  q.attributes = conv.attributes;
-  std::string wz = w->zero_point != nullptr ? w->node->inputs[2] : std::string();
-  if (wz.empty()) {
-    unit.weight_zero_point = ir::Tensor::zeros(wq->dtype(), w->scale->dims());
-    wz = g.unique_name(w->node->inputs[0] + "_zero_point");
-  }
-  q.inputs = {x->node->inputs[0], x->node->inputs[1], x->node->inputs[2],
-              w->node->inputs[0], w->node->inputs[1], wz,
-              next->inputs[1],    next->inputs[2]};
-  if (!bias.empty()) q.inputs.push_back(bias);
-  q.outputs = {next->outputs[0]};
+  set_qlinear(g, conv, "QLinearConv", *x, *w, wq, *next, unit);
+  unit.qlinear.attributes = conv.attributes;
+  if (!bias.empty()) unit.qlinear.inputs.push_back(bias);
   return unit;
 }
 
@@ -217,18 +226,7 @@ std::optional<Unit> match_matmul_unit(const ir::Graph& g, const ir::UseDefIndex&
   Unit unit;
   unit.replaced = {q};
   unit.dequantized = {a->node, b->node};
-  ir::Node& ql = unit.qlinear;
-  ql.name = matmul.name;
-  ql.op_type = "QLinearMatMul";
-  std::string bz = b->zero_point != nullptr ? b->node->inputs[2] : std::string();
-  if (bz.empty()) {
-    unit.weight_zero_point = ir::Tensor::zeros(bq->dtype(), b->scale->dims());
-    bz = g.unique_name(b->node->inputs[0] + "_zero_point");
-  }
-  ql.inputs = {a->node->inputs[0], a->node->inputs[1], a->node->inputs[2],
-               b->node->inputs[0], b->node->inputs[1], bz,
-               q->inputs[1],       q->inputs[2]};
-  ql.outputs = {q->outputs[0]};
+  set_qlinear(g, matmul, "QLinearMatMul", *a, *b, bq, *q, unit);
   return unit;
 }
 
