@@ -663,15 +663,23 @@ StatusOr<ConvGeometry> conv_geometry(const ConvAttrs& a, const Dims& x, const Di
   return g;
 }
 
-/// Integer convolution: acc[n][m][oh*ow] = sum (x - x_zp) * (w - w_zp[m]); `emit(n, m0, acc)`
-/// receives the [M/group, OH*OW] accumulator of group starting at output channel m0.
-template <typename Emit>
-Status integer_conv(const Tensor& x, const Tensor* x_zp, const Tensor& w, const Tensor* w_zp,
-                    const ConvAttrs& attrs, const ConvGeometry& g, KernelContext& ctx, Emit emit) {
+/// The zero points of an integer convolution: x_zp one value, w_zp one or one per output
+/// channel (either may be absent).
+Status check_conv_zero_points(const Tensor* x_zp, const Tensor* w_zp, const ConvGeometry& g,
+                              const KernelContext& ctx) {
   if (x_zp && x_zp->numel() != 1) return ctx.error("x_zero_point must be a scalar");
   if (w_zp && w_zp->numel() != 1 && w_zp->numel() != g.m) {
     return ctx.error("w_zero_point must be a scalar or have one value per output channel");
   }
+  return ok_status();
+}
+
+/// Integer convolution: acc[n][m][oh*ow] = sum (x - x_zp) * (w - w_zp[m]); `emit(n, m0, acc)`
+/// receives the [M/group, OH*OW] accumulator of group starting at output channel m0. The zero
+/// points must have passed check_conv_zero_points.
+template <typename Emit>
+Status integer_conv(const Tensor& x, const Tensor* x_zp, const Tensor& w, const Tensor* w_zp,
+                    const ConvAttrs& attrs, const ConvGeometry& g, KernelContext& ctx, Emit emit) {
   const int32_t xz = x_zp ? int_at(*x_zp, 0) : 0;
   const int64_t cg = g.c / attrs.group, mg = g.m / attrs.group;
   const int64_t kk = cg * g.kh * g.kw, pix = g.oh * g.ow;
@@ -715,7 +723,7 @@ Status integer_conv(const Tensor& x, const Tensor* x_zp, const Tensor& w, const 
 /// number, which float32 holds exactly below 2^24. Returns nullopt when the largest |sum| the
 /// shapes and values allow, K x max|x - x_zp| x max|w - w_zp|, is not below 2^24 (the caller
 /// then sums in int32). The result is [N, M, OH, OW] float32 of whole numbers. The zero points
-/// must be checked first (x_zp one value, w_zp one or one per output channel).
+/// must have passed check_conv_zero_points.
 StatusOr<std::optional<Tensor>> float_integer_conv(const Kernel& float_conv, const Tensor& x,
                                                    int32_t x_zp, const Tensor& w,
                                                    const Tensor& w_zp, const ConvAttrs& attrs,
@@ -774,10 +782,7 @@ class ConvIntegerKernel : public Kernel {
     COMPRESSOR_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(a_, x.dims(), w.dims(), ctx));
     const Tensor* x_zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
     const Tensor* w_zp = ctx.has_input(3) ? &ctx.input(3) : nullptr;
-    if (x_zp && x_zp->numel() != 1) return ctx.error("x_zero_point must be a scalar");
-    if (w_zp && w_zp->numel() != 1 && w_zp->numel() != g.m) {
-      return ctx.error("w_zero_point must be a scalar or have one value per output channel");
-    }
+    COMPRESSOR_RETURN_IF_ERROR(check_conv_zero_points(x_zp, w_zp, g, ctx));
     Tensor y = Tensor::uninitialized(DType::kInt32, {g.n, g.m, g.oh, g.ow});
     int32_t* yp = y.mutable_span<int32_t>().data();
     std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
@@ -844,10 +849,7 @@ class QLinearConvKernel : public Kernel {
     const int32_t yz = int_at(y_zp, 0);
     Tensor y = Tensor::zeros(y_zp.dtype(), {g.n, g.m, g.oh, g.ow});
     const int64_t pix = g.oh * g.ow;
-    if (ctx.input(2).numel() != 1) return ctx.error("x_zero_point must be a scalar");
-    if (ctx.input(5).numel() != 1 && ctx.input(5).numel() != g.m) {
-      return ctx.error("w_zero_point must be a scalar or have one value per output channel");
-    }
+    COMPRESSOR_RETURN_IF_ERROR(check_conv_zero_points(&ctx.input(2), &ctx.input(5), g, ctx));
     std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
     if (float_conv_) {
       COMPRESSOR_ASSIGN_OR_RETURN(sums, float_integer_conv(*float_conv_, x, int_at(ctx.input(2), 0),
