@@ -718,32 +718,59 @@ Status integer_conv(const Tensor& x, const Tensor* x_zp, const Tensor& w, const 
   return ok_status();
 }
 
+/// Convolution weights minus their zero points as float32 whole numbers (for the float Conv
+/// kernel), with the largest |value|. `w_zp` is one value or one per output channel (dim 0).
+struct FloatWeights {
+  Tensor values;
+  int64_t dev = 0;
+};
+
+FloatWeights float_weights(const Tensor& w, const Tensor& w_zp) {
+  FloatWeights f{Tensor::uninitialized(DType::kFloat, w.dims()), 0};
+  float* out = f.values.mutable_span<float>().data();
+  const int64_t m_count = w.rank() > 0 ? w.dims()[0] : 1;
+  const int64_t per_m = w.numel() / std::max<int64_t>(m_count, 1);
+  for (int64_t m = 0; m < m_count; ++m) {
+    const int32_t z = int_at(w_zp, w_zp.numel() == 1 ? 0 : m);
+    for (int64_t k = 0; k < per_m; ++k) {
+      const int32_t v = int_at(w, m * per_m + k) - z;
+      f.dev = std::max<int64_t>(f.dev, std::abs(v));
+      out[m * per_m + k] = static_cast<float>(v);
+    }
+  }
+  return f;
+}
+
+/// The weights of a QLinearConv or ConvInteger node converted once, when its weights (input
+/// `w_in`) and their zero point (`zp_in`; absent means 0) are constants of a form the kernel
+/// accepts; nullopt otherwise (compute() converts them, or reports what is wrong).
+std::optional<FloatWeights> constant_float_weights(const NodeView& view, size_t w_in,
+                                                   size_t zp_in) {
+  const Tensor* w = view.constant_input(w_in);
+  if (w == nullptr || !is_int8ish(w->dtype()) || w->rank() != 4) return std::nullopt;
+  if (!view.has_input(zp_in)) return float_weights(*w, Tensor::zeros(w->dtype(), {}));
+  const Tensor* zp = view.constant_input(zp_in);
+  if (zp == nullptr || !is_int8ish(zp->dtype()) ||
+      (zp->numel() != 1 && zp->numel() != w->dims()[0])) {
+    return std::nullopt;
+  }
+  return float_weights(*w, *zp);
+}
+
 /// The integer sums of a convolution through the float Conv kernel, exactly: every input value
 /// x - x_zp and weight w - w_zp is a small integer, so each product and partial sum is a whole
 /// number, which float32 holds exactly below 2^24. Returns nullopt when the largest |sum| the
 /// shapes and values allow, K x max|x - x_zp| x max|w - w_zp|, is not below 2^24 (the caller
-/// then sums in int32). The result is [N, M, OH, OW] float32 of whole numbers. The zero points
-/// must have passed check_conv_zero_points.
+/// then sums in int32). The result is [N, M, OH, OW] float32 of whole numbers. `w` is the
+/// weights as float_weights gives them.
 StatusOr<std::optional<Tensor>> float_integer_conv(const Kernel& float_conv, const Tensor& x,
-                                                   int32_t x_zp, const Tensor& w,
-                                                   const Tensor& w_zp, const ConvAttrs& attrs,
-                                                   const ConvGeometry& g, KernelContext& ctx) {
+                                                   int32_t x_zp, const FloatWeights& w,
+                                                   const ConvAttrs& attrs, const ConvGeometry& g,
+                                                   KernelContext& ctx) {
   const int64_t kk = (g.c / attrs.group) * g.kh * g.kw;
   const int64_t x_lo = x.dtype() == DType::kInt8 ? -128 : 0, x_hi = x_lo + 255;
   const int64_t x_dev = std::max<int64_t>(x_zp - x_lo, x_hi - x_zp);
-  Tensor wf = Tensor::uninitialized(DType::kFloat, w.dims());
-  float* wfp = wf.mutable_span<float>().data();
-  const int64_t per_m = w.numel() / std::max<int64_t>(g.m, 1);
-  int64_t w_dev = 0;
-  for (int64_t m = 0; m < g.m; ++m) {
-    const int32_t z = int_at(w_zp, w_zp.numel() == 1 ? 0 : m);
-    for (int64_t k = 0; k < per_m; ++k) {
-      const int32_t v = int_at(w, m * per_m + k) - z;
-      w_dev = std::max<int64_t>(w_dev, std::abs(v));
-      wfp[m * per_m + k] = static_cast<float>(v);
-    }
-  }
-  if (kk * x_dev * w_dev >= (int64_t{1} << 24)) return std::optional<Tensor>();
+  if (kk * x_dev * w.dev >= (int64_t{1} << 24)) return std::optional<Tensor>();
   Tensor xf = Tensor::uninitialized(DType::kFloat, x.dims());
   float* xfp = xf.mutable_span<float>().data();
   const int64_t count = x.numel();
@@ -759,7 +786,7 @@ StatusOr<std::optional<Tensor>> float_integer_conv(const Kernel& float_conv, con
   } else {
     shift(uint8_t{});
   }
-  const std::array<const Tensor*, 2> inputs = {&xf, &wf};
+  const std::array<const Tensor*, 2> inputs = {&xf, &w.values};
   std::array<Tensor, 1> outputs;
   KernelContext inner{inputs, outputs, ctx.pool, ctx.node};
   COMPRESSOR_RETURN_IF_ERROR(float_conv.compute(inner));
@@ -771,8 +798,9 @@ StatusOr<std::optional<Tensor>> float_integer_conv(const Kernel& float_conv, con
 
 class ConvIntegerKernel : public Kernel {
  public:
-  ConvIntegerKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv)
-      : a_(std::move(a)), float_conv_(std::move(float_conv)) {}
+  ConvIntegerKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv,
+                    std::optional<FloatWeights> weights)
+      : a_(std::move(a)), float_conv_(std::move(float_conv)), weights_(std::move(weights)) {}
   Status compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
@@ -787,10 +815,12 @@ class ConvIntegerKernel : public Kernel {
     int32_t* yp = y.mutable_span<int32_t>().data();
     std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
     if (float_conv_) {
-      const Tensor zero = Tensor::zeros(w.dtype(), {});
-      COMPRESSOR_ASSIGN_OR_RETURN(
-          sums, float_integer_conv(*float_conv_, x, x_zp ? int_at(*x_zp, 0) : 0, w,
-                                   w_zp ? *w_zp : zero, a_, g, ctx));
+      const bool cached = weights_ && weights_->values.dims() == w.dims();
+      std::optional<FloatWeights> converted;
+      if (!cached) converted = float_weights(w, w_zp ? *w_zp : Tensor::zeros(w.dtype(), {}));
+      COMPRESSOR_ASSIGN_OR_RETURN(sums,
+                                  float_integer_conv(*float_conv_, x, x_zp ? int_at(*x_zp, 0) : 0,
+                                                     cached ? *weights_ : *converted, a_, g, ctx));
     }
     if (sums) {
       const float* sp = sums->span<float>().data();
@@ -811,13 +841,15 @@ class ConvIntegerKernel : public Kernel {
 
  private:
   ConvAttrs a_;
-  std::unique_ptr<Kernel> float_conv_;  // the float Conv kernel, for exact sums (may be null)
+  std::unique_ptr<Kernel> float_conv_;   // the float Conv kernel, for exact sums (may be null)
+  std::optional<FloatWeights> weights_;  // constant weights, converted once
 };
 
 class QLinearConvKernel : public Kernel {
  public:
-  QLinearConvKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv)
-      : a_(std::move(a)), float_conv_(std::move(float_conv)) {}
+  QLinearConvKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv,
+                    std::optional<FloatWeights> weights)
+      : a_(std::move(a)), float_conv_(std::move(float_conv)), weights_(std::move(weights)) {}
   Status compute(KernelContext& ctx) const override {
     for (size_t i = 0; i < 8; ++i) {
       if (!ctx.has_input(i)) return ctx.error("input " + std::to_string(i) + " is required");
@@ -852,8 +884,12 @@ class QLinearConvKernel : public Kernel {
     COMPRESSOR_RETURN_IF_ERROR(check_conv_zero_points(&ctx.input(2), &ctx.input(5), g, ctx));
     std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
     if (float_conv_) {
-      COMPRESSOR_ASSIGN_OR_RETURN(sums, float_integer_conv(*float_conv_, x, int_at(ctx.input(2), 0),
-                                                           w, ctx.input(5), a_, g, ctx));
+      const bool cached = weights_ && weights_->values.dims() == w.dims();
+      std::optional<FloatWeights> converted;
+      if (!cached) converted = float_weights(w, ctx.input(5));
+      COMPRESSOR_ASSIGN_OR_RETURN(sums,
+                                  float_integer_conv(*float_conv_, x, int_at(ctx.input(2), 0),
+                                                     cached ? *weights_ : *converted, a_, g, ctx));
     }
     auto run = [&](auto tag) -> Status {
       using Q = decltype(tag);
@@ -895,7 +931,8 @@ class QLinearConvKernel : public Kernel {
 
  private:
   ConvAttrs a_;
-  std::unique_ptr<Kernel> float_conv_;  // the float Conv kernel, for exact sums (may be null)
+  std::unique_ptr<Kernel> float_conv_;   // the float Conv kernel, for exact sums (may be null)
+  std::optional<FloatWeights> weights_;  // constant weights, converted once
 };
 
 /// The float Conv kernel with the attributes of `view`'s node, which it is given x and w of as
@@ -910,12 +947,14 @@ std::unique_ptr<Kernel> float_conv_kernel(const NodeView& view) {
 
 StatusOr<std::unique_ptr<Kernel>> make_conv_integer(const NodeView& view) {
   COMPRESSOR_ASSIGN_OR_RETURN(ConvAttrs a, parse_conv_attrs(view));
-  return make_kernel<ConvIntegerKernel>(std::move(a), float_conv_kernel(view));
+  return make_kernel<ConvIntegerKernel>(std::move(a), float_conv_kernel(view),
+                                        constant_float_weights(view, 1, 3));
 }
 
 StatusOr<std::unique_ptr<Kernel>> make_qlinear_conv(const NodeView& view) {
   COMPRESSOR_ASSIGN_OR_RETURN(ConvAttrs a, parse_conv_attrs(view));
-  return make_kernel<QLinearConvKernel>(std::move(a), float_conv_kernel(view));
+  return make_kernel<QLinearConvKernel>(std::move(a), float_conv_kernel(view),
+                                        constant_float_weights(view, 3, 5));
 }
 
 template <Status (*Fn)(KernelContext&)>

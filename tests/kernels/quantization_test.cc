@@ -404,6 +404,28 @@ TEST(ConvInteger, ExactSumsPastTheFloatRange) {
   EXPECT_EQ(values<int32_t>((*r)[0]), want);
 }
 
+// Constant weights and zero points are converted for the float Conv kernel once, when the
+// kernel is made; the sums must be those of the int32 reference.
+TEST(ConvInteger, ConstantWeightsGiveTheSameSums) {
+  const int64_t N = 1, C = 4, H = 5, W = 5, M = 3, K = 3;
+  const auto x = random_ints<uint8_t>(N * C * H * W, 50);
+  const auto w = random_ints<int8_t>(M * C * K * K, 51);
+  int64_t oh = 0, ow = 0;
+  const auto want = ref_conv(x, 7, w, {2, 0, -3}, N, C, H, W, M, K, K, 1, 1, 1, 1, &oh, &ow);
+  std::string wt;
+  for (int8_t v : w) wt += (wt.empty() ? "" : ", ") + std::to_string(v);
+  auto r = run_model(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1, 4, 5, 5] X, uint8 XZ) => (int32 Y)
+    <int8[3, 4, 3, 3] Wt = {)" +
+                         wt + R"(}, int8[3] WZ = {2, 0, -3}> {
+      Y = ConvInteger <pads = [1, 1, 1, 1]> (X, Wt, XZ, WZ) })",
+                     {{"X", make<uint8_t>({N, C, H, W}, x)}, {"XZ", make<uint8_t>({}, {7})}});
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].dims(), (ir::Dims{N, M, oh, ow}));
+  EXPECT_EQ(values<int32_t>((*r)[0]), want);
+}
+
 TEST(ConvInteger, RefusesThreeDimensionalKernelAtPlanTime) {
   auto m = model_from_text(R"(
     <ir_version: 8, opset_import: ["" : 13]>
