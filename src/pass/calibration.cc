@@ -449,15 +449,17 @@ uint64_t TensorStats::observe(std::span<const float> values) {
   const size_t half = bins_ / 2;
   const size_t size = values.size();
   const bool copies = bins_ > 0 && size >= 4 * bins_ && size <= (size_t{1} << 31);
+  // The copies are all zeros between calls: flush() clears what it adds in.
   thread_local std::vector<uint32_t> scratch;
-  if (copies) scratch.assign(2 * bins_, 0);
+  if (copies && scratch.size() != 2 * bins_) scratch.assign(2 * bins_, 0);
   const auto flush = [&] {
     if (!copies) return;
-    for (size_t b = 0; b < bins_; ++b) {
-      histogram_[b] += uint64_t{scratch[b]} + scratch[bins_ + b];
-      scratch[b] = 0;
-      scratch[bins_ + b] = 0;
-    }
+    const size_t bins = bins_;
+    uint64_t* const to = histogram_.data();
+    uint32_t* const first = scratch.data();
+    const uint32_t* const second = first + bins;
+    for (size_t b = 0; b < bins; ++b) to[b] += uint64_t{first[b]} + second[b];
+    std::fill(first, first + 2 * bins, 0u);
   };
   std::array<int32_t, kBlock> bin;
   uint64_t infinite = 0;
