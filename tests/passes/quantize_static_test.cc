@@ -648,6 +648,81 @@ TEST(QuantizeStatic, ResidualAddAndConvTransposeRunQuantized) {
   }
 }
 
+// HardSwish as x * HardSigmoid(x) and SiLU as x * Sigmoid(x) between two convolutions: the gate
+// stays float (no Q/DQ pair rounds it) and so does the Mul, whose output is quantized for the
+// next convolution. A Mul whose gate comes from another tensor (squeeze-excitation) still runs
+// quantized.
+std::string gated_model() {
+  const auto w1 = random_floats(4 * 3 * 9, 121, -0.4f, 0.4f);
+  const auto w2 = random_floats(4 * 4 * 9, 122, -0.4f, 0.4f);
+  const auto w3 = random_floats(4 * 4 * 9, 123, -0.4f, 0.4f);
+  return R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 3, 6, 6] X) => (float[1, 4, 6, 6] Y)
+    <float[4, 3, 3, 3] W1 = )" +
+         float_literal(w1) + ", float[4, 4, 3, 3] W2 = " + float_literal(w2) +
+         ", float[4, 4, 3, 3] W3 = " + float_literal(w3) + R"(>
+    {
+      A = Conv <pads = [1, 1, 1, 1]> (X, W1)
+      HA = HardSigmoid <alpha = 0.1666667, beta = 0.5> (A)
+      H = Mul(A, HA)
+      B = Conv <pads = [1, 1, 1, 1]> (H, W2)
+      SB = Sigmoid(B)
+      S = Mul(SB, B)
+      C = Conv <pads = [1, 1, 1, 1]> (S, W3)
+      G = Sigmoid(A)
+      Y = Mul(C, G)
+    })";
+}
+
+TEST(QuantizeStatic, SelfGatedMulsStayFloatOthersRunQuantized) {
+  auto model = model_from_text(gated_model());
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  std::vector<Inputs> samples;
+  for (uint64_t s = 0; s < 3; ++s) samples.push_back({{"X", float_input({1, 3, 6, 6}, 130 + s)}});
+  auto p = make_pass("quantize-static");
+  ASSERT_OK(p);
+  // No range for the gates HA and SB: nothing quantizes them.
+  const auto wanted = (*p)->calibration_tensors(*model);
+  EXPECT_EQ(std::count(wanted.begin(), wanted.end(), "HA"), 0);
+  EXPECT_EQ(std::count(wanted.begin(), wanted.end(), "SB"), 0);
+  EXPECT_EQ(std::count(wanted.begin(), wanted.end(), "G"), 1) << "the gate of Y = C * G";
+  const auto table = table_for(*model, samples);
+  auto r = run_pass_calibrated(*model, "quantize-static", table);
+  ASSERT_OK(r);
+  const ir::Graph& g = model->graph;
+  for (const char* gated : {"H", "S"}) {
+    const ir::Node* mul = producer_of(g, gated);
+    ASSERT_NE(mul, nullptr) << gated;
+    EXPECT_EQ(mul->op_type, "Mul") << gated << " is written by the float Mul itself";
+    // x is the convolution's output as every reader sees it; the gate comes straight from its
+    // op, not through a pair.
+    size_t gates = 0;
+    for (const auto& in : mul->inputs) {
+      const ir::Node* from = producer_of(g, in);
+      ASSERT_NE(from, nullptr);
+      if (from->op_type == "HardSigmoid" || from->op_type == "Sigmoid") ++gates;
+    }
+    EXPECT_EQ(gates, 1u) << gated;
+    // Its output is quantized once, for the next convolution.
+    const auto readers = readers_of(g, gated);
+    ASSERT_EQ(readers.size(), 1u) << gated;
+    EXPECT_EQ(readers[0]->op_type, "QuantizeLinear") << gated;
+  }
+  // Y = C * G runs quantized: both inputs through pairs, its output through its own.
+  const ir::Node* y = producer_of(g, "Y_float");
+  ASSERT_NE(y, nullptr);
+  EXPECT_EQ(y->op_type, "Mul");
+  for (const auto& in : y->inputs) EXPECT_EQ(producer_of(g, in)->op_type, "DequantizeLinear");
+  EXPECT_NE(
+      std::find_if(r->notes.begin(), r->notes.end(),
+                   [](const std::string& n) { return n.rfind("2 HardSwish/SiLU Mul(s)", 0) == 0; }),
+      r->notes.end());
+  for (const auto& in : samples) {
+    EXPECT_GT(cosine(run_float_output(original, in, 0), run_float_output(*model, in, 0)), 0.99);
+  }
+}
+
 // Two inputs of one range added into twice that range: input scale / output scale would be
 // exactly 1/2, and every odd sum of the integer inputs a tie of the output's rounding, decided
 // by float rounding order (ONNX Runtime's QLinearAdd and a float evaluation disagree on a third of

@@ -109,6 +109,24 @@ std::vector<size_t> data_slots(const ir::Node& node) {
   return {0};
 }
 
+// A Mul of x and a gate computed from x alone by an op that stays float (HardSwish written as
+// x * HardSigmoid(x), as fuse-hardswish leaves it, or SiLU as x * Sigmoid(x)). Quantizing it
+// would round the gate once more, to feed a QLinearMul that costs ONNX Runtime about what the
+// float Mul does, so it stays float; its output is quantized where a quantized node reads it.
+bool is_self_gated_mul(const ir::Graph& graph, const ir::UseDefIndex& index, const ir::Node& node) {
+  if (node.op_type != "Mul" || node.inputs.size() != 2) return false;
+  for (size_t k = 0; k < 2; ++k) {
+    auto p = index.producer.find(node.inputs[k]);
+    if (p == index.producer.end()) continue;
+    const ir::Node& gate = graph.node(p->second);
+    if (gate.in_default_domain() && (gate.op_type == "HardSigmoid" || gate.op_type == "Sigmoid") &&
+        gate.inputs.size() == 1 && gate.inputs[0] == node.inputs[1 - k]) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool is_fusable_activation(const ir::Node& node) {
   return node.in_default_domain() && (node.op_type == "Relu" || node.op_type == "Clip") &&
          node.outputs.size() == 1 && !node.inputs.empty();
@@ -162,6 +180,7 @@ struct Plan {
   /// inputs and its output (the output of a Relu/Clip reading it alone, when there is one).
   std::vector<std::string> single_layer_needs;
   size_t through_dropped = 0;  ///< Pass-through ops left float for want of a range.
+  size_t gated_float = 0;      ///< Self-gated Muls (x * HardSigmoid(x)) left float.
   std::string note;            ///< Why nothing could be quantized, when that is the case.
 };
 
@@ -318,6 +337,7 @@ StatusOr<Plan> make_plan(const ir::Model& model, const Options& options,
   const std::set<size_t> core = plan.quantized;
   std::map<std::string, std::string> source;  // same-params output -> its input
   std::set<size_t> through;
+  std::set<size_t> gated;  // self-gated Muls next to quantized nodes, left float
   std::map<size_t, std::vector<size_t>> layer_slots;
   for (const auto& lp : plan.layers) layer_slots[lp.layer.node] = lp.act_slots;
   auto quantized_slots = [&](size_t k) {
@@ -335,6 +355,7 @@ StatusOr<Plan> make_plan(const ir::Model& model, const Options& options,
     again = false;
     std::set<size_t> in = core;
     through.clear();
+    gated.clear();
     for (bool grew = true; grew;) {
       grew = false;
       for (size_t i = 0; i < graph.node_count(); ++i) {
@@ -369,6 +390,10 @@ StatusOr<Plan> make_plan(const ir::Model& model, const Options& options,
           }
         }
         if (!adjacent) continue;
+        if (is_self_gated_mul(graph, index, n)) {
+          gated.insert(i);
+          continue;
+        }
         in.insert(i);
         through.insert(i);
         grew = true;
@@ -391,6 +416,7 @@ StatusOr<Plan> make_plan(const ir::Model& model, const Options& options,
     }
   }
   plan.through_dropped = excluded.size();
+  plan.gated_float = gated.size();
   for (size_t i : through) {
     plan.quantized.insert(i);
     plan.through.push_back(i);
@@ -941,6 +967,11 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
   if (!plan.through.empty()) {
     result.notes.push_back(std::to_string(plan.through.size()) +
                            " op(s) between quantized layers run quantized too");
+  }
+  if (plan.gated_float > 0) {
+    result.notes.push_back(std::to_string(plan.gated_float) +
+                           " HardSwish/SiLU Mul(s) (x * HardSigmoid(x) or x * Sigmoid(x)) stay "
+                           "float: quantizing them would round the gate once more");
   }
   if (plan.through_dropped > 0) {
     result.notes.push_back(std::to_string(plan.through_dropped) +
