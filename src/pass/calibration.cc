@@ -30,6 +30,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "compressor/core/progress.h"
 #include "compressor/exec/executor.h"
@@ -349,45 +350,7 @@ TensorStats::TensorStats(size_t bins)
 namespace {
 
 constexpr size_t kBlock = 256;  // values binned at a time (see TensorStats::observe)
-
-/// The extremes of a block of at most kBlock values and whether all are finite, in independent
-/// lanes that the compiler turns into vector instructions. With a value that is not finite the
-/// extremes are meaningless (the caller takes the slow path).
-struct BlockScan {
-  float lo;
-  float hi;
-  bool finite;
-};
-
-inline BlockScan scan_block(const float* v, size_t n) {
-  constexpr size_t kLanes = 8;
-  std::array<float, kLanes> lo, hi;
-  lo.fill(std::numeric_limits<float>::infinity());
-  hi.fill(-std::numeric_limits<float>::infinity());
-  uint32_t bad = 0;
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (size_t l = 0; l < kLanes; ++l) {
-      const float x = v[i + l];
-      lo[l] = x < lo[l] ? x : lo[l];
-      hi[l] = x > hi[l] ? x : hi[l];
-      bad += std::fabs(x) <= std::numeric_limits<float>::max() ? 0u : 1u;  // NaN: false
-    }
-  }
-  BlockScan out{lo[0], hi[0], true};
-  for (size_t l = 1; l < kLanes; ++l) {
-    out.lo = std::min(out.lo, lo[l]);
-    out.hi = std::max(out.hi, hi[l]);
-  }
-  for (; i < n; ++i) {
-    const float x = v[i];
-    out.lo = std::min(out.lo, x);
-    out.hi = std::max(out.hi, x);
-    bad += std::isfinite(x) ? 0u : 1u;
-  }
-  out.finite = bad == 0;
-  return out;
-}
+static_assert(kBlock % 8 == 0, "scan_block counts a full block in lanes of 8");
 
 /// The signed bin of x relative to the middle of the histogram: k = ceil(|x| * scale) - 1
 /// clamped at 0 for x >= 0, -1 - k (its bitwise complement) for x < 0. `scale` is H / R, a
@@ -407,6 +370,53 @@ inline std::ptrdiff_t signed_bin_wide(float x, double scale) {
   const auto f = static_cast<std::ptrdiff_t>(a);
   const std::ptrdiff_t k = static_cast<double>(f) < a ? f : (f == 0 ? 0 : f - 1);
   return x >= 0 ? k : -1 - k;
+}
+
+/// The extremes of a block of at most kBlock values and whether all are finite, in independent
+/// lanes that the compiler turns into vector instructions. With a value that is not finite the
+/// extremes are meaningless (the caller takes the slow path). With kBin, the same pass also
+/// writes each value's signed bin at `scale` (see signed_bin), which is only meaningful when
+/// the extremes stay within the range `scale` was computed for. `Count` is a compile-time
+/// constant for a full block, where that makes the loops vector code.
+struct BlockScan {
+  float lo;
+  float hi;
+  bool finite;
+};
+
+template <bool kBin, typename Count>
+inline BlockScan scan_block(const float* v, Count n, float scale = 0, int32_t* bin = nullptr) {
+  constexpr size_t kLanes = 8;
+  std::array<float, kLanes> lo, hi;
+  lo.fill(std::numeric_limits<float>::infinity());
+  hi.fill(-std::numeric_limits<float>::infinity());
+  uint32_t bad = 0;
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (size_t l = 0; l < kLanes; ++l) {
+      const float x = v[i + l];
+      lo[l] = x < lo[l] ? x : lo[l];
+      hi[l] = x > hi[l] ? x : hi[l];
+      bad += std::fabs(x) <= std::numeric_limits<float>::max() ? 0u : 1u;  // NaN: false
+      if constexpr (kBin) bin[i + l] = signed_bin(x, scale);
+    }
+  }
+  BlockScan out{lo[0], hi[0], true};
+  for (size_t l = 1; l < kLanes; ++l) {
+    out.lo = std::min(out.lo, lo[l]);
+    out.hi = std::max(out.hi, hi[l]);
+  }
+  if constexpr (std::is_integral_v<Count>) {  // a constant count is a whole number of lanes
+    for (; i < n; ++i) {
+      const float x = v[i];
+      out.lo = std::min(out.lo, x);
+      out.hi = std::max(out.hi, x);
+      bad += std::isfinite(x) ? 0u : 1u;
+      if constexpr (kBin) bin[i] = signed_bin(x, scale);
+    }
+  }
+  out.finite = bad == 0;
+  return out;
 }
 
 }  // namespace
@@ -441,11 +451,11 @@ void TensorStats::add_extremes(double lo, double hi, uint64_t n) {
 }
 
 uint64_t TensorStats::observe(std::span<const float> values) {
-  // One pass, a block at a time: the block's extremes (R widens before the block is binned, so
-  // the result is the same as for any other batching), then its bins, computed together
-  // (vectorized) and counted. A large batch counts into two 32-bit copies of the histogram,
-  // alternating, so that runs of equal values (the zeros of a Relu) do not wait on one
-  // counter; the copies are added in before R widens and at the end.
+  // One pass, a block at a time: the block's extremes and its bins at the current R, computed
+  // together (vectorized), then counted; when the block widens R, its bins are computed again
+  // at the new R (so the result is the same as for any other batching). A large batch counts into
+  // two 32-bit copies of the histogram, alternating, so that runs of equal values (the zeros of a
+  // Relu) do not wait on one counter; the copies are added in before R widens and at the end.
   const size_t half = bins_ / 2;
   const size_t size = values.size();
   const bool copies = bins_ > 0 && size >= 4 * bins_ && size <= (size_t{1} << 31);
@@ -466,7 +476,12 @@ uint64_t TensorStats::observe(std::span<const float> values) {
   for (size_t i = 0; i < size; i += kBlock) {
     const float* v = values.data() + i;
     const size_t n = std::min(kBlock, size - i);
-    const BlockScan scan = scan_block(v, n);
+    // Once R is set, a full block is scanned and binned in one pass (binned again if R widens).
+    const double current = half_width_ > 0 ? static_cast<double>(half) / half_width_ : 0;
+    bool binned = n == kBlock && bins_ > 0 && half_width_ > 0 && current < 0x1p100;
+    const BlockScan scan = binned ? scan_block<true>(v, std::integral_constant<size_t, kBlock>(),
+                                                     static_cast<float>(current), bin.data())
+                                  : scan_block<false>(v, n);
     if (!scan.finite) {
       // Rare: skip the values that are not finite (counted with the NaNs), one value at a time.
       for (size_t j = 0; j < n; ++j) {
@@ -496,6 +511,7 @@ uint64_t TensorStats::observe(std::span<const float> values) {
     if (amax > half_width_) {
       flush();
       widen(amax);
+      binned = false;
     }
     if (half_width_ == 0) {  // all zeros so far
       histogram_[half] += n;
@@ -507,9 +523,9 @@ uint64_t TensorStats::observe(std::span<const float> values) {
       continue;
     }
     const auto fscale = static_cast<float>(scale);
-    if (n == kBlock) {
+    if (!binned && n == kBlock) {
       for (size_t j = 0; j < kBlock; ++j) bin[j] = signed_bin(v[j], fscale);
-    } else {
+    } else if (!binned) {
       for (size_t j = 0; j < n; ++j) bin[j] = signed_bin(v[j], fscale);
     }
     if (copies) {
