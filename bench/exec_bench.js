@@ -19,7 +19,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const repo = path.join(__dirname, '..');
-const deps = process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps');
+const deps = path.resolve(process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps'));
 
 function parse(argv) {
   const o = { build: path.join(repo, 'build'), pairs: 5, runs: 5, threads: [1, 2],

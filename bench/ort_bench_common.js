@@ -6,7 +6,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const repo = path.join(__dirname, '..');
-const deps = process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps');
+const deps = path.resolve(process.env.COMPRESSOR_DEPS_DIR || path.join(repo, '.deps'));
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -36,7 +36,7 @@ function makeModels(dir, names = []) {
 
 // onnxruntime-node from $COMPRESSOR_DEPS_DIR, else the repository's .deps, else the module path.
 function loadOrt() {
-  const dirs = [process.env.COMPRESSOR_DEPS_DIR && path.join(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'),
+  const dirs = [process.env.COMPRESSOR_DEPS_DIR && path.resolve(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'),
                 path.join(repo, '.deps', 'node_modules', 'onnxruntime-node')].filter(Boolean);
   for (const d of dirs) if (fs.existsSync(path.join(d, 'package.json'))) return require(d);
   return require('onnxruntime-node');

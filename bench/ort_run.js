@@ -11,7 +11,7 @@ const fs = require('fs');
 const path = require('path');
 
 function loadOrt() {
-  const dirs = [process.env.COMPRESSOR_DEPS_DIR && path.join(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'),
+  const dirs = [process.env.COMPRESSOR_DEPS_DIR && path.resolve(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'),
                 path.join(__dirname, '..', '.deps', 'node_modules', 'onnxruntime-node')].filter(Boolean);
   for (const d of dirs) if (fs.existsSync(path.join(d, 'package.json'))) return require(d);
   return require('onnxruntime-node');

@@ -52,7 +52,7 @@ class UsageError extends Error {}
 function loadOrt() {
   const candidates = [];
   if (process.env.COMPRESSOR_DEPS_DIR) {
-    candidates.push(path.join(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'));
+    candidates.push(path.resolve(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'));
   }
   candidates.push(path.join(__dirname, '..', '..', '.deps', 'node_modules', 'onnxruntime-node'));
   const errors = [];
