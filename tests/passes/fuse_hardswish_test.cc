@@ -1,11 +1,13 @@
 // fuse-hardswish: a HardSwish written out as Add 3, Clip 0..6, Mul and Div 6 (or Mul by 1/6)
 // becomes HardSigmoid + Mul that computes what the original did (both run through the
-// executor); chains that differ in any constant or share an intermediate stay as they are.
+// executor); chains that differ in any constant or share an intermediate stay as they are. A
+// scalar Mul after a HardSwish moves into the scalar Mul/Add before it.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "compressor/exec/executor.h"
+#include "passes/layer_pass_testing.h"
 #include "testing/test_models.h"
 
 namespace compressor {
@@ -24,7 +26,8 @@ std::string model_text(const std::string& body, int opset = 13,
     g (float[2, 3, 4, 5] X) => ()" +
          outputs + R"()
     <float three = {3}, float zero = {0}, float six = {6}, float[1] sixth = {0.16666667},
-     float[1, 1, 1, 1] six4 = {6}, float other = {2.5}>
+     float[1, 1, 1, 1] six4 = {6}, float other = {2.5}, float[1] k = {0.9}, float[1] d = {0.3},
+     float[1, 1, 1, 1] c = {1.7}, float neg = {-0.6}>
     {
 )" + body +
          R"(
@@ -138,6 +141,71 @@ TEST(FuseHardSwish, SharedIntermediateIsSkippedWithTheReason) {
   EXPECT_NE(r->skipped[0].reason.find("'C' has other readers"), std::string::npos)
       << r->skipped[0].reason;
   EXPECT_EQ(model->graph.node_count(), 4u);
+}
+
+// PP-LCNetV3's blocks: a scalar affine on each side of a HardSwish. The Mul after it moves into
+// the Mul and Add before it and HardSigmoid's alpha is divided by it: one node fewer.
+TEST(FuseHardSwish, ScaleAfterTheHardSwishMovesIntoTheAffineBefore) {
+  const ir::Model m = expect_fuses(model_text(R"(
+      U0 = Mul(X, k)
+      U = Add(U0, d)
+      G = HardSigmoid<alpha = 0.16666667, beta = 0.5>(U)
+      H = Mul(U, G)
+      H2 = Mul(c, H)
+      Y = Add(H2, d))"),
+                                   1, 5);
+  const ir::Graph& g = m.graph;
+  const auto& nodes = g.nodes();
+  EXPECT_EQ(nodes[0]->op_type, "Mul");
+  EXPECT_FLOAT_EQ(float_values(g, nodes[0]->inputs[1])[0], 0.9f * 1.7f);
+  EXPECT_EQ(nodes[1]->op_type, "Add");
+  EXPECT_FLOAT_EQ(float_values(g, nodes[1]->inputs[1])[0], 0.3f * 1.7f);
+  EXPECT_EQ(g.find_initializer(nodes[1]->inputs[1])->tensor.dims(), (ir::Dims{1}));
+  EXPECT_EQ(nodes[2]->op_type, "HardSigmoid");
+  EXPECT_FLOAT_EQ(nodes[2]->attr_float("alpha", 0), (1.0f / 6.0f) / 1.7f);
+  EXPECT_FLOAT_EQ(nodes[2]->attr_float("beta", 0), 0.5f);
+  EXPECT_EQ(nodes[3]->op_type, "Mul");
+  EXPECT_EQ(nodes[3]->outputs[0], "H2");
+  // The Add after the HardSwish still reads its shift, unscaled: d was shared, so the scaled
+  // copy went under a new name.
+  EXPECT_EQ(nodes[4]->inputs[1], "d");
+  EXPECT_FLOAT_EQ(float_values(g, "d")[0], 0.3f);
+}
+
+TEST(FuseHardSwish, ScaleMovesIntoAMulAloneAndMayBeNegative) {
+  // From the spelled-out form: both rules apply, in turn.
+  expect_fuses(model_text(R"(
+      U = Mul(k, X)
+      A = Add(U, three)
+      C = Clip(A, zero, six)
+      M = Mul(U, C)
+      H = Div(M, six)
+      Y = Mul(H, neg))"),
+               2, 3);
+}
+
+TEST(FuseHardSwish, ScaleStaysWhereTheAffineIsSharedOrMissing) {
+  for (const char* body : {
+           // U is also a graph output (see the outputs below).
+           "U0 = Mul(X, k)\n U = Add(U0, d)\n G = HardSigmoid(U)\n H = Mul(U, G)\n Y = Mul(H, c)",
+           // No Mul before the Add: c * (x + d) needs one.
+           "U = Add(X, d)\n G = HardSigmoid(U)\n H = Mul(U, G)\n Y = Mul(H, c)\n Z = Identity(U)",
+           // The gate is HardSigmoid of another value.
+           "U = Mul(X, k)\n G = HardSigmoid(X)\n H = Mul(U, G)\n Y = Mul(H, c)\n Z = Identity(U)",
+           // Scaled by an activation, not a constant.
+           "U = Mul(X, k)\n G = HardSigmoid(U)\n H = Mul(U, G)\n Y = Mul(H, X)\n Z = Identity(X)",
+       }) {
+    auto model = model_from_text(model_text(
+        body, 13,
+        "float[2, 3, 4, 5] Y, float[2, 3, 4, 5] " +
+            std::string(std::string(body).find("Z =") != std::string::npos ? "Z" : "U")));
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    const size_t before = model->graph.node_count();
+    auto r = run_pass(*model, "fuse-hardswish");
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->nodes_changed, 0u) << body;
+    EXPECT_EQ(model->graph.node_count(), before) << body;
+  }
 }
 
 }  // namespace

@@ -9,6 +9,15 @@
 //
 // Every operand of the chain must be a float32 scalar constant with exactly the value above, the
 // Add and the Mul must read the same x, and the intermediate values must have no other readers.
+//
+// A scalar Mul by c after such a HardSwish moves into the scalar affine in front of it, as
+// PP-LCNetV3's learnable affine blocks put one on each side (PP-OCRv4 det and rec):
+//   y = c * (u * HardSigmoid<a, b>(u)), u = k * x + d   becomes
+//   y = u' * HardSigmoid<a / c, b>(u'), u' = (c k) * x + (c d),
+// one node fewer, equal in real arithmetic (float rounding aside) for any c other than 0; u may
+// also be k * x alone. u must be read by the HardSigmoid and the Mul only, and the other
+// intermediates by the next node only. Nothing that static quantization puts a Q/DQ pair on
+// changes: u, the HardSwish and the Mul before the Add all stay between float ops.
 #include <algorithm>
 #include <cmath>
 
@@ -24,6 +33,17 @@ float scalar_constant(const ir::Graph& graph, const std::string& value) {
     return std::nanf("");
   }
   return init->tensor.span<float>()[0];
+}
+
+/// The one-element float32 constant input of a two-input node and the slot of the other input,
+/// or slot -1.
+std::pair<float, int> scalar_operand(const ir::Graph& graph, const ir::Node& node) {
+  if (node.inputs.size() != 2) return {0.0f, -1};
+  for (int k = 0; k < 2; ++k) {
+    const float v = scalar_constant(graph, node.inputs[static_cast<size_t>(k)]);
+    if (std::isfinite(v)) return {v, 1 - k};
+  }
+  return {0.0f, -1};
 }
 
 /// The node writing `value` when it is a default-domain `op_type` with one output; else null.
@@ -138,13 +158,104 @@ class FuseHardSwish : public pass::RewriteRule {
   int64_t opset_;
 };
 
+/// The nodes around a scalar Mul after a HardSwish (see the top of the file).
+struct ScaledHardSwish {
+  const ir::Node* product = nullptr;  ///< u * HardSigmoid(u)
+  const ir::Node* sigmoid = nullptr;
+  const ir::Node* shift = nullptr;  ///< u = Add(k x, d), or null when u = Mul(x, k)
+  const ir::Node* scale = nullptr;  ///< Mul(x, k)
+  float c = 0;
+};
+
+class ScaleIntoHardSwish : public pass::RewriteRule {
+ public:
+  explicit ScaleIntoHardSwish(int64_t opset) : opset_(opset) {}
+  std::string_view name() const override { return "fuse-hardswish"; }
+  std::vector<std::string> root_op_types() const override { return {"Mul"}; }
+
+  pass::Match match(const ir::Graph& graph, const ir::UseDefIndex& index,
+                    const ir::Node& root) const override {
+    ScaledHardSwish chain;
+    return find(graph, index, root, chain) ? pass::Match::yes() : pass::Match::no();
+  }
+
+  Status rewrite(ir::Graph& graph, const ir::UseDefIndex& index, ir::Node& root) const override {
+    ScaledHardSwish chain;
+    if (!find(graph, index, root, chain)) return internal_error("fuse-hardswish: chain changed");
+    const double c = chain.c;
+    // The constants are scaled in double and rounded to float once.
+    auto scale_constant = [&](const ir::Node* node) {
+      ir::Node& n = graph.node(index.producer.at(node->outputs[0]));
+      const auto [v, other] = scalar_operand(graph, n);
+      const size_t slot = static_cast<size_t>(1 - other);
+      const ir::Initializer* init = constant_input(graph, n.inputs[slot]);
+      const float scaled = static_cast<float>(static_cast<double>(v) * c);
+      replace_constant_input(graph, index, n, slot,
+                             ir::Tensor::from_values<float>(init->tensor.dims(), {&scaled, 1}),
+                             n.inputs[slot] + "_scaled");
+    };
+    scale_constant(chain.scale);
+    if (chain.shift != nullptr) scale_constant(chain.shift);
+    ir::Node& sigmoid = graph.node(index.producer.at(chain.sigmoid->outputs[0]));
+    const double alpha = sigmoid.attr_float("alpha", 0.2f);
+    sigmoid.set_attribute(ir::Attribute::make_float("alpha", static_cast<float>(alpha / c)));
+    sigmoid.set_attribute(ir::Attribute::make_float("beta", sigmoid.attr_float("beta", 0.5f)));
+    graph.node(index.producer.at(chain.product->outputs[0])).outputs[0] = root.outputs[0];
+    const ir::Node* gone = &root;
+    graph.remove_nodes_if([&](const ir::Node& n) { return &n == gone; });
+    return ok_status();
+  }
+
+ private:
+  bool find(const ir::Graph& graph, const ir::UseDefIndex& index, const ir::Node& root,
+            ScaledHardSwish& chain) const {
+    if (opset_ < 7 || root.outputs.size() != 1) return false;  // broadcasting Mul/Add: opset 7
+    const auto [c, y_slot] = scalar_operand(graph, root);
+    if (y_slot < 0 || c == 0.0f) return false;
+    chain.c = c;
+    const std::string& y = root.inputs[static_cast<size_t>(y_slot)];
+    chain.product = producer(graph, index, y, "Mul");
+    if (chain.product == nullptr || chain.product->inputs.size() != 2 || index.escapes(y) ||
+        !has_single_use(index, y)) {
+      return false;
+    }
+    std::string u;
+    for (size_t k = 0; k < 2 && chain.sigmoid == nullptr; ++k) {
+      const ir::Node* s = producer(graph, index, chain.product->inputs[k], "HardSigmoid");
+      if (s != nullptr && s->inputs.size() == 1 && s->inputs[0] == chain.product->inputs[1 - k]) {
+        chain.sigmoid = s;
+        u = s->inputs[0];
+      }
+    }
+    if (chain.sigmoid == nullptr || index.escapes(chain.sigmoid->outputs[0]) ||
+        !has_single_use(index, chain.sigmoid->outputs[0]) || index.escapes(u) ||
+        index.consumer_count(u) != 2) {
+      return false;
+    }
+    // u = Add(Mul(x, k), d) or u = Mul(x, k), with one-element float32 constants.
+    std::string v = u;
+    chain.shift = producer(graph, index, u, "Add");
+    if (chain.shift != nullptr) {
+      const auto [d, v_slot] = scalar_operand(graph, *chain.shift);
+      if (v_slot < 0) return false;
+      v = chain.shift->inputs[static_cast<size_t>(v_slot)];
+      if (index.escapes(v) || !has_single_use(index, v)) return false;
+    }
+    chain.scale = producer(graph, index, v, "Mul");
+    return chain.scale != nullptr && scalar_operand(graph, *chain.scale).second >= 0;
+  }
+
+  int64_t opset_;
+};
+
 }  // namespace
 
 const pass::PassInfo& fuse_hardswish_info() {
   static const pass::PassInfo info{
       "fuse-hardswish",
       "Writes a HardSwish spelled out as Add 3, Clip 0..6, Mul and Div 6 as HardSigmoid and Mul "
-      "(half the passes over each activation).",
+      "(half the passes over each activation), and moves a scalar Mul after a HardSwish into the "
+      "scalar Mul/Add before it (one node fewer).",
       {}};
   return info;
 }
@@ -153,6 +264,7 @@ StatusOr<std::unique_ptr<pass::Pass>> create_fuse_hardswish(const pass::PassOpti
   return std::unique_ptr<pass::Pass>(new RulePass(fuse_hardswish_info(), [](const ir::Model& m) {
     std::vector<std::unique_ptr<pass::RewriteRule>> rules;
     rules.push_back(std::make_unique<FuseHardSwish>(m.opset_version("")));
+    rules.push_back(std::make_unique<ScaleIntoHardSwish>(m.opset_version("")));
     return rules;
   }));
 }
