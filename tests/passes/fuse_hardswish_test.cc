@@ -27,7 +27,7 @@ std::string model_text(const std::string& body, int opset = 13,
          outputs + R"()
     <float three = {3}, float zero = {0}, float six = {6}, float[1] sixth = {0.16666667},
      float[1, 1, 1, 1] six4 = {6}, float other = {2.5}, float[1] k = {0.9}, float[1] d = {0.3},
-     float[1, 1, 1, 1] c = {1.7}, float neg = {-0.6}>
+     float[1, 1, 1, 1] c = {1.7}, float neg = {-0.6}, float big = {3e38}>
     {
 )" + body +
          R"(
@@ -192,6 +192,9 @@ TEST(FuseHardSwish, ScaleStaysWhereTheAffineIsSharedOrMissing) {
            "U = Add(X, d)\n G = HardSigmoid(U)\n H = Mul(U, G)\n Y = Mul(H, c)\n Z = Identity(U)",
            // The gate is HardSigmoid of another value.
            "U = Mul(X, k)\n G = HardSigmoid(X)\n H = Mul(U, G)\n Y = Mul(H, c)\n Z = Identity(U)",
+           // 6 * 3e38 is not a finite float.
+           "U = Mul(X, six)\n G = HardSigmoid(U)\n H = Mul(U, G)\n Y = Mul(H, big)\n Z = "
+           "Identity(X)",
            // Scaled by an activation, not a constant.
            "U = Mul(X, k)\n G = HardSigmoid(U)\n H = Mul(U, G)\n Y = Mul(H, X)\n Z = Identity(X)",
        }) {

@@ -242,7 +242,14 @@ class ScaleIntoHardSwish : public pass::RewriteRule {
       if (index.escapes(v) || !has_single_use(index, v)) return false;
     }
     chain.scale = producer(graph, index, v, "Mul");
-    return chain.scale != nullptr && scalar_operand(graph, *chain.scale).second >= 0;
+    if (chain.scale == nullptr) return false;
+    const auto [k, x_slot] = scalar_operand(graph, *chain.scale);
+    if (x_slot < 0) return false;
+    // Every new constant must stay a finite float, and the new alpha nonzero.
+    const double d = chain.shift != nullptr ? scalar_operand(graph, *chain.shift).first : 0.0;
+    const auto alpha = static_cast<float>(chain.sigmoid->attr_float("alpha", 0.2f) / double{c});
+    return std::isfinite(static_cast<float>(k * double{c})) &&
+           std::isfinite(static_cast<float>(d * c)) && std::isfinite(alpha) && alpha != 0.0f;
   }
 
   int64_t opset_;
