@@ -796,11 +796,38 @@ StatusOr<std::optional<Tensor>> float_integer_conv(const Kernel& float_conv, con
   return std::optional<Tensor>(std::move(outputs[0]));
 }
 
-class ConvIntegerKernel : public Kernel {
+/// What ConvInteger and QLinearConv share: the attributes, and the exact integer sums through
+/// the float Conv kernel with constant weights converted once.
+class IntegerConvKernel : public Kernel {
  public:
-  ConvIntegerKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv,
+  IntegerConvKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv,
                     std::optional<FloatWeights> weights)
       : a_(std::move(a)), float_conv_(std::move(float_conv)), weights_(std::move(weights)) {}
+
+ protected:
+  /// The sums of (x - x_zp)(w - w_zp) in float32 when they are exact (see float_integer_conv),
+  /// else none; `w_zp` is the weight zero point, null when absent (zero).
+  StatusOr<std::optional<Tensor>> exact_sums(const Tensor& x, int32_t x_zp, const Tensor& w,
+                                             const Tensor* w_zp, const ConvGeometry& g,
+                                             KernelContext& ctx) const {
+    if (!float_conv_) return std::optional<Tensor>();
+    if (weights_ && weights_->values.dims() == w.dims()) {
+      return float_integer_conv(*float_conv_, x, x_zp, *weights_, a_, g, ctx);
+    }
+    const FloatWeights converted = float_weights(w, w_zp ? *w_zp : Tensor::zeros(w.dtype(), {}));
+    return float_integer_conv(*float_conv_, x, x_zp, converted, a_, g, ctx);
+  }
+
+  ConvAttrs a_;
+
+ private:
+  std::unique_ptr<Kernel> float_conv_;   // the float Conv kernel, for exact sums (may be null)
+  std::optional<FloatWeights> weights_;  // constant weights, converted once
+};
+
+class ConvIntegerKernel : public IntegerConvKernel {
+ public:
+  using IntegerConvKernel::IntegerConvKernel;
   Status compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
@@ -813,15 +840,8 @@ class ConvIntegerKernel : public Kernel {
     COMPRESSOR_RETURN_IF_ERROR(check_conv_zero_points(x_zp, w_zp, g, ctx));
     Tensor y = Tensor::uninitialized(DType::kInt32, {g.n, g.m, g.oh, g.ow});
     int32_t* yp = y.mutable_span<int32_t>().data();
-    std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
-    if (float_conv_) {
-      const bool cached = weights_ && weights_->values.dims() == w.dims();
-      std::optional<FloatWeights> converted;
-      if (!cached) converted = float_weights(w, w_zp ? *w_zp : Tensor::zeros(w.dtype(), {}));
-      COMPRESSOR_ASSIGN_OR_RETURN(sums,
-                                  float_integer_conv(*float_conv_, x, x_zp ? int_at(*x_zp, 0) : 0,
-                                                     cached ? *weights_ : *converted, a_, g, ctx));
-    }
+    COMPRESSOR_ASSIGN_OR_RETURN(const std::optional<Tensor> sums,
+                                exact_sums(x, x_zp ? int_at(*x_zp, 0) : 0, w, w_zp, g, ctx));
     if (sums) {
       const float* sp = sums->span<float>().data();
       exec::parallel_for(ctx.pool, y.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
@@ -838,18 +858,11 @@ class ConvIntegerKernel : public Kernel {
     ctx.outputs[0] = std::move(y);
     return ok_status();
   }
-
- private:
-  ConvAttrs a_;
-  std::unique_ptr<Kernel> float_conv_;   // the float Conv kernel, for exact sums (may be null)
-  std::optional<FloatWeights> weights_;  // constant weights, converted once
 };
 
-class QLinearConvKernel : public Kernel {
+class QLinearConvKernel : public IntegerConvKernel {
  public:
-  QLinearConvKernel(ConvAttrs a, std::unique_ptr<Kernel> float_conv,
-                    std::optional<FloatWeights> weights)
-      : a_(std::move(a)), float_conv_(std::move(float_conv)), weights_(std::move(weights)) {}
+  using IntegerConvKernel::IntegerConvKernel;
   Status compute(KernelContext& ctx) const override {
     for (size_t i = 0; i < 8; ++i) {
       if (!ctx.has_input(i)) return ctx.error("input " + std::to_string(i) + " is required");
@@ -882,15 +895,8 @@ class QLinearConvKernel : public Kernel {
     Tensor y = Tensor::zeros(y_zp.dtype(), {g.n, g.m, g.oh, g.ow});
     const int64_t pix = g.oh * g.ow;
     COMPRESSOR_RETURN_IF_ERROR(check_conv_zero_points(&ctx.input(2), &ctx.input(5), g, ctx));
-    std::optional<Tensor> sums;  // exact integer sums in float32, when they fit
-    if (float_conv_) {
-      const bool cached = weights_ && weights_->values.dims() == w.dims();
-      std::optional<FloatWeights> converted;
-      if (!cached) converted = float_weights(w, ctx.input(5));
-      COMPRESSOR_ASSIGN_OR_RETURN(sums,
-                                  float_integer_conv(*float_conv_, x, int_at(ctx.input(2), 0),
-                                                     cached ? *weights_ : *converted, a_, g, ctx));
-    }
+    COMPRESSOR_ASSIGN_OR_RETURN(const std::optional<Tensor> sums,
+                                exact_sums(x, int_at(ctx.input(2), 0), w, &ctx.input(5), g, ctx));
     auto run = [&](auto tag) -> Status {
       using Q = decltype(tag);
       Q* yp = y.mutable_span<Q>().data();
@@ -928,11 +934,6 @@ class QLinearConvKernel : public Kernel {
     ctx.outputs[0] = std::move(y);
     return ok_status();
   }
-
- private:
-  ConvAttrs a_;
-  std::unique_ptr<Kernel> float_conv_;   // the float Conv kernel, for exact sums (may be null)
-  std::optional<FloatWeights> weights_;  // constant weights, converted once
 };
 
 /// The float Conv kernel with the attributes of `view`'s node, which it is given x and w of as
