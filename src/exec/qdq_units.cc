@@ -4,6 +4,7 @@
 // (for a Conv, also a Relu whose only reader is one). Nothing else in the graph changes.
 #include "qdq_units.h"
 
+#include <Eigen/Core>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -230,9 +231,36 @@ std::optional<Unit> match_matmul_unit(const ir::Graph& g, const ir::UseDefIndex&
   return unit;
 }
 
+// Casts of constant float16 tensors to float32 (weight scales stored as float16) become float32
+// initializers, as ONNX Runtime's constant folding makes them when it loads the model, so that the
+// units reading them see constant scales.
+void fold_half_casts(ir::Graph& graph) {
+  const ir::UseDefIndex index = graph.index();
+  std::set<const ir::Node*> folded;
+  for (size_t i = 0; i < graph.node_count(); ++i) {
+    const ir::Node& n = graph.node(i);
+    if (!n.in_default_domain() || n.op_type != "Cast" || n.inputs.size() != 1 ||
+        n.outputs.size() != 1 || n.attr_int("to", 0) != int64_t(ir::DType::kFloat) ||
+        index.escapes(n.outputs[0])) {
+      continue;
+    }
+    const ir::Tensor* half = constant(graph, n.inputs[0]);
+    if (half == nullptr || half->dtype() != ir::DType::kFloat16) continue;
+    ir::Tensor value = ir::Tensor::uninitialized(ir::DType::kFloat, half->dims());
+    const auto* src = reinterpret_cast<const Eigen::half*>(half->data());
+    auto dst = value.mutable_span<float>();
+    for (size_t k = 0; k < dst.size(); ++k) dst[k] = static_cast<float>(src[k]);
+    graph.set_initializer({n.outputs[0], std::move(value), nullptr});
+    folded.insert(&n);
+  }
+  if (folded.empty()) return;
+  graph.remove_nodes_if([&](const ir::Node& n) { return folded.count(&n) > 0; });
+}
+
 }  // namespace
 
 size_t fuse_qdq_units(ir::Graph& graph) {
+  fold_half_casts(graph);
   std::set<const ir::Node*> replaced, dequantized;
   std::vector<std::pair<size_t, ir::Node>> qlinear;  // layer position -> its QLinear op
   const ir::UseDefIndex index = graph.index();

@@ -21,7 +21,8 @@ namespace compressor::exec {
 /// tensor or per output channel (Conv: rank 4, axis 0; MatMul: [K, N], axis 1) or, for MatMul, a
 /// per-tensor activation b; a Conv bias of int32 whose scale is x scale x weight scale; and a
 /// layer output read by the unit alone. `graph` must be the executor's own copy. Returns how many
-/// units were rewritten.
+/// units were rewritten. Casts of constant float16 tensors to float32 (float16 weight scales) are
+/// folded into float32 initializers first, as ONNX Runtime folds them.
 size_t fuse_qdq_units(ir::Graph& graph);
 
 }  // namespace compressor::exec

@@ -132,6 +132,47 @@ checker "opset-9 model quantized" "$TMP/old.q.onnx"
 run "opset 9 model: --no-per-channel needs only opset 10" 0 "opset 9 -> 10" -- \
   quantize "$TMP/old.onnx" -o "$TMP/old.q10.onnx" --no-per-channel
 
+# Depthwise 3x3 layers hold 9 int8 weights per channel: their per-channel scales are stored as
+# float16 behind a Cast (smaller file), unless --float32-scales.
+half_casts() {  # MODEL -> number of Cast nodes reading a float16 initializer
+  $PY -c "
+import onnx, sys
+g = onnx.load(sys.argv[1]).graph
+half = {t.name for t in g.initializer if t.data_type == onnx.TensorProto.FLOAT16}
+print(sum(n.op_type == 'Cast' and n.input[0] in half for n in g.node))" "$1"
+}
+$PY - "$TMP/dw.onnx" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.RandomState(1)
+c = 128
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 8, 8])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, 8, 8])
+w = numpy_helper.from_array(rng.randn(c, 1, 3, 3).astype(np.float32), "w")
+b = numpy_helper.from_array(rng.randn(c).astype(np.float32), "b")
+g = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=[1, 1, 1, 1],
+                                        name="dw")], "dw", [x], [y], [w, b])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 8
+onnx.save(m, sys.argv[1])
+PYEOF
+for mode in static dynamic weight-only; do
+  run "$mode: float16 scales for a 128-channel depthwise layer" 0 "" -- \
+    quantize "$TMP/dw.onnx" -o "$TMP/dw.$mode.onnx" --mode "$mode" --no-drift
+  run "$mode: --float32-scales" 0 "" -- \
+    quantize "$TMP/dw.onnx" -o "$TMP/dw.$mode.f32.onnx" --mode "$mode" --no-drift --float32-scales
+  checker "$mode with float16 scales" "$TMP/dw.$mode.onnx"
+  h16=$(half_casts "$TMP/dw.$mode.onnx") h32=$(half_casts "$TMP/dw.$mode.f32.onnx")
+  [[ $h16 == 1 && $h32 == 0 ]] &&
+    ok "$mode: a Cast reads float16 scales, none with --float32-scales" ||
+    fail "$mode float16 scales" "Casts of float16 initializers: $h16 / $h32"
+  (( $(stat -c %s "$TMP/dw.$mode.onnx") < $(stat -c %s "$TMP/dw.$mode.f32.onnx") )) &&
+    ok "$mode: float16 scales make the file smaller" ||
+    fail "$mode float16 scales" "not smaller"
+done
+
 # --auto-fallback: a model whose second MatMul reads one channel 1000x larger than the rest, so
 # per-tensor int8 on its input wipes out the other channels and breaks the gate; the search
 # returns that layer (and only what it must) to float until the gate passes.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <Eigen/Core>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -25,23 +26,29 @@ std::string exact(float v) {
   return buf;
 }
 
-// The bias scales x scale x weight scale, as float32 computes them, optionally one step off.
-std::string bias_scales(bool off) {
-  std::string s;
-  for (size_t c = 0; c < kWs.size(); ++c) {
-    float v = kXs * kWs[c];
-    if (off && c == 1) v = std::nextafter(v, 1.0f);
-    s += (c ? ", " : "") + exact(v);
-  }
-  return s;
-}
-
 struct UnitOptions {
   bool relu = false;
   int y_zero_point = 128;
-  bool bias_off = false;     // bias scale one float step away from x scale x weight scale
-  bool conv_output = false;  // the Conv's float output is also a graph output
+  bool bias_off = false;        // bias scale one float step away from x scale x weight scale
+  bool conv_output = false;     // the Conv's float output is also a graph output
+  std::vector<float> ws = kWs;  // weight scales
 };
+
+std::string list(const std::vector<float>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + exact(v[i]);
+  return s;
+}
+
+// The bias scales x scale x weight scale, as float32 computes them, optionally one step off.
+std::string bias_scales(const UnitOptions& o) {
+  std::vector<float> v;
+  for (size_t c = 0; c < o.ws.size(); ++c) {
+    v.push_back(kXs * o.ws[c]);
+    if (o.bias_off && c == 1) v.back() = std::nextafter(v.back(), 1.0f);
+  }
+  return list(v);
+}
 
 // DequantizeLinear(XQ) -> Conv(., DequantizeLinear(W), DequantizeLinear(B)) [-> Relu] ->
 // QuantizeLinear, weights per output channel.
@@ -53,9 +60,8 @@ std::string unit_model(const UnitOptions& o) {
     <float XS = {)" + exact(kXs) +
                      R"(}, uint8 XZ = {3}, int8[3, 2, 1, 1] W = {1, -2, 3, -4, 5, -6},
      float[3] WS = {)" +
-                     exact(kWs[0]) + ", " + exact(kWs[1]) + ", " + exact(kWs[2]) +
-                     R"(}, int32[3] B = {7, -9, 11}, float[3] BS = {)" + bias_scales(o.bias_off) +
-                     R"(}, float YS = {)" + exact(kYs) + R"(}, uint8 YZ = {)" +
+                     list(o.ws) + R"(}, int32[3] B = {7, -9, 11}, float[3] BS = {)" +
+                     bias_scales(o) + R"(}, float YS = {)" + exact(kYs) + R"(}, uint8 YZ = {)" +
                      std::to_string(o.y_zero_point) + R"(}> {
       X = DequantizeLinear(XQ, XS, XZ)
       Wd = DequantizeLinear <axis = 0> (W, WS)
@@ -69,16 +75,15 @@ std::string unit_model(const UnitOptions& o) {
 
 // The same unit written as the QLinearConv itself (a Relu before a zero point of 0 clips nothing
 // the QuantizeLinear does not).
-std::string qlinear_model(int y_zero_point) {
+std::string qlinear_model(int y_zero_point, const std::vector<float>& ws = kWs) {
   return R"(
     <ir_version: 8, opset_import: ["" : 13]>
     g (uint8[1, 2, 4, 4] XQ) => (uint8[1, 3, 4, 4] YQ)
     <float XS = {)" +
          exact(kXs) + R"(}, uint8 XZ = {3}, int8[3, 2, 1, 1] W = {1, -2, 3, -4, 5, -6},
      float[3] WS = {)" +
-         exact(kWs[0]) + ", " + exact(kWs[1]) + ", " + exact(kWs[2]) +
-         R"(}, int8[3] WZ = {0, 0, 0}, int32[3] B = {7, -9, 11}, float YS = {)" + exact(kYs) +
-         R"(}, uint8 YZ = {)" + std::to_string(y_zero_point) + R"(}> {
+         list(ws) + R"(}, int8[3] WZ = {0, 0, 0}, int32[3] B = {7, -9, 11}, float YS = {)" +
+         exact(kYs) + R"(}, uint8 YZ = {)" + std::to_string(y_zero_point) + R"(}> {
       YQ = QLinearConv(XQ, XS, XZ, W, WS, WZ, YS, YZ, B)
     })";
 }
@@ -89,15 +94,38 @@ ir::Tensor input() {
   return ir::Tensor::from_values<uint8_t>({1, 2, 4, 4}, std::span<const uint8_t>(v));
 }
 
-std::vector<uint8_t> run(const std::string& text, bool integer_units) {
-  auto m = model_from_text(text);
-  EXPECT_TRUE(m.ok()) << m.status().message();
-  auto ex = exec::Executor::create(*m, {.threads = 1, .integer_qdq_units = integer_units});
+std::vector<uint8_t> run(const ir::Model& m, bool integer_units) {
+  auto ex = exec::Executor::create(m, {.threads = 1, .integer_qdq_units = integer_units});
   EXPECT_TRUE(ex.ok()) << ex.status().message();
   auto out = (*ex)->run({{"XQ", input()}});
   EXPECT_TRUE(out.ok()) << out.status().message();
   auto s = (*out)[0].span<uint8_t>();
   return {s.begin(), s.end()};
+}
+
+std::vector<uint8_t> run(const std::string& text, bool integer_units) {
+  auto m = model_from_text(text);
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return m.ok() ? run(*m, integer_units) : std::vector<uint8_t>{};
+}
+
+// `m` with its weight scales WS stored as float16 (WSH) and read through a Cast to float32, as
+// quantize-static stores the scales of wide layers. The scales must be float16 values.
+ir::Model with_half_scales(ir::Model m) {
+  const ir::Tensor ws = m.graph.find_initializer("WS")->tensor;
+  ir::Tensor half = ir::Tensor::uninitialized(ir::DType::kFloat16, ws.dims());
+  auto* h = reinterpret_cast<Eigen::half*>(half.mutable_data());
+  for (size_t c = 0; c < size_t(ws.numel()); ++c) h[c] = Eigen::half(ws.span<float>()[c]);
+  m.graph.remove_initializers_if([](const ir::Initializer& i) { return i.name == "WS"; });
+  m.graph.set_initializer({"WSH", std::move(half), nullptr});
+  ir::Node cast;
+  cast.name = "WS_cast";
+  cast.op_type = "Cast";
+  cast.inputs = {"WSH"};
+  cast.outputs = {"WS"};
+  cast.set_attribute(ir::Attribute::make_int("to", int64_t(ir::DType::kFloat)));
+  m.graph.insert_node(0, std::move(cast));
+  return m;
 }
 
 std::vector<std::string> op_types(const ir::Graph& g) {
@@ -123,6 +151,19 @@ TEST(QdqUnits, ReluJoinsWhenTheZeroPointIsTheTypeMinimum) {
   ir::Graph g = m->graph;
   EXPECT_EQ(exec::fuse_qdq_units(g), 1u);
   EXPECT_EQ(run(unit_model(relu), true), run(qlinear_model(0), false));
+}
+
+TEST(QdqUnits, Float16ScalesBehindACastAreFoldedAndTheUnitFuses) {
+  const UnitOptions o{.ws = {0.25f, 0.0625f, 0.3125f}};  // float16 values
+  auto m = model_from_text(unit_model(o));
+  ASSERT_OK(m);
+  const ir::Model half = with_half_scales(*m);
+  ir::Graph g = half.graph;
+  EXPECT_EQ(exec::fuse_qdq_units(g), 1u);
+  EXPECT_EQ(op_types(g), std::vector<std::string>{"QLinearConv"});
+  EXPECT_EQ(run(half, true), run(qlinear_model(128, o.ws), false));
+  // In float, the Cast computes the same scales.
+  EXPECT_EQ(run(half, false), run(*m, false));
 }
 
 TEST(QdqUnits, UnitsThatWouldComputeSomethingElseStay) {

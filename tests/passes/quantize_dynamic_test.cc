@@ -5,10 +5,12 @@
 // every weight by at most sw/2, |y_q - y| <= sum_k (sx/2 |w_k| + |x_k| sw/2 + sx sw / 4).
 #include <gtest/gtest.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "compressor/core/format.h"
 #include "compressor/exec/executor.h"
 #include "passes/layer_pass_testing.h"
 #include "testing/kernel_testing.h"
@@ -277,11 +279,17 @@ TEST(QuantizeDynamic, GemmFoldsAlphaIntoTheScaleAndBetaIntoC) {
   EXPECT_EQ(g.node(1).inputs[1], "W_transposed_quantized");
   EXPECT_EQ(init(g, "W_transposed_quantized").dims(), (ir::Dims{8, 5})) << "transposed offline";
   EXPECT_EQ(g.node(3).inputs[1], "W_transposed_scale_alpha");
-  const auto s = values_of<float>(init(g, "W_transposed_scale"));
+  // Symmetric uint8 weights: scale max|w| / 127.5 per output (row of W), times alpha. The scale
+  // without alpha is read by no one and not stored.
+  std::vector<float> s(5, 0.0f);
+  for (size_t j = 0; j < 5; ++j) {
+    for (size_t k = 0; k < 8; ++k) s[j] = std::max(s[j], std::fabs(w[j * 8 + k]));
+    s[j] /= 127.5f;
+  }
   const auto s_alpha = values_of<float>(init(g, "W_transposed_scale_alpha"));
-  ASSERT_EQ(s.size(), 5u);
   ASSERT_EQ(s_alpha.size(), 5u);
   for (size_t j = 0; j < 5; ++j) EXPECT_FLOAT_EQ(s_alpha[j], 0.5f * s[j]);
+  EXPECT_EQ(g.find_initializer("W_transposed_scale"), nullptr);
   EXPECT_EQ(g.node(5).inputs[1], "C_beta");
   const auto c2 = values_of<float>(init(g, "C_beta"));
   for (size_t j = 0; j < 5; ++j) EXPECT_FLOAT_EQ(c2[j], 2 * c[j]);
@@ -301,6 +309,64 @@ TEST(QuantizeDynamic, GemmFoldsAlphaIntoTheScaleAndBetaIntoC) {
     expect.bound[i] *= 0.5f;
   }
   expect_within(run_float_output(*model, {{"A", float_tensor({3, 8}, x)}}), expect.y, expect.bound);
+}
+
+TEST(QuantizeDynamic, WideLayersKeepFloat16ScalesBehindACast) {
+  // A Conv of 64 output channels: its per-channel scales are float16 values, stored float16 in
+  // the [1, 64, 1, 1] shape the output Mul reads, behind a Cast.
+  const auto w = random_floats(64 * 2 * 3 * 3, 81);
+  const std::string text = R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 2, 6, 6] X) => (float[1, 64, 4, 4] Y)
+    <float[64, 2, 3, 3] W = )" +
+                           float_literal(w) +
+                           R"(>
+    { Y = Conv(X, W) })";
+  auto model = model_from_text(text);
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  auto r = run_pass(*model, "quantize-dynamic");
+  ASSERT_OK(r);
+  const ir::Graph& g = model->graph;
+  const ir::Node* cast = node_writing(g, "W_scale");
+  ASSERT_NE(cast, nullptr);
+  EXPECT_EQ(cast->op_type, "Cast");
+  const ir::Tensor& half = init(g, cast->inputs[0]);
+  ASSERT_EQ(half.dtype(), ir::DType::kFloat16);
+  EXPECT_EQ(half.dims(), (ir::Dims{1, 64, 1, 1}));
+  const auto* h = reinterpret_cast<const Eigen::half*>(half.data());
+  for (size_t c = 0; c < 64; ++c) {
+    float m = 0;
+    for (size_t i = c * 18; i < (c + 1) * 18; ++i) m = std::max(m, std::fabs(w[i]));
+    EXPECT_GE(float(h[c]), m / 127.5f) << c;  // symmetric uint8 weights
+    EXPECT_LE(float(h[c]), m / 127.5f * (1.0f + 1.0f / 1024.0f)) << c;
+  }
+  // 1152 uint8 values, 64 float16 scales, one zero point.
+  EXPECT_NE(r->notes[0].find("-> " + human_bytes(1152 + 64 * 2 + 1)), std::string::npos)
+      << r->notes[0];
+  EXPECT_FALSE(save_to_bytes(*model, /*check=*/true).empty());
+  const std::vector<exec::NamedTensor> in{{"X", float_tensor({1, 2, 6, 6}, random_floats(72, 82))}};
+  EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
+
+  ir::Model kept = original;
+  ASSERT_OK(run_pass(kept, "quantize-dynamic", {{"float16_scales", "false"}}));
+  EXPECT_EQ(init(kept.graph, "W_scale").dtype(), ir::DType::kFloat);
+  EXPECT_EQ(count_ops(kept.graph, "Cast"), 1u) << "only the int32 -> float Cast";
+
+  // With alpha, a Gemm reads a float32 copy of alpha times the float16 scales; the float16 ones
+  // and their Cast are left unread and go.
+  const auto wg = random_floats(64 * 8, 83);
+  auto gemm = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[3, 8] A) => (float[3, 64] Y)
+    <float[64, 8] W = )" + float_literal(wg) +
+                              R"(>
+    { Y = Gemm <alpha = 0.5, transB = 1> (A, W) })");
+  ASSERT_OK(gemm);
+  ASSERT_OK(run_pass(*gemm, "quantize-dynamic"));
+  EXPECT_EQ(count_ops(gemm->graph, "Cast"), 1u);
+  for (const auto& i : gemm->graph.initializers()) {
+    EXPECT_NE(i.tensor.dtype(), ir::DType::kFloat16) << i.name;
+  }
+  EXPECT_FALSE(save_to_bytes(*gemm, /*check=*/true).empty());
 }
 
 TEST(QuantizeDynamic, GemmBiasVariants) {

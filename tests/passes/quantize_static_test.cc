@@ -3,6 +3,7 @@
 // to the float model's, QLinear ops for format=qoperator, skips and errors.
 #include <gtest/gtest.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -203,6 +204,69 @@ TEST(QuantizeStatic, ConvGetsQdqPairsAndInt32Bias) {
     EXPECT_LT(max_abs(ref, got), 4 * sy);
   }
   EXPECT_EQ(save_to_bytes(*model, true), save_to_bytes(*model, true));
+}
+
+TEST(QuantizeStatic, WideLayerScalesAreFloat16BehindACastInQdqOnly) {
+  // 64 output channels: per-channel weight scales stored as float16 in QDQ.
+  const auto w = random_floats(64 * 27, 51, -0.5f, 0.5f);
+  const auto b = random_floats(64, 52, -0.2f, 0.2f);
+  auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 3, 6, 6] X) => (float[1, 64, 4, 4] Y)
+    <float[64, 3, 3, 3] W = )" +
+                               float_literal(w) + ", float[64] B = " + float_literal(b) + R"(>
+    { Y = Conv(X, W, B) })");
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  std::vector<Inputs> samples;
+  for (uint64_t s = 0; s < 3; ++s) samples.push_back({{"X", float_input({1, 3, 6, 6}, 60 + s)}});
+  const pass::CalibrationTable table = table_for(*model, samples);
+  ASSERT_OK(run_pass_calibrated(*model, "quantize-static", table));
+  const ir::Graph& g = model->graph;
+  EXPECT_EQ(count_ops(g, "Cast"), 1u);
+  const ir::Node* conv = producer_of(g, "Y_float");
+  ASSERT_NE(conv, nullptr);
+  const ir::Node* w_dq = producer_of(g, conv->inputs[1]);
+  ASSERT_NE(w_dq, nullptr);
+  const ir::Node* cast = producer_of(g, w_dq->inputs[1]);
+  ASSERT_NE(cast, nullptr);
+  EXPECT_EQ(cast->op_type, "Cast");
+  auto position = [&](const ir::Node* n) {
+    size_t i = 0;
+    while (i < g.node_count() && &g.node(i) != n) ++i;
+    return i;
+  };
+  EXPECT_LT(position(cast), position(w_dq)) << "the Cast comes before the DequantizeLinear";
+  const ir::Initializer* half = g.find_initializer(cast->inputs[0]);
+  ASSERT_NE(half, nullptr);
+  ASSERT_EQ(half->tensor.dtype(), ir::DType::kFloat16);
+  const auto* h = reinterpret_cast<const Eigen::half*>(half->tensor.data());
+  // The bias scale is x scale times the float16 weight scale, as the Cast computes it.
+  const ir::Node* b_dq = producer_of(g, conv->inputs[2]);
+  ASSERT_NE(b_dq, nullptr);
+  const auto bs = float_values(g, b_dq->inputs[1]);
+  ASSERT_EQ(bs.size(), 64u);
+  const float sx = scalar_float(g, producer_of(g, conv->inputs[0])->inputs[1]);
+  for (size_t c = 0; c < 64; ++c) {
+    float m = 0;
+    for (size_t i = c * 27; i < (c + 1) * 27; ++i) m = std::max(m, std::fabs(w[i]));
+    const float sw = static_cast<float>(h[c]);
+    EXPECT_GE(sw, m / 127.0f) << c;
+    EXPECT_LE(sw, m / 127.0f * (1.0f + 1.0f / 1024.0f)) << c;
+    EXPECT_EQ(bs[c], sx * sw) << c;
+  }
+  EXPECT_FALSE(save_to_bytes(*model, /*check=*/true).empty());
+  for (uint64_t s = 0; s < 2; ++s) {
+    const Inputs in = {{"X", float_input({1, 3, 6, 6}, 70 + s)}};
+    EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
+  }
+
+  // QLinearConv reads its weight scales directly; float16_scales=false keeps float32 in QDQ.
+  for (const pass::PassOptions& options : {pass::PassOptions{{"format", "qoperator"}},
+                                           pass::PassOptions{{"float16_scales", "false"}}}) {
+    ir::Model other = original;
+    ASSERT_OK(run_pass_calibrated(other, "quantize-static", table, options));
+    EXPECT_EQ(count_ops(other.graph, "Cast"), 0u);
+  }
 }
 
 TEST(QuantizeStatic, SameInputGivesSameBytes) {

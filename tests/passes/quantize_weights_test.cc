@@ -4,10 +4,12 @@
 // the result close to the float model.
 #include <gtest/gtest.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "compressor/core/format.h"
 #include "compressor/exec/executor.h"
 #include "passes/layer_pass_testing.h"
 #include "testing/test_models.h"
@@ -526,6 +528,99 @@ TEST(QuantizeWeights, ExecutorOutputStaysCloseToTheFloatModel) {
       EXPECT_GT(max_rel_diff(expected, actual), 0.0) << "weights really changed";
     }
   }
+}
+
+// A depthwise 3x3 Conv of `channels` channels (9 weights each); with `tiny_channel`, channel 0's
+// weights are below 2^-14 * 127 in magnitude, so its scale is no normal float16 number.
+std::string depthwise_text(int64_t channels, const std::vector<float>& w) {
+  const std::string c = std::to_string(channels);
+  return R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, )" +
+         c + ", 5, 5] X) => (float[1, " + c + ", 3, 3] Y)\n    <float[" + c +
+         ", 1, 3, 3] W = " + float_literal(w) + ">\n    { Y = Conv <group = " + c + "> (X, W) }";
+}
+
+// The float16 values of a float16 tensor, as floats.
+std::vector<float> half_values(const ir::Tensor& t) {
+  const auto* h = reinterpret_cast<const Eigen::half*>(t.data());
+  std::vector<float> out(size_t(t.numel()));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(h[i]);
+  return out;
+}
+
+TEST(QuantizeWeights, ScalesOfWideLayersAreFloat16BehindACast) {
+  const auto w = random_floats(64 * 9, 41);
+  auto model = model_from_text(depthwise_text(64, w));
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  auto r = run_pass(*model, "quantize-weights");
+  ASSERT_OK(r);
+  const ir::Graph& g = model->graph;
+  ASSERT_EQ(g.node_count(), 3u);
+  const ir::Node& cast = g.node(0);
+  const ir::Node& dq = g.node(1);
+  EXPECT_EQ(cast.op_type, "Cast");
+  EXPECT_EQ(cast.attr_int("to", 0), int64_t(ir::DType::kFloat));
+  EXPECT_EQ(dq.op_type, "DequantizeLinear");
+  ASSERT_EQ(cast.outputs, (std::vector<std::string>{dq.inputs[1]}));
+  EXPECT_EQ(g.find_initializer(dq.inputs[1]), nullptr) << "no float32 copy of the scales";
+  const ir::Initializer* half = g.find_initializer(cast.inputs[0]);
+  ASSERT_NE(half, nullptr);
+  ASSERT_EQ(half->tensor.dtype(), ir::DType::kFloat16);
+  ASSERT_EQ(half->tensor.dims(), (ir::Dims{64}));
+
+  // Each scale is the least float16 value at or above max|w| / 127, and the weights are
+  // quantized with it: within half a step, and no channel's largest value clips.
+  const std::vector<float> scale = half_values(half->tensor);
+  const auto amax = abs_max_per(w, {64, 1, 3, 3}, 0);
+  const auto q = int8_values(g.find_initializer(dq.inputs[0])->tensor);
+  for (size_t c = 0; c < 64; ++c) {
+    const float exact = amax[c] / 127.0f;
+    EXPECT_GE(scale[c], exact) << "channel " << c;
+    EXPECT_LE(scale[c], exact * (1.0f + 1.0f / 1024.0f)) << "one float16 step at most";
+    for (size_t i = c * 9; i < (c + 1) * 9; ++i) {
+      EXPECT_LE(std::fabs(q[i] * scale[c] - w[i]), scale[c] / 2 * (1 + 1e-5)) << "element " << i;
+      EXPECT_EQ(q[i], int8_t(std::nearbyint(double(w[i]) / scale[c])));
+    }
+  }
+  // 576 int8 values and 64 float16 scales.
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_EQ(r->notes[0],
+            "1 weight to int8 (per channel, symmetric), " + human_bytes(64 * 9 * 4) + " -> 704 B");
+  EXPECT_FALSE(save_to_bytes(*model, /*check=*/true).empty());
+  const std::vector<exec::NamedTensor> in{
+      {"X", float_tensor({1, 64, 5, 5}, random_floats(64 * 25, 42))}};
+  EXPECT_LT(max_rel_diff(run_float_output(original, in), run_float_output(*model, in)), 0.02);
+
+  // float16_scales=false keeps the float32 scales the DequantizeLinear reads directly.
+  ir::Model kept = original;
+  ASSERT_OK(run_pass(kept, "quantize-weights", {{"float16_scales", "false"}}));
+  EXPECT_EQ(count_ops(kept.graph, "Cast"), 0u);
+  const ir::Initializer* s32 = kept.graph.find_initializer(kept.graph.node(0).inputs[1]);
+  ASSERT_NE(s32, nullptr);
+  EXPECT_EQ(s32->tensor.dtype(), ir::DType::kFloat);
+  const auto s = s32->tensor.span<float>();
+  for (size_t c = 0; c < 64; ++c) EXPECT_FLOAT_EQ(s[c], amax[c] / 127.0f);
+}
+
+TEST(QuantizeWeights, NarrowLayersAndTinyScalesKeepFloat32Scales) {
+  // 63 channels: the Cast would cost about what float16 saves.
+  auto narrow = model_from_text(depthwise_text(63, random_floats(63 * 9, 43)));
+  ASSERT_OK(narrow);
+  ASSERT_OK(run_pass(*narrow, "quantize-weights"));
+  EXPECT_EQ(count_ops(narrow->graph, "Cast"), 0u);
+  // 64 channels, one of them with weights so small that its scale is below float16's normal
+  // range: the whole tensor keeps float32 scales.
+  auto w = random_floats(64 * 9, 44);
+  for (size_t i = 0; i < 9; ++i) w[i] *= 1e-4f;
+  auto tiny = model_from_text(depthwise_text(64, w));
+  ASSERT_OK(tiny);
+  ASSERT_OK(run_pass(*tiny, "quantize-weights"));
+  EXPECT_EQ(count_ops(tiny->graph, "Cast"), 0u);
+  const ir::Initializer* s = tiny->graph.find_initializer(tiny->graph.node(0).inputs[1]);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->tensor.dtype(), ir::DType::kFloat);
+  EXPECT_FLOAT_EQ(s->tensor.span<float>()[0], abs_max_per(w, {64, 1, 3, 3}, 0)[0] / 127.0f);
 }
 
 TEST(QuantizeWeights, DemoCnnShrinksAboutFourTimesAndStillRuns) {

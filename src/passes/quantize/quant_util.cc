@@ -1,7 +1,10 @@
 #include "quant_util.h"
 
+#include <Eigen/Core>
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 namespace compressor::passes {
@@ -59,8 +62,24 @@ int32_t quantize_value(double x, const QParams& p, QType type) {
   return static_cast<int32_t>(std::clamp(std::nearbyint(x / p.scale) + p.zero_point, lo, hi));
 }
 
+namespace {
+
+// The least float16 value at or above `s`, as a float, or 0 when that is not a normal float16
+// number (below 2^-14, past 65504, or not finite).
+float half_at_least(float s) {
+  if (!(s >= std::ldexp(1.0f, -14) && s <= 65504.0f)) return 0.0f;
+  Eigen::half h(s);  // nearest
+  if (static_cast<float>(h) < s)
+    h = std::bit_cast<Eigen::half>(uint16_t(std::bit_cast<uint16_t>(h) + 1));
+  const float up = static_cast<float>(h);
+  return up <= 65504.0f ? up : 0.0f;
+}
+
+}  // namespace
+
 QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, bool symmetric,
-                                bool reduce_range, std::span<const float> min_scale) {
+                                bool reduce_range, std::span<const float> min_scale,
+                                bool half_scales) {
   // The weight as [outer, channels, inner]: each (outer, channel) pair is a contiguous run.
   const auto& dims = w.dims();
   const size_t channels = axis == kPerTensor ? 1 : static_cast<size_t>(dims[size_t(axis)]);
@@ -104,6 +123,14 @@ QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, b
     }
     scale[c] = params[c].scale;
   }
+  if (half_scales && axis != kPerTensor && int64_t(channels) >= kHalfScaleMinChannels) {
+    std::vector<float> up(channels);
+    for (size_t c = 0; c < channels; ++c) up[c] = half_at_least(scale[c]);
+    if (std::all_of(up.begin(), up.end(), [](float s) { return s > 0.0f; })) {
+      for (size_t c = 0; c < channels; ++c) params[c].scale = scale[c] = up[c];
+      q.half_scale = true;
+    }
+  }
   const QRange r = qrange(type, symmetric, reduce_range);
   auto store = [&](auto tag) {
     using T = decltype(tag);
@@ -125,6 +152,14 @@ QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, b
     store(uint8_t{});
   }
   return q;
+}
+
+ir::Tensor half_scale_copy(const ir::Tensor& scale) {
+  ir::Tensor out = ir::Tensor::uninitialized(ir::DType::kFloat16, scale.dims());
+  const auto src = scale.span<float>();
+  auto* dst = reinterpret_cast<Eigen::half*>(out.mutable_data());
+  for (size_t i = 0; i < src.size(); ++i) dst[i] = Eigen::half(src[i]);
+  return out;
 }
 
 bool all_zero(const ir::Tensor& zero_point) {

@@ -47,19 +47,37 @@ QParams choose_qparams(double lo, double hi, QType type, bool symmetric, bool re
 int32_t quantize_value(double x, const QParams& p, QType type);
 
 /// A quantized weight: values of the weight's dims, scale (float32) and zero point of the
-/// stored type, each [channels] or a scalar.
+/// stored type, each [channels] or a scalar. `half_scale`: every scale is a float16 value (see
+/// quantize_weight's `half_scales`), so a float16 copy of `scale` holds it exactly.
 struct QuantizedTensor {
   ir::Tensor values;
   ir::Tensor scale;
   ir::Tensor zero_point;
+  bool half_scale = false;
 };
+
+/// Per-channel weights of at least this many channels may keep their scales as float16 (see
+/// quantize_weight). With fewer, the Cast node that turns the float16 scales back into float32
+/// costs about as many bytes as they save.
+inline constexpr int64_t kHalfScaleMinChannels = 64;
 
 /// Quantizes a float32 tensor with one scale per index of `axis` (or kPerTensor). `min_scale`,
 /// when not empty (one value, or one per index of `axis`), is a floor for each scale: a channel
 /// whose range would give a smaller scale gets its range widened to reach it (the zero point
 /// keeps its place), so that, e.g., an int32 bias at input scale x weight scale stays in range.
+/// `half_scales`: with at least kHalfScaleMinChannels channels on `axis`, each scale is rounded
+/// up to the next float16 value and the weight quantized with those (a scale only grows, so no
+/// value clips and floors still hold), when every scale stays a normal float16 number
+/// (2^-14..65504); `half_scale` then says so. Opsets up to 17 give DequantizeLinear float32
+/// scales only: a float16 copy read through a Cast to float32 stores them in half the bytes
+/// (ONNX Runtime folds the Cast when it loads the model). Depthwise 3x3 layers hold 9 int8
+/// weights per channel, so their float32 scales weigh almost half as much as the weights.
 QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, bool symmetric,
-                                bool reduce_range = false, std::span<const float> min_scale = {});
+                                bool reduce_range = false, std::span<const float> min_scale = {},
+                                bool half_scales = false);
+
+/// The float16 copy of a scale tensor quantize_weight rounded to float16 values (`half_scale`).
+ir::Tensor half_scale_copy(const ir::Tensor& scale);
 
 /// True when every value of the integer tensor `zero_point` is 0. DequantizeLinear may then
 /// leave its x_zero_point out: it defaults to 0 of the quantized input's type, which the

@@ -14,7 +14,9 @@
 //
 // Weights are symmetric: uint8 (default) with zero point 128, or int8 in [-127, 127] with zero
 // point 0 (reduce_range: one bit less, uint8 in [0, 127] around 64, int8 in [-63, 63]). Both
-// have 255 levels. Symmetric weights have one zero point for every channel, so the zero point is
+// have 255 levels. With float16_scales (the default), per-channel scales of at least
+// kHalfScaleMinChannels channels are float16 values, stored as float16 and cast to float32 (see
+// quantize_weight). Symmetric weights have one zero point for every channel, so the zero point is
 // always a scalar: ONNX Runtime's CPU ConvInteger refuses per-channel weight zero points
 // ("Non per-tensor quantization is not supported now"), and its older MatMulInteger with int8 B
 // accepted only a zero zero point. Per-channel scales (per column of B, per output channel of
@@ -149,11 +151,12 @@ ir::Node make_node(std::string name, std::string op, std::vector<std::string> in
 class QuantizeDynamic : public pass::Pass {
  public:
   QuantizeDynamic(bool per_channel, QType weight_type, bool reduce_range, bool bias_correction,
-                  std::vector<std::string> nodes, LayerFilter filter)
+                  bool float16_scales, std::vector<std::string> nodes, LayerFilter filter)
       : per_channel_(per_channel),
         weight_type_(weight_type),
         reduce_range_(reduce_range),
         bias_correction_(bias_correction),
+        float16_scales_(float16_scales),
         nodes_(std::move(nodes)),
         filter_(std::move(filter)) {}
 
@@ -179,32 +182,38 @@ class QuantizeDynamic : public pass::Pass {
   StatusOr<pass::PassResult> run(ir::Model& model, pass::PassContext& ctx) override;
 
  private:
-  // A quantized weight: integer values, the scale shaped for the output Mul, and a scalar
-  // zero point; readers with the same weight and layout share it.
+  // A quantized weight: integer values, the scale shaped for the output Mul (float16 scales
+  // through a Cast), and a scalar zero point; readers with the same weight and layout share it.
   struct QuantizedWeight {
     std::string values, scale, zero_point;
-    ir::Tensor scale_tensor;  // unshaped [channels] or scalar, for alpha copies and the ledger
+    ir::Tensor scale_tensor;   // unshaped [channels] or scalar, for alpha copies and the ledger
+    uint64_t bytes = 0;        // stored bytes of the three
+    std::string stored_scale;  // the scale initializer: `scale`, or the Cast's float16 input
   };
 
+  // Quantizes `weight` into new initializers; a Cast of float16 scales goes into `nodes`.
   QuantizedWeight quantize(ir::Graph& graph, NameGenerator& names, const std::string& weight,
-                           bool transpose, bool is_conv) const;
+                           bool transpose, bool is_conv, std::vector<ir::Node>& nodes) const;
 
   bool per_channel_;
   QType weight_type_;
   bool reduce_range_;
   bool bias_correction_;
+  bool float16_scales_;
   std::vector<std::string> nodes_;
   LayerFilter filter_;
 };
 
 QuantizeDynamic::QuantizedWeight QuantizeDynamic::quantize(ir::Graph& graph, NameGenerator& names,
                                                            const std::string& weight,
-                                                           bool transpose, bool is_conv) const {
+                                                           bool transpose, bool is_conv,
+                                                           std::vector<ir::Node>& nodes) const {
   const ir::Tensor& original = graph.find_initializer(weight)->tensor;
   const ir::Tensor w = transpose ? transposed(original) : original;
   // Conv weight [M, C/g, kH, kW]: per output channel (axis 0). MatMul weight [K, N]: per column.
   const int64_t axis = !per_channel_ ? kPerTensor : is_conv ? 0 : 1;
-  QuantizedTensor q = quantize_weight(w, axis, weight_type_, /*symmetric=*/true, reduce_range_);
+  QuantizedTensor q = quantize_weight(w, axis, weight_type_, /*symmetric=*/true, reduce_range_, {},
+                                      float16_scales_);
 
   // Symmetric zero points are the same for every channel except all-zero channels, which
   // quantize_weight gives scale 1 and zero point 0; storing them at the common zero point keeps
@@ -238,10 +247,21 @@ QuantizeDynamic::QuantizedWeight QuantizeDynamic::quantize(ir::Graph& graph, Nam
   out.scale = names.value(base + "_scale");
   out.zero_point = names.value(base + "_zero_point");
   out.scale_tensor = q.scale;
-  ir::Tensor scale = q.scale;
+  ir::Tensor scale = q.half_scale ? half_scale_copy(q.scale) : q.scale;
   if (is_conv && axis != kPerTensor) scale = scale.reshaped({1, int64_t(channels), 1, 1});
+  out.bytes = q.values.nbytes() + scale.nbytes() + zero_point.nbytes();
   graph.set_initializer({out.values, std::move(q.values), nullptr});
-  graph.set_initializer({out.scale, std::move(scale), nullptr});
+  if (q.half_scale) {
+    ir::Node cast = make_node(names.node(base + "_scale_cast"), "Cast",
+                              {names.value(base + "_scale_float16")}, {out.scale});
+    cast.set_attribute(ir::Attribute::make_int("to", static_cast<int64_t>(ir::DType::kFloat)));
+    out.stored_scale = cast.inputs[0];
+    graph.set_initializer({cast.inputs[0], std::move(scale), nullptr});
+    nodes.push_back(std::move(cast));
+  } else {
+    out.stored_scale = out.scale;
+    graph.set_initializer({out.scale, std::move(scale), nullptr});
+  }
   graph.set_initializer({out.zero_point, std::move(zero_point), nullptr});
   return out;
 }
@@ -270,7 +290,8 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
   std::map<std::pair<std::string, bool>, QuantizedWeight> weights;
   std::map<std::string, std::string> conv_biases;  // bias -> reshaped copy
   std::set<std::string> float_weights;             // weights given a quantized copy
-  std::set<std::string> replaced;                  // float constants that may become unused
+  std::set<std::string> replaced;                  // constants that may become unused
+  std::set<std::string> alpha_scaled;              // weight scales read through alpha copies
   std::map<size_t, std::vector<ir::Node>> before;  // node index -> nodes inserted before it
   std::set<const ir::Node*> originals;
   uint64_t bytes_before = 0, bytes_after = 0;
@@ -305,11 +326,12 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
         replaced.insert(w);
       }
       wq = weights
-               .emplace(std::make_pair(w, transpose), quantize(graph, names, w, transpose, is_conv))
+               .emplace(std::make_pair(w, transpose),
+                        quantize(graph, names, w, transpose, is_conv, out))
                .first;
-      for (const auto* name : {&wq->second.values, &wq->second.scale, &wq->second.zero_point}) {
-        bytes_after += graph.find_initializer(*name)->tensor.nbytes();
-      }
+      bytes_after += wq->second.bytes;
+      // Unread when every reader scales it by alpha (a copy below): removed then.
+      replaced.insert(wq->second.stored_scale);
     }
     const QuantizedWeight& qw = wq->second;
 
@@ -337,11 +359,12 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
     std::string w_scale = qw.scale;
     const float alpha = node.op_type == "Gemm" ? node.attr_float("alpha", 1.0f) : 1.0f;
     if (alpha != 1.0f) {
-      ir::Tensor scaled = graph.find_initializer(qw.scale)->tensor;
+      ir::Tensor scaled = qw.scale_tensor;  // Gemm: [N] or a scalar, as the Mul reads it
       for (float& s : scaled.mutable_span<float>()) s *= alpha;
       w_scale = names.value(qw.scale + "_alpha");
       bytes_after += scaled.nbytes();
       graph.set_initializer({w_scale, std::move(scaled), nullptr});
+      alpha_scaled.insert(qw.stored_scale);
     }
     ir::Node scales = make_node(names.node(label + "_output_scale"), "Mul", {x_scale, w_scale},
                                 {names.value(y + "_output_scale")});
@@ -409,6 +432,19 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
     }
   }
   graph.remove_nodes_if([&](const ir::Node& n) { return originals.count(&n) > 0; });
+  // A scale every reader took an alpha copy of: its Cast (float16 scales) goes, and the bytes.
+  {
+    const ir::UseDefIndex index = graph.index();
+    for (const auto& [key, qw] : weights) {
+      if (!alpha_scaled.count(qw.stored_scale) || index.consumer_count(qw.scale) > 0) continue;
+      if (qw.stored_scale != qw.scale) {
+        graph.remove_nodes_if([&](const ir::Node& n) {
+          return n.op_type == "Cast" && n.outputs.size() == 1 && n.outputs[0] == qw.scale;
+        });
+      }
+      bytes_after -= graph.find_initializer(qw.stored_scale)->tensor.nbytes();
+    }
+  }
 
   if (corrector) replaced.insert(corrector->replaced().begin(), corrector->replaced().end());
   const ir::UseDefIndex index = graph.index();
@@ -459,6 +495,9 @@ const pass::PassInfo& quantize_dynamic_info() {
             "ONNX Runtime on x86 CPUs without VNNI."},
            {"reduce_range", "false",
             "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."},
+           {"float16_scales", "true",
+            "Per-channel scales of 64+ channels as float16 values, stored float16 and cast to "
+            "float32."},
            bias_correction_option_info()})};
   return info;
 }
@@ -466,7 +505,7 @@ const pass::PassInfo& quantize_dynamic_info() {
 const pass::PassInfo& QuantizeDynamic::info() const { return quantize_dynamic_info(); }
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOptions& options) {
-  bool per_channel = true, reduce_range = false, bias_correction = false;
+  bool per_channel = true, reduce_range = false, bias_correction = false, float16_scales = true;
   QType weight_type = QType::kUInt8;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {
@@ -490,11 +529,15 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOp
     COMPRESSOR_ASSIGN_OR_RETURN(bias_correction,
                                 parse_bool_option(kName, kBiasCorrectionOption, it->second));
   }
+  if (auto it = options.find("float16_scales"); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(float16_scales,
+                                parse_bool_option(kName, "float16_scales", it->second));
+  }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter, parse_layer_filter(kName, options));
   return std::unique_ptr<pass::Pass>(new QuantizeDynamic(per_channel, weight_type, reduce_range,
-                                                         bias_correction, std::move(nodes),
-                                                         std::move(filter)));
+                                                         bias_correction, float16_scales,
+                                                         std::move(nodes), std::move(filter)));
 }
 
 }  // namespace compressor::passes

@@ -16,6 +16,9 @@
 // and zero point 0. Zero points that are 0 are left out of the weight and bias
 // DequantizeLinear nodes (0 is the default; ONNX Runtime fuses the node units the same way);
 // QuantizeLinear keeps its zero point (it fixes the output type), and so do QLinear ops.
+// With float16_scales (the default) and format=qdq, per-channel weight scales of at least
+// kHalfScaleMinChannels channels are float16 values, stored as a float16 initializer that a Cast
+// turns into the float32 scale the DequantizeLinear reads (see quantize_weight).
 //
 // Activations: each float tensor read or written by a quantized node gets one QuantizeLinear ->
 // DequantizeLinear pair, shared by every reader, with the scale and zero point of its calibrated
@@ -79,6 +82,7 @@ struct Options {
   bool symmetric = false;
   bool reduce_range = false;
   bool bias_correction = false;
+  bool float16_scales = true;
   std::vector<std::string> nodes;
   LayerFilter filter;
 };
@@ -789,7 +793,8 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
       if (added) {
         const std::vector<float> floors = weight_scale_floor(graph, node, w, axis, x);
         QuantizedTensor q =
-            quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range, floors);
+            quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range, floors,
+                            options_.float16_scales && options_.format == Format::kQdq);
         wq.axis = axis;
         wq.q_value = names.value(weight + "_quantized");
         wq.scale = names.value(weight + "_scale");
@@ -802,7 +807,15 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
         }
         if (corrector) wq.dequantized = dequantize_weight(q, axis);
         add_initializer(wq.q_value, std::move(q.values));
-        add_initializer(wq.scale, std::move(q.scale));
+        if (q.half_scale) {
+          const std::string half = names.value(weight + "_scale_float16");
+          add_initializer(half, half_scale_copy(q.scale));
+          ir::Node cast = make_node("Cast", weight + "_scale_cast", {half}, {wq.scale});
+          cast.set_attribute(ir::Attribute::make_int("to", int64_t(ir::DType::kFloat)));
+          before[lp.layer.node].push_back(std::move(cast));
+        } else {
+          add_initializer(wq.scale, std::move(q.scale));
+        }
         // QLinearConv and QLinearMatMul need the weight zero point; a DequantizeLinear of a
         // symmetric int8 weight does without (0 is its default), and ONNX Runtime still fuses it.
         std::vector<std::string> dq_inputs = {wq.q_value, wq.scale};
@@ -1002,6 +1015,9 @@ const pass::PassInfo& quantize_static_info() {
            {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
            {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
            {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
+           {"float16_scales", "true",
+            "Per-channel weight scales of 64+ channels as float16 values, stored float16 and "
+            "cast to float32 (format qdq)."},
            bias_correction_option_info()})};
   return info;
 }
@@ -1035,6 +1051,7 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_static(const pass::PassOpt
   for (auto [key, target] : {std::pair<const char*, bool*>{"per_channel", &o.per_channel},
                              {"activation_symmetric", &o.symmetric},
                              {"reduce_range", &o.reduce_range},
+                             {"float16_scales", &o.float16_scales},
                              {kBiasCorrectionOption, &o.bias_correction}}) {
     if (auto it = options.find(key); it != options.end()) {
       COMPRESSOR_ASSIGN_OR_RETURN(*target, parse_bool_option(kName, key, it->second));

@@ -8,7 +8,9 @@
 //          X -> Conv(X, W_dequantized)
 //
 // A zero point that is 0 everywhere (always, for symmetric weights) is left out: it is
-// DequantizeLinear's default for the int8 input.
+// DequantizeLinear's default for the int8 input. With float16_scales (the default), per-channel
+// scales of at least kHalfScaleMinChannels channels are float16 values, stored as float16 and
+// cast to the float32 scale the DequantizeLinear reads (see quantize_weight).
 // Symmetric: scale = max|w| / 127, zero point 0, values in [-127, 127]. Asymmetric: the range
 // [min(w, 0), max(w, 0)] maps onto [-128, 127]. A zero range gets scale 1. Values are rounded
 // half to even and clamped. Per output channel (default) needs opset 13 for the `axis` attribute;
@@ -57,11 +59,12 @@ LayerScan quantizable_layers(const ir::Model& model) {
 
 class QuantizeWeights : public pass::Pass {
  public:
-  QuantizeWeights(bool per_channel, bool symmetric, bool bias_correction,
+  QuantizeWeights(bool per_channel, bool symmetric, bool bias_correction, bool float16_scales,
                   std::vector<std::string> nodes, LayerFilter filter)
       : per_channel_(per_channel),
         symmetric_(symmetric),
         bias_correction_(bias_correction),
+        float16_scales_(float16_scales),
         nodes_(std::move(nodes)),
         filter_(std::move(filter)) {}
 
@@ -132,13 +135,14 @@ class QuantizeWeights : public pass::Pass {
     for (const Group& group : groups) {
       const ir::Tensor w = graph.find_initializer(group.weight)->tensor;  // shares the buffer
       if (float_weights.insert(group.weight).second) bytes_before += w.nbytes();
-      QuantizedTensor q = quantize_weight(w, group.axis, QType::kInt8, symmetric_);
+      QuantizedTensor q = quantize_weight(w, group.axis, QType::kInt8, symmetric_,
+                                          /*reduce_range=*/false, {}, float16_scales_);
       const ir::Tensor w_dq = corrector ? dequantize_weight(q, group.axis) : ir::Tensor();
       // Zero points that are all 0 (symmetric weights) are left out: 0 is DequantizeLinear's
       // default, and ONNX Runtime fuses the layer into its int8 kernels either way.
       const bool store_zero_point = !all_zero(q.zero_point);
-      bytes_after +=
-          q.values.nbytes() + q.scale.nbytes() + (store_zero_point ? q.zero_point.nbytes() : 0);
+      bytes_after += q.values.nbytes() + q.scale.nbytes() / (q.half_scale ? 2 : 1) +
+                     (store_zero_point ? q.zero_point.nbytes() : 0);
       per_channel_groups += group.axis != kPerTensor ? 1 : 0;
       const auto scales = q.scale.span<float>();
       const auto [smin, smax] = std::minmax_element(scales.begin(), scales.end());
@@ -163,7 +167,17 @@ class QuantizeWeights : public pass::Pass {
       dq.outputs = {names.value(group.weight + "_dequantized")};
       if (group.axis != kPerTensor) dq.set_attribute(ir::Attribute::make_int("axis", group.axis));
       graph.set_initializer({dq.inputs[0], std::move(q.values), nullptr});
-      graph.set_initializer({dq.inputs[1], std::move(q.scale), nullptr});
+      ir::Node cast;  // float16 scales -> float32, before the DequantizeLinear
+      if (q.half_scale) {
+        cast.name = names.node(group.weight + "_scale_cast");
+        cast.op_type = "Cast";
+        cast.inputs = {names.value(group.weight + "_scale_float16")};
+        cast.outputs = {dq.inputs[1]};
+        cast.set_attribute(ir::Attribute::make_int("to", int64_t(ir::DType::kFloat)));
+        graph.set_initializer({cast.inputs[0], half_scale_copy(q.scale), nullptr});
+      } else {
+        graph.set_initializer({dq.inputs[1], std::move(q.scale), nullptr});
+      }
       if (store_zero_point) graph.set_initializer({dq.inputs[2], std::move(q.zero_point), nullptr});
 
       size_t first = group.layers.front()->node;
@@ -171,7 +185,9 @@ class QuantizeWeights : public pass::Pass {
         graph.node(layer->node).inputs[layer->slot] = dq.outputs[0];
         first = std::min(first, layer->node);
       }
+      // Inserted at the same position in turn, the Cast lands before the DequantizeLinear.
       inserts.emplace_back(first, std::move(dq));
+      if (!cast.op_type.empty()) inserts.emplace_back(first, std::move(cast));
       result.nodes_changed += group.layers.size();
     }
 
@@ -220,6 +236,7 @@ class QuantizeWeights : public pass::Pass {
   bool per_channel_;
   bool symmetric_;
   bool bias_correction_;
+  bool float16_scales_;
   std::vector<std::string> nodes_;
   LayerFilter filter_;
 };
@@ -234,6 +251,9 @@ const pass::PassInfo& quantize_weights_info() {
           {{"per_channel", "true",
             "One scale per output channel (needs opset 13; else per tensor)."},
            {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."},
+           {"float16_scales", "true",
+            "Per-channel scales of 64+ channels as float16 values, stored float16 and cast to "
+            "float32."},
            bias_correction_option_info()})};
   return info;
 }
@@ -241,7 +261,7 @@ const pass::PassInfo& quantize_weights_info() {
 const pass::PassInfo& QuantizeWeights::info() const { return quantize_weights_info(); }
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOptions& options) {
-  bool per_channel = true, symmetric = true, bias_correction = false;
+  bool per_channel = true, symmetric = true, bias_correction = false, float16_scales = true;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {
     COMPRESSOR_ASSIGN_OR_RETURN(per_channel, parse_bool_option(kName, "per_channel", it->second));
@@ -253,10 +273,15 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOp
     COMPRESSOR_ASSIGN_OR_RETURN(bias_correction,
                                 parse_bool_option(kName, kBiasCorrectionOption, it->second));
   }
+  if (auto it = options.find("float16_scales"); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(float16_scales,
+                                parse_bool_option(kName, "float16_scales", it->second));
+  }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter, parse_layer_filter(kName, options));
   return std::unique_ptr<pass::Pass>(new QuantizeWeights(per_channel, symmetric, bias_correction,
-                                                         std::move(nodes), std::move(filter)));
+                                                         float16_scales, std::move(nodes),
+                                                         std::move(filter)));
 }
 
 }  // namespace compressor::passes
