@@ -215,6 +215,7 @@ class BinMoments {
       f1_[k + 1] = f1_[k] + mag[k] * (x + 0.5);              // ∫ over [k, k + 1] of x
       f2_[k + 1] = f2_[k] + mag[k] * (x * x + x + 1.0 / 3);  // of x^2
     }
+    all_ = below(static_cast<double>(mag.size()));
   }
   size_t size() const { return mag_.size(); }
   struct Moments {
@@ -222,24 +223,46 @@ class BinMoments {
   };
   /// The moments over [0, b], 0 <= b <= size().
   Moments below(double b) const {
-    // b >= 0: the signed conversion is one instruction where the unsigned one is not.
-    const auto k = static_cast<size_t>(std::min(static_cast<int64_t>(b), last_));
-    const double x = static_cast<double>(k), m = mag_[k], d = b - x;  // d in [0, 1]
-    return {f0_[k] + m * d, f1_[k] + m * d * (x + 0.5 * d),
-            f2_[k] + m * d * (x * x + x * d + d * d / 3)};
+    const Cut c = cut(b);
+    return {f0_[c.k] + c.m * c.d, f1_[c.k] + c.m * c.d * (c.x + 0.5 * c.d),
+            f2_[c.k] + c.m * c.d * (c.x * c.x + c.x * c.d + c.d * c.d / 3)};
+  }
+  /// The moments over every bin.
+  const Moments& all() const { return all_; }
+  struct Mass {
+    double f0, f1;
+  };
+  /// F0 and F1 of below(b).
+  Mass mass_below(double b) const {
+    const Cut c = cut(b);
+    return {f0_[c.k] + c.m * c.d, f1_[c.k] + c.m * c.d * (c.x + 0.5 * c.d)};
   }
 
  private:
+  // Where b cuts the histogram: bin k (its left edge x), its mass m, and the part d in [0, 1]
+  // of it below b.
+  struct Cut {
+    size_t k;
+    double x, m, d;
+  };
+  Cut cut(double b) const {
+    // b >= 0: the signed conversion is one instruction where the unsigned one is not.
+    const auto k = static_cast<size_t>(std::min(static_cast<int64_t>(b), last_));
+    const double x = static_cast<double>(k);
+    return {k, x, mag_[k], b - x};
+  }
+
   const std::vector<double>& mag_;
   const int64_t last_ = static_cast<int64_t>(mag_.size()) - 1;
   std::vector<double> f0_, f1_, f2_;
+  Moments all_{};
 };
 
 /// The part of mse_of from the values beyond the edge t, which all become t; `at_t` holds the
 /// moments below t. It grows as t shrinks: the search below stops on it.
 double clip_error(const BinMoments& m, size_t t, const BinMoments::Moments& at_t) {
   const double dt = static_cast<double>(t);
-  const BinMoments::Moments all = m.below(static_cast<double>(m.size()));
+  const BinMoments::Moments& all = m.all();
   const double n = all.f0 - at_t.f0;
   return n > 0 ? (all.f2 - at_t.f2) - 2 * dt * (all.f1 - at_t.f1) + dt * dt * n : 0.0;
 }
@@ -247,23 +270,24 @@ double clip_error(const BinMoments& m, size_t t, const BinMoments::Moments& at_t
 /// Expected squared error, over the |x| histogram (in bin widths), of symmetric 8-bit
 /// quantization clipped at the bin edge t: step s = t / 127, |x| <= t rounds to the nearest
 /// multiple of s, |x| > t becomes t. Values are taken as uniform inside their bin. The values
-/// of cell j (those that round to c = j s, between the cell edges) contribute
-/// ∫ (x - c)^2 = F2 - 2 c F1 + c^2 F0 over the cell, from the moments at the 128 edges, each
-/// computed once.
+/// of cell j (those that round to c_j = j s, between the edges h_{j-1} and h_j = (j + 1/2) s;
+/// the last cell ends at t, beyond which everything becomes c_127 = t) contribute
+/// ∫ (x - c_j)^2 = ΔF2 - 2 c_j ΔF1 + c_j^2 ΔF0 over the cell. Summed by parts over the cells,
+/// with c_{j+1} - c_j = s and c_{j+1}^2 - c_j^2 = (2j + 1) s^2, that is
+///   F2(∞) - 2 t F1(∞) + t^2 F0(∞) + 2 s Σ_{j<127} F1(h_j) - s^2 Σ_{j<127} (2j + 1) F0(h_j),
+/// so each of the 127 inner edges needs F0 and F1 only.
 double mse_of(const BinMoments& m, size_t t) {
   const double dt = static_cast<double>(t);
   const double s = dt / kMseLevels;
-  const auto cells = static_cast<int>(kMseLevels);
-  BinMoments::Moments lo = m.below(0);
-  double err = 0;
-  for (int j = 0; j <= cells; ++j) {
-    const BinMoments::Moments hi = m.below(j == cells ? dt : (j + 0.5) * s);
-    const double c = j * s;
-    // An empty cell has equal moments at its edges and adds exactly 0: no branch.
-    err += (hi.f2 - lo.f2) - 2 * c * (hi.f1 - lo.f1) + c * c * (hi.f0 - lo.f0);
-    lo = hi;
+  const auto edges = static_cast<int>(kMseLevels);
+  double f1_sum = 0, f0_sum = 0;
+  for (int j = 0; j < edges; ++j) {
+    const BinMoments::Mass h = m.mass_below((j + 0.5) * s);
+    f1_sum += h.f1;
+    f0_sum += (2 * j + 1) * h.f0;
   }
-  return err + clip_error(m, t, lo);
+  const BinMoments::Moments& all = m.all();
+  return (all.f2 - 2 * dt * all.f1 + dt * dt * all.f0) + 2 * s * f1_sum - s * s * f0_sum;
 }
 
 size_t last_nonzero(const std::vector<double>& mag) {
