@@ -244,6 +244,80 @@ TEST(FoldBatchNorm, TrainingModeNotApplied) {
   EXPECT_EQ(count_ops(model->graph, "BatchNormalization"), 1u);
 }
 
+// ConvTranspose (4 -> 3 channels) -> `shift` -> BatchNormalization (-> Relu), as PP-OCR det's head.
+std::string shifted_bn_model(const std::string& shift, const std::string& shift_init,
+                             const BnParams& p, bool relu = true) {
+  std::ostringstream text;
+  text << R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 4, 3, 3] X) => (float[1, 3, 6, 6] Y)
+    <float[4, 3, 2, 2] W = )"
+       << literal(random_floats(4 * 3 * 4, 61)) << ", " << shift_init << ", " << bn_initializers(p)
+       << R"(>
+    {
+      C = ConvTranspose <strides = [2, 2]> (X, W)
+      )"
+       << shift << R"(
+      )"
+       << (relu ? "N = BatchNormalization(A, s, b, mu, v)\n      Y = Relu(N)"
+                : "Y = BatchNormalization(A, s, b, mu, v)")
+       << R"(
+    })";
+  return text.str();
+}
+
+TEST(FoldBatchNorm, ShiftBetweenLayerAndBatchNormMovesIntoTheMeanThenFolds) {
+  const BnParams p = random_bn(3, 71);
+  const std::string per_channel = "float[3, 1, 1] a = " + literal({0.5f, -1.25f, 2.0f});
+  for (const auto& [shift, init] :
+       {std::pair<std::string, std::string>{"A = Add(C, a)", per_channel},
+        {"A = Add(a, C)", per_channel},
+        {"A = Sub(C, a)", per_channel},
+        {"A = Add(C, a)", "float a = {0.75}"}}) {
+    SCOPED_TRACE(shift + " with " + init);
+    auto model = model_from_text(shifted_bn_model(shift, init, p));
+    ASSERT_OK(model);
+    const ir::Model before = *model;
+    auto r = run_pass(*model, "fold-batchnorm");
+    ASSERT_OK(r);
+    EXPECT_EQ(r->nodes_changed, 2u) << "the shift, then the BatchNormalization";
+    ASSERT_EQ(model->graph.node_count(), 2u);
+    EXPECT_EQ(model->graph.node(0).op_type, "ConvTranspose");
+    EXPECT_EQ(model->graph.node(1).op_type, "Relu");
+    const auto x = random_floats(36, 72, -2.0f, 2.0f);
+    const auto expected = run_float_output(before, {{"X", float_tensor({1, 4, 3, 3}, x)}});
+    const auto actual = run_float_output(*model, {{"X", float_tensor({1, 4, 3, 3}, x)}});
+    EXPECT_LT(max_rel_diff(expected, actual), 1e-5);
+  }
+}
+
+TEST(FoldBatchNorm, ShiftStaysWhereItIsNotPerChannelOrNotBeforeABatchNorm) {
+  const BnParams p = random_bn(3, 73);
+  // A shift along the width, a Sub from the constant, a shift the Relu reads instead of a
+  // BatchNormalization: nothing moves.
+  for (const auto& [shift, init] :
+       {std::pair<std::string, std::string>{"A = Add(C, a)",
+                                            "float[6] a = " + literal(random_floats(6, 74))},
+        {"A = Sub(a, C)", "float[3, 1, 1] a = {0.5, -1.25, 2.0}"}}) {
+    auto model = model_from_text(shifted_bn_model(shift, init, p));
+    ASSERT_OK(model);
+    ASSERT_OK(run_pass(*model, "fold-batchnorm"));
+    EXPECT_EQ(count_ops(model->graph, "BatchNormalization"), 1u) << shift << " " << init;
+    EXPECT_EQ(model->graph.node_count(), 4u) << shift << " " << init;
+  }
+  auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 4, 3, 3] X) => (float[1, 3, 6, 6] Y)
+    <float[4, 3, 2, 2] W = )" + literal(random_floats(48, 75)) +
+                               R"(, float[3, 1, 1] a = {0.5, -1.25, 2.0}>
+    {
+      C = ConvTranspose <strides = [2, 2]> (X, W)
+      A = Add(C, a)
+      Y = Relu(A)
+    })");
+  ASSERT_OK(model);
+  ASSERT_OK(run_pass(*model, "fold-batchnorm"));
+  EXPECT_EQ(model->graph.node_count(), 3u);
+}
+
 TEST(FoldBatchNorm, SharedWeightIsCopiedNotChangedInPlace) {
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[1, 1, 2, 2] X) => (float[1, 1, 2, 2] Y, float[1, 1, 2, 2] Z)

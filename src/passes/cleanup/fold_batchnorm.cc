@@ -4,6 +4,11 @@
 // With s = scale / sqrt(var + eps), BN(y) = s * (y - mean) + bias, so the producer's weights are
 // scaled per output channel by s and its bias becomes s * (b - mean) + bias. Folding is computed
 // in double precision.
+//
+// A constant per-channel Add (or Sub) between a Conv or ConvTranspose and the BatchNormalization
+// (a bias exported on its own, as paddle2onnx writes PP-OCR det's head) moves into the mean first:
+// BN(y + a) = BN'(y) with mean' = mean - a. The BatchNormalization then reads the layer and folds
+// into it.
 #include <cmath>
 
 #include "../pass_util.h"
@@ -13,6 +18,21 @@ namespace {
 
 bool is_float32(const ir::Initializer* init) {
   return init != nullptr && init->tensor.dtype() == ir::DType::kFloat;
+}
+
+// An inference-mode BatchNormalization (running statistics in, none out), where mean and variance
+// are constants of the model.
+bool inference_mode(const ir::UseDefIndex& index, const ir::Node& bn) {
+  if (bn.attr_int("training_mode", 0) != 0) return false;
+  if (bn.attribute("is_test") && bn.attr_int("is_test", 0) == 0) return false;
+  if (bn.attr_int("spatial", 1) == 0) return false;
+  for (size_t k = 1; k < bn.outputs.size(); ++k) {
+    if (!bn.outputs[k].empty() &&
+        (index.consumer_count(bn.outputs[k]) > 0 || index.escapes(bn.outputs[k]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 class FoldBatchNorm : public pass::RewriteRule {
@@ -134,12 +154,80 @@ class FoldBatchNorm : public pass::RewriteRule {
   int64_t opset_;
 };
 
+// Conv or ConvTranspose -> Add/Sub(constant per channel) -> BatchNormalization: the shift moves
+// into the BatchNormalization's mean.
+class ShiftIntoBatchNorm : public pass::RewriteRule {
+ public:
+  std::string_view name() const override { return "fold-batchnorm"; }
+  std::vector<std::string> root_op_types() const override { return {"Add", "Sub"}; }
+
+  pass::Match match(const ir::Graph& graph, const ir::UseDefIndex& index,
+                    const ir::Node& op) const override {
+    if (op.inputs.size() != 2 || op.outputs.size() != 1) return pass::Match::no();
+    // The constant: either input of an Add, the second of a Sub.
+    const int slot = constant_input(graph, op.inputs[1]) != nullptr                          ? 1
+                     : op.op_type == "Add" && constant_input(graph, op.inputs[0]) != nullptr ? 0
+                                                                                             : -1;
+    if (slot < 0) return pass::Match::no();
+    const std::string& x = op.inputs[1 - slot];
+    auto p = index.producer.find(x);
+    if (p == index.producer.end()) return pass::Match::no();
+    const ir::Node& layer = graph.node(p->second);
+    if (!layer.in_default_domain() ||
+        (layer.op_type != "Conv" && layer.op_type != "ConvTranspose")) {
+      return pass::Match::no();
+    }
+    if (!has_single_use(index, op.outputs[0])) return pass::Match::no();
+    const ir::Node& bn = graph.node(index.consumers.at(op.outputs[0])[0]);
+    if (!bn.in_default_domain() || bn.op_type != "BatchNormalization" || bn.inputs.size() < 5 ||
+        bn.inputs[0] != op.outputs[0] || !inference_mode(index, bn)) {
+      return pass::Match::no();
+    }
+    const ir::Initializer* mean = constant_input(graph, bn.inputs[3]);
+    const ir::Initializer* shift = constant_input(graph, op.inputs[slot]);
+    const ir::Initializer* w =
+        layer.inputs.size() > 1 ? constant_input(graph, layer.inputs[1]) : nullptr;
+    if (!is_float32(mean) || !is_float32(shift) || w == nullptr || w->tensor.rank() < 3) {
+      return pass::Match::no();
+    }
+    // The shift must be one value per channel (axis 1 of the layer's output) or one value.
+    const ir::Tensor& a = shift->tensor;
+    const int64_t rank = w->tensor.rank(), channels = mean->tensor.numel();
+    if (a.rank() > rank) return pass::Match::no();
+    for (int64_t k = 0; k < a.rank(); ++k) {
+      const int64_t d = a.dims()[k];
+      if (d != 1 && !(rank - a.rank() + k == 1 && d == channels)) return pass::Match::no();
+    }
+    for (float v : a.span<float>()) {
+      if (!std::isfinite(v)) return pass::Match::no();
+    }
+    return pass::Match::yes();
+  }
+
+  Status rewrite(ir::Graph& graph, const ir::UseDefIndex& index, ir::Node& op) const override {
+    const int slot = constant_input(graph, op.inputs[1]) != nullptr ? 1 : 0;
+    ir::Node& bn = graph.node(index.consumers.at(op.outputs[0])[0]);
+    const auto a = graph.find_initializer(op.inputs[slot])->tensor.span<float>();
+    ir::Tensor mean = graph.find_initializer(bn.inputs[3])->tensor;
+    auto m = mean.mutable_span<float>();
+    const double sign = op.op_type == "Add" ? 1.0 : -1.0;
+    for (size_t c = 0; c < m.size(); ++c) {
+      m[c] = static_cast<float>(double(m[c]) - sign * a[a.size() == 1 ? 0 : c]);
+    }
+    replace_constant_input(graph, index, bn, 3, std::move(mean), bn.inputs[3] + "_shifted");
+    bn.inputs[0] = op.inputs[1 - slot];
+    graph.remove_node(&op);
+    return ok_status();
+  }
+};
+
 }  // namespace
 
 const pass::PassInfo& fold_batchnorm_info() {
   static const pass::PassInfo info{
       "fold-batchnorm",
-      "Folds inference-mode BatchNormalization into a preceding Conv, ConvTranspose or Gemm.",
+      "Folds inference-mode BatchNormalization into a preceding Conv, ConvTranspose or Gemm "
+      "(through a constant per-channel Add or Sub between them).",
       {}};
   return info;
 }
@@ -148,6 +236,7 @@ StatusOr<std::unique_ptr<pass::Pass>> create_fold_batchnorm(const pass::PassOpti
   return std::unique_ptr<pass::Pass>(new RulePass(fold_batchnorm_info(), [](const ir::Model& m) {
     std::vector<std::unique_ptr<pass::RewriteRule>> rules;
     rules.push_back(std::make_unique<FoldBatchNorm>(m.opset_version("")));
+    rules.push_back(std::make_unique<ShiftIntoBatchNorm>());
     return rules;
   }));
 }
