@@ -173,6 +173,39 @@ for mode in static dynamic weight-only; do
     fail "$mode float16 scales" "not smaller"
 done
 
+# A scalar Mul after a Conv folds into the Conv before quantizing (one float op fewer in the
+# int8 model; the output's rounding grid scales with it); the Add after it stays, since a shift
+# would move that grid.
+$PY - "$TMP/affine.onnx" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.RandomState(2)
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+inits = [numpy_helper.from_array(rng.randn(4, 3, 3, 3).astype(np.float32), "w"),
+         numpy_helper.from_array(np.array(0.7, np.float32), "k"),
+         numpy_helper.from_array(np.array(0.2, np.float32), "d"),
+         numpy_helper.from_array(rng.randn(4, 4, 1, 1).astype(np.float32), "w2")]
+g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+                       helper.make_node("Mul", ["c", "k"], ["m"], name="scale"),
+                       helper.make_node("Add", ["m", "d"], ["a"], name="shift"),
+                       helper.make_node("HardSigmoid", ["a"], ["h"], name="gate"),
+                       helper.make_node("Conv", ["h", "w2"], ["y"], name="conv2")],
+                      "affine", [x], [y], inits)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 8
+onnx.save(m, sys.argv[1])
+PYEOF
+run "quantize folds a scalar Mul after a Conv" 0 "" -- \
+  quantize "$TMP/affine.onnx" -o "$TMP/affine.q.onnx" --report "$TMP/affine.json"
+check "the Mul folds into the Conv, the Add stays" "$TMP/affine.json" \
+  "[(p['name'], p['nodes_changed']) for p in r['passes'] if p['name'] == 'fold-conv-affine'] == [('fold-conv-affine', 1)]"
+[[ " $(ops "$TMP/affine.q.onnx") " != *" Mul "* && " $(ops "$TMP/affine.q.onnx") " == *" Add "* ]] &&
+  ok "quantized model: no Mul, the Add kept" || fail "scale fold" "ops: $(ops "$TMP/affine.q.onnx")"
+checker "scale folded and quantized" "$TMP/affine.q.onnx"
+
 # --auto-fallback: a model whose second MatMul reads one channel 1000x larger than the rest, so
 # per-tensor int8 on its input wipes out the other channels and breaks the gate; the search
 # returns that layer (and only what it must) to float until the gate passes.

@@ -88,7 +88,7 @@ same_bytes "chain: the recipe gives the bytes of the three commands" "$TMP/c3.on
   "$TMP/chain.onnx"
 checker "chain" "$TMP/chain.onnx"
 check "chain: drift after every pass that changed the model, per output" "$TMP/chain.report.json" \
-  "r['command'] == 'run' and len(r['passes']) == 23 \
+  "r['command'] == 'run' and len(r['passes']) == 24 \
    and all(p['drift'] and 'logits' in p['drift'] for p in r['passes'] if p['nodes_changed']) \
    and [p['name'] for p in r['passes'] if p['nodes_changed'] and p['name'] in \
         ('prune-channels', 'factorize-svd', 'quantize-static')] \

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "compressor/exec/executor.h"
+#include "passes/layer_pass_testing.h"
 #include "testing/test_models.h"
 
 namespace compressor {
@@ -29,12 +30,12 @@ std::vector<float> run_model(const ir::Model& model, const std::vector<float>& x
 // Runs the pass on the model of `text`, expects `folded` nodes changed and `nodes_after` nodes
 // left, and compares the outputs with the original model's on a few random inputs.
 ir::Model expect_folds(const std::string& text, const ir::Dims& x_dims, size_t folded,
-                       size_t nodes_after) {
+                       size_t nodes_after, const pass::PassOptions& options = {}) {
   auto model = model_from_text(text);
   EXPECT_TRUE(model.ok()) << model.status().message();
   if (!model.ok()) return {};
   const ir::Model before = *model;
-  auto r = run_pass(*model, "fold-conv-affine");
+  auto r = run_pass(*model, "fold-conv-affine", options);
   EXPECT_TRUE(r.ok()) << r.status().message();
   if (!r.ok()) return {};
   EXPECT_EQ(r->nodes_changed, folded);
@@ -107,6 +108,26 @@ TEST(FoldConvAffine, DivByPowersOfTwo) {
   expect_folds(conv_then("Y = Div(C, s)", "float[4, 1, 1] s = {0.5, -2.0, 0.25, 8.0}",
                          "<pads = [1, 1, 1, 1]>"),
                {1, 2, 5, 5}, 1, 1);
+}
+
+TEST(FoldConvAffine, WithoutShiftsOnlyTheScalesFold) {
+  // Mul then Add: the Mul folds, the Add stays and reads the Conv.
+  const pass::PassOptions scales_only{{"shifts", "false"}};
+  ir::Model m = expect_folds(
+      conv_then("M = Mul(C, k)\n Y = Add(M, a)",
+                "float k = {-0.3}, float[1, 4, 1, 1] a = " + kShift, "<pads = [1, 1, 1, 1]>"),
+      {1, 2, 5, 5}, 1, 2, scales_only);
+  ASSERT_EQ(m.graph.node_count(), 2u);
+  EXPECT_EQ(m.graph.node(0).op_type, "Conv");
+  EXPECT_EQ(m.graph.node(0).outputs[0], "M");
+  EXPECT_EQ(m.graph.node(1).op_type, "Add");
+  // Sub first: it stays, and the Div after it reads no Conv.
+  expect_folds(
+      conv_then("S = Sub(C, a)\n Y = Div(S, d)",
+                "float[1, 4, 1, 1] a = " + kShift + ", float d = {2.0}", "<pads = [1, 1, 1, 1]>"),
+      {1, 2, 5, 5}, 0, 3, scales_only);
+  auto bad = make_pass("fold-conv-affine", {{"shifts", "sometimes"}});
+  EXPECT_FALSE(bad.ok());
 }
 
 TEST(FoldConvAffine, GroupedStridedConvChain) {

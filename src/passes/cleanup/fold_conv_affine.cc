@@ -9,12 +9,18 @@
 // is 1 or the channel count; a length-C vector aligns with the last output axis, so it is not per
 // channel. Chains fold one node at a time (the folded layer writes the node's output, so the next
 // Mul or Add finds it as producer). Folding is computed in double precision.
+//
+// With shifts=false only the scales (Mul, Div) fold and every Add and Sub stays, as `compressor
+// quantize` runs it: a scale moves the QuantizeLinear on the layer's output to the scaled output,
+// where a scalar scale leaves the rounding grid as it was (scale and zero point scale with it),
+// while a shift moves the grid against the values by a fraction of a step.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <span>
 
 #include "../pass_util.h"
+#include "../weight_layers.h"
 
 namespace compressor::passes {
 namespace {
@@ -37,13 +43,14 @@ bool is_power_of_two(float v) {
 
 class FoldConvAffine : public pass::RewriteRule {
  public:
-  explicit FoldConvAffine(int64_t opset) : opset_(opset) {}
+  FoldConvAffine(int64_t opset, bool shifts) : opset_(opset), shifts_(shifts) {}
   std::string_view name() const override { return "fold-conv-affine"; }
   std::vector<std::string> root_op_types() const override { return {"Mul", "Add", "Sub", "Div"}; }
 
   pass::Match match(const ir::Graph& graph, const ir::UseDefIndex& index,
                     const ir::Node& op) const override {
     if (op.inputs.size() != 2 || op.outputs.size() != 1) return pass::Match::no();
+    if (!shifts_ && (op.op_type == "Add" || op.op_type == "Sub")) return pass::Match::no();
     const int slot = layer_slot(graph, index, op);
     if (slot < 0) return pass::Match::no();
     const std::string& operand = op.inputs[1 - slot];
@@ -187,6 +194,7 @@ class FoldConvAffine : public pass::RewriteRule {
   }
 
   int64_t opset_;
+  bool shifts_;
 };
 
 }  // namespace
@@ -196,16 +204,22 @@ const pass::PassInfo& fold_conv_affine_info() {
       "fold-conv-affine",
       "Folds a per-channel constant Mul, Add, Sub or Div (e.g. a BatchNormalization exported as "
       "Mul + Add) into a preceding Conv or ConvTranspose.",
-      {}};
+      {{"shifts", "true", "Fold Add and Sub too; false folds the scales (Mul, Div) only."}}};
   return info;
 }
 
-StatusOr<std::unique_ptr<pass::Pass>> create_fold_conv_affine(const pass::PassOptions&) {
-  return std::unique_ptr<pass::Pass>(new RulePass(fold_conv_affine_info(), [](const ir::Model& m) {
-    std::vector<std::unique_ptr<pass::RewriteRule>> rules;
-    rules.push_back(std::make_unique<FoldConvAffine>(m.opset_version("")));
-    return rules;
-  }));
+StatusOr<std::unique_ptr<pass::Pass>> create_fold_conv_affine(const pass::PassOptions& options) {
+  bool shifts = true;
+  if (auto it = options.find("shifts"); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(shifts,
+                                parse_bool_option("fold-conv-affine", "shifts", it->second));
+  }
+  return std::unique_ptr<pass::Pass>(
+      new RulePass(fold_conv_affine_info(), [shifts](const ir::Model& m) {
+        std::vector<std::unique_ptr<pass::RewriteRule>> rules;
+        rules.push_back(std::make_unique<FoldConvAffine>(m.opset_version(""), shifts));
+        return rules;
+      }));
 }
 
 }  // namespace compressor::passes
