@@ -225,7 +225,15 @@ StatusOr<std::vector<ir::Value>> Executor::run_values(const std::vector<NamedVal
       return invalid_argument("input '" + input_names_[k] + "' was not given");
     }
   }
-  std::set<std::string> wanted(capture_names.begin(), capture_names.end());
+  // The slots to capture (all when no names are given).
+  const bool capture_all = capture_names.empty();
+  std::vector<char> wanted;
+  if (capture && !capture_all) {
+    wanted.assign(plan.slot_names.size(), 0);
+    for (const std::string& name : capture_names) {
+      if (auto it = plan.slot_of.find(name); it != plan.slot_of.end()) wanted[it->second] = 1;
+    }
+  }
   auto value_ptr = [&](int s) -> const ir::Value* {
     if (fed[s] || plan.constants[s] == nullptr) return &values[s];
     return &plan.constant_values[s];
@@ -286,8 +294,7 @@ StatusOr<std::vector<ir::Value>> Executor::run_values(const std::vector<NamedVal
       } else {
         values[s] = ir::Value(std::move(outs[k]));
       }
-      if (capture && values[s].is_tensor() &&
-          (wanted.empty() || wanted.count(plan.slot_names[s]))) {
+      if (capture && values[s].is_tensor() && (capture_all || wanted[s])) {
         capture(plan.slot_names[s], values[s].tensor());
       }
     }

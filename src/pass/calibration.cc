@@ -795,11 +795,15 @@ StatusOr<CalibrationTable> CalibrationTable::load(const std::string& path) {
 
 namespace {
 
-/// The statistics of one requested tensor; `seen` once a float32 value has been observed.
+struct ChannelTracked;
+
+/// The statistics of one requested tensor; `seen` once a float32 value has been observed;
+/// `channels` its per-channel sums when they are asked for too.
 struct Tracked {
   explicit Tracked(size_t bins) : stats(bins) {}
   TensorStats stats;
   bool seen = false;
+  ChannelTracked* channels = nullptr;
 };
 
 /// Per-channel running sums of one tensor (ChannelRequest).
@@ -892,7 +896,9 @@ struct ChannelTracked {
 /// values are dropped.
 class StatsPipeline {
  public:
-  using Work = std::function<Status(size_t sample, const std::string& name, const ir::Tensor&)>;
+  /// Takes the statistics of one value of the tensor `name` into `tracked`.
+  using Work = std::function<Status(size_t sample, const std::string& name, Tracked& tracked,
+                                    const ir::Tensor&)>;
 
   StatsPipeline(Work work, bool threaded) : work_(std::move(work)) {
     if (threaded) worker_ = std::thread([this] { loop(); });
@@ -909,17 +915,18 @@ class StatsPipeline {
   StatsPipeline(const StatsPipeline&) = delete;
   StatsPipeline& operator=(const StatsPipeline&) = delete;
 
-  void push(size_t sample, const std::string& name, const ir::Tensor& value) {
+  /// `name` and `tracked` must outlive the pipeline.
+  void push(size_t sample, const std::string& name, Tracked& tracked, const ir::Tensor& value) {
     const size_t seq = pushed_++;
     if (!worker_.joinable()) {
-      if (failure_.ok()) record(seq, work_(sample, name, value));
+      if (failure_.ok()) record(seq, work_(sample, name, tracked, value));
       return;
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (!failure_.ok()) return;
     room_.wait(lock, [&] { return pending_bytes_ < kMaxPendingBytes || queue_.empty(); });
     pending_bytes_ += value.nbytes();
-    queue_.push_back({seq, sample, name, value});
+    queue_.push_back({seq, sample, &name, &tracked, value});
     lock.unlock();
     wake_.notify_one();
   }
@@ -946,7 +953,8 @@ class StatsPipeline {
   struct Item {
     size_t seq;
     size_t sample;
-    std::string name;
+    const std::string* name;
+    Tracked* tracked;
     ir::Tensor value;
   };
 
@@ -966,7 +974,8 @@ class StatsPipeline {
       busy_ = true;
       const bool failed = !failure_.ok();
       lock.unlock();
-      Status status = failed ? ok_status() : work_(item.sample, item.name, item.value);
+      Status status =
+          failed ? ok_status() : work_(item.sample, *item.name, *item.tracked, item.value);
       const size_t bytes = item.value.nbytes();
       item.value = ir::Tensor();  // the bytes go back to the executor before the next wait
       lock.lock();
@@ -1084,19 +1093,18 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
   COMPRESSOR_ASSIGN_OR_RETURN(
       auto executor,
       exec::Executor::create(model, {.threads = options.threads, .integer_qdq_units = false}));
+  for (auto& [name, t] : tracked) {
+    if (auto c = channel_tracked.find(name); c != channel_tracked.end()) t.channels = &c->second;
+  }
   // The statistics of a value: its histogram and extremes, and its per-channel sums.
-  auto take_stats = [&](size_t sample, const std::string& name, const ir::Tensor& value) {
-    auto it = tracked.find(name);
-    if (it == tracked.end()) return ok_status();
-    if (it->second.stats.observe(value.span<float>()) > 0) {
+  auto take_stats = [&](size_t sample, const std::string& name, Tracked& t,
+                        const ir::Tensor& value) {
+    if (t.stats.observe(value.span<float>()) > 0) {
       return invalid_model("calibration tensor '" + name + "' holds an infinity in sample " +
                            std::to_string(sample));
     }
-    it->second.seen = true;
-    if (auto c = channel_tracked.find(name); c != channel_tracked.end()) {
-      return c->second.observe(name, value);
-    }
-    return ok_status();
+    t.seen = true;
+    return t.channels != nullptr ? t.channels->observe(name, value) : ok_status();
   };
   // With more than one thread the histograms are filled beside the executor: binning a value
   // costs a third to half of what computing it costs in the cheap layers of a small model
@@ -1126,8 +1134,9 @@ StatusOr<CalibrationTable> calibrate(const ir::Model& model, const io::SampleSet
           }
         }
       }
-      if (value.dtype() != ir::DType::kFloat || !tracked.count(name)) return;
-      stats.push(i, name, value);
+      if (value.dtype() != ir::DType::kFloat) return;
+      if (auto t = tracked.find(name); t != tracked.end())
+        stats.push(i, t->first, t->second, value);
     };
     for (GramAccumulator* acc : constant_grams) {
       COMPRESSOR_RETURN_IF_ERROR(acc->observe(graph.find_initializer(acc->input())->tensor, i));
