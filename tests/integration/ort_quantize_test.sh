@@ -61,8 +61,9 @@ if [ -f "$deps/ocr/det.onnx" ]; then
   quant "ocr_cls-dynamic-per-channel" "$deps/ocr/cls.onnx" "--mode dynamic" \
     "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
   # cls's wide depthwise layers keep float16 weight scales behind a Cast, which ONNX Runtime
-  # folds when it loads the model.
-  for entry in "static:--mode static --reduce-range" "weights:--mode weight-only"; do
+  # folds when it loads the model (QLinearConv reads them too, with a scalar zero point).
+  for entry in "static:--mode static --reduce-range" "weights:--mode weight-only" \
+    "qoperator:--mode static --format qoperator --reduce-range"; do
     quant "ocr_cls-${entry%%:*}-per-channel" "$deps/ocr/cls.onnx" "${entry#*:}" \
       "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
   done

@@ -206,7 +206,7 @@ TEST(QuantizeStatic, ConvGetsQdqPairsAndInt32Bias) {
   EXPECT_EQ(save_to_bytes(*model, true), save_to_bytes(*model, true));
 }
 
-TEST(QuantizeStatic, WideLayerScalesAreFloat16BehindACastInQdqOnly) {
+TEST(QuantizeStatic, WideLayerScalesAreFloat16BehindACast) {
   // 64 output channels: per-channel weight scales stored as float16 in QDQ.
   const auto w = random_floats(64 * 27, 51, -0.5f, 0.5f);
   const auto b = random_floats(64, 52, -0.2f, 0.2f);
@@ -260,13 +260,29 @@ TEST(QuantizeStatic, WideLayerScalesAreFloat16BehindACastInQdqOnly) {
     EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
   }
 
-  // QLinearConv reads its weight scales directly; float16_scales=false keeps float32 in QDQ.
-  for (const pass::PassOptions& options : {pass::PassOptions{{"format", "qoperator"}},
-                                           pass::PassOptions{{"float16_scales", "false"}}}) {
-    ir::Model other = original;
-    ASSERT_OK(run_pass_calibrated(other, "quantize-static", table, options));
-    EXPECT_EQ(count_ops(other.graph, "Cast"), 0u);
+  // The QLinearConv reads the same Cast, and a scalar weight zero point of 0.
+  ir::Model qop = original;
+  ASSERT_OK(run_pass_calibrated(qop, "quantize-static", table, {{"format", "qoperator"}}));
+  const ir::Node* qconv = producer_of(qop.graph, "Y_quantized");
+  ASSERT_NE(qconv, nullptr);
+  ASSERT_EQ(qconv->op_type, "QLinearConv");
+  const ir::Node* qcast = producer_of(qop.graph, qconv->inputs[4]);
+  ASSERT_NE(qcast, nullptr);
+  EXPECT_EQ(qcast->op_type, "Cast");
+  const ir::Initializer* wz = qop.graph.find_initializer(qconv->inputs[5]);
+  ASSERT_NE(wz, nullptr);
+  EXPECT_EQ(wz->tensor.rank(), 0);
+  EXPECT_EQ(wz->tensor.span<int8_t>()[0], 0);
+  EXPECT_FALSE(save_to_bytes(qop, /*check=*/true).empty());
+  for (uint64_t s = 0; s < 2; ++s) {
+    const Inputs in = {{"X", float_input({1, 3, 6, 6}, 70 + s)}};
+    EXPECT_EQ(run_float_output(qop, in), run_float_output(*model, in)) << "QOperator = QDQ";
   }
+
+  // float16_scales=false keeps float32 scales.
+  ir::Model kept = original;
+  ASSERT_OK(run_pass_calibrated(kept, "quantize-static", table, {{"float16_scales", "false"}}));
+  EXPECT_EQ(count_ops(kept.graph, "Cast"), 0u);
 }
 
 TEST(QuantizeStatic, SameInputGivesSameBytes) {

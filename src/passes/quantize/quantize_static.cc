@@ -16,9 +16,10 @@
 // and zero point 0. Zero points that are 0 are left out of the weight and bias
 // DequantizeLinear nodes (0 is the default; ONNX Runtime fuses the node units the same way);
 // QuantizeLinear keeps its zero point (it fixes the output type), and so do QLinear ops.
-// With float16_scales (the default) and format=qdq, per-channel weight scales of at least
-// kHalfScaleMinChannels channels are float16 values, stored as a float16 initializer that a Cast
-// turns into the float32 scale the DequantizeLinear reads (see quantize_weight).
+// With float16_scales (the default), per-channel weight scales of at least kHalfScaleMinChannels
+// channels are float16 values, stored as a float16 initializer that a Cast turns into the float32
+// scale the DequantizeLinear or QLinear op reads (see quantize_weight). QLinear ops get a scalar
+// weight zero point of 0 for symmetric weights, per channel or not.
 //
 // Activations: each float tensor read or written by a quantized node gets one QuantizeLinear ->
 // DequantizeLinear pair, shared by every reader, with the scale and zero point of its calibrated
@@ -792,9 +793,8 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
       WeightQ& wq = it->second;
       if (added) {
         const std::vector<float> floors = weight_scale_floor(graph, node, w, axis, x);
-        QuantizedTensor q =
-            quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range, floors,
-                            options_.float16_scales && options_.format == Format::kQdq);
+        QuantizedTensor q = quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range,
+                                            floors, options_.float16_scales);
         wq.axis = axis;
         wq.q_value = names.value(weight + "_quantized");
         wq.scale = names.value(weight + "_scale");
@@ -816,12 +816,15 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
         } else {
           add_initializer(wq.scale, std::move(q.scale));
         }
-        // QLinearConv and QLinearMatMul need the weight zero point; a DequantizeLinear of a
-        // symmetric int8 weight does without (0 is its default), and ONNX Runtime still fuses it.
+        // A DequantizeLinear of a symmetric int8 weight does without its zero point (0 is its
+        // default), and ONNX Runtime still fuses it. QLinearConv and QLinearMatMul need one: a
+        // scalar 0 serves per-channel scales too.
         std::vector<std::string> dq_inputs = {wq.q_value, wq.scale};
-        if (options_.format == Format::kQOperator || !all_zero(q.zero_point)) {
+        if (!all_zero(q.zero_point)) {
           add_initializer(wq.zero_point, std::move(q.zero_point));
           dq_inputs.push_back(wq.zero_point);
+        } else if (options_.format == Format::kQOperator) {
+          add_initializer(wq.zero_point, ir::Tensor::zeros(ir::DType::kInt8, {}));
         }
         ir::Node dq = make_node("DequantizeLinear", weight + "_dequantize", std::move(dq_inputs),
                                 {wq.dq_value});
@@ -1017,7 +1020,7 @@ const pass::PassInfo& quantize_static_info() {
            {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
            {"float16_scales", "true",
             "Per-channel weight scales of 64+ channels as float16 values, stored float16 and "
-            "cast to float32 (format qdq)."},
+            "cast to float32."},
            bias_correction_option_info()})};
   return info;
 }
