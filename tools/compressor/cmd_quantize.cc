@@ -187,10 +187,9 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   cmd->add_flag("--reduce-range", opts->reduce_range,
                 "7-bit ranges, for CPUs without VNNI whose int8 dot products can overflow");
   cmd->add_flag("--float32-scales", opts->float32_scales,
-                "Keep every weight scale float32. By default QDQ, dynamic and weight-only "
-                "outputs store per-channel scales of 64+ channels as float16 behind a Cast "
-                "(ONNX Runtime folds it); use this for runtimes that need constant float32 "
-                "scales");
+                "Keep every weight scale float32. By default per-channel scales of 64+ "
+                "channels are stored as float16 behind a Cast (ONNX Runtime folds it); use this "
+                "for runtimes that need constant float32 scales");
   cmd->add_option("--include", opts->include,
                   "Quantize only layers matching: a node name, an op type, or a regex on the "
                   "name (repeatable)");
