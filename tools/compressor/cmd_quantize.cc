@@ -30,7 +30,7 @@ struct QuantizeOptions {
   bool symmetric_activations = false;
   bool asymmetric_weights = false;
   bool reduce_range = false;
-  bool float32_scales = false;
+  bool float16_scales = false;
   std::vector<std::string> include;
   std::vector<std::string> exclude;
   bool equalize = false;
@@ -80,17 +80,17 @@ Status run_quantize(const QuantizeOptions& opts) {
                {"activation_type", opts.activation_type},
                {"activation_symmetric", flag(opts.symmetric_activations)},
                {"reduce_range", flag(opts.reduce_range)},
-               {"float16_scales", flag(!opts.float32_scales)}};
+               {"float16_scales", flag(opts.float16_scales)}};
   } else if (opts.mode == "dynamic") {
     name = "quantize-dynamic";
     options = {{"per_channel", flag(opts.per_channel)},
                {"reduce_range", flag(opts.reduce_range)},
-               {"float16_scales", flag(!opts.float32_scales)}};
+               {"float16_scales", flag(opts.float16_scales)}};
   } else {
     name = "quantize-weights";
     options = {{"per_channel", flag(opts.per_channel)},
                {"symmetric", flag(!opts.asymmetric_weights)},
-               {"float16_scales", flag(!opts.float32_scales)}};
+               {"float16_scales", flag(opts.float16_scales)}};
   }
   if (opts.bias_correction) options["bias_correction"] = "true";
   if (!opts.include.empty()) options["include"] = join_lines(opts.include);
@@ -186,10 +186,10 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
                 "Weights with a zero point (weight-only mode)");
   cmd->add_flag("--reduce-range", opts->reduce_range,
                 "7-bit ranges, for CPUs without VNNI whose int8 dot products can overflow");
-  cmd->add_flag("--float32-scales", opts->float32_scales,
-                "Keep every weight scale float32. By default per-channel scales of 64+ "
-                "channels are stored as float16 behind a Cast (ONNX Runtime folds it); use this "
-                "for runtimes that need constant float32 scales");
+  cmd->add_flag("--float16-scales", opts->float16_scales,
+                "Store per-channel weight scales of 64+ channels as float16 behind a Cast (ONNX "
+                "Runtime folds it): smaller files where layers hold few weights per channel "
+                "(depthwise convolutions)");
   cmd->add_option("--include", opts->include,
                   "Quantize only layers matching: a node name, an op type, or a regex on the "
                   "name (repeatable)");
