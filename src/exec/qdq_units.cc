@@ -4,7 +4,6 @@
 // (for a Conv, also a Relu whose only reader is one). Nothing else in the graph changes.
 #include "qdq_units.h"
 
-#include <Eigen/Core>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -246,11 +245,7 @@ void fold_half_casts(ir::Graph& graph) {
     }
     const ir::Tensor* half = constant(graph, n.inputs[0]);
     if (half == nullptr || half->dtype() != ir::DType::kFloat16) continue;
-    ir::Tensor value = ir::Tensor::uninitialized(ir::DType::kFloat, half->dims());
-    const auto* src = reinterpret_cast<const Eigen::half*>(half->data());
-    auto dst = value.mutable_span<float>();
-    for (size_t k = 0; k < dst.size(); ++k) dst[k] = static_cast<float>(src[k]);
-    graph.set_initializer({n.outputs[0], std::move(value), nullptr});
+    graph.set_initializer({n.outputs[0], ir::half_to_float(*half), nullptr});
     folded.insert(&n);
   }
   if (folded.empty()) return;

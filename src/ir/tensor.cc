@@ -1,6 +1,7 @@
 // Tensor storage: shared bytes with copy on write.
 #include "compressor/ir/tensor.h"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -180,6 +181,22 @@ Tensor Tensor::reshaped(Dims dims) const {
   Tensor t = *this;
   t.dims_ = std::move(dims);
   return t;
+}
+
+Tensor half_to_float(const Tensor& t) {
+  Tensor out = Tensor::uninitialized(DType::kFloat, t.dims());
+  const auto* src = reinterpret_cast<const Eigen::half*>(t.data());
+  auto dst = out.mutable_span<float>();
+  for (size_t i = 0; i < dst.size(); ++i) dst[i] = static_cast<float>(src[i]);
+  return out;
+}
+
+Tensor float_to_half(const Tensor& t) {
+  Tensor out = Tensor::uninitialized(DType::kFloat16, t.dims());
+  const auto src = t.span<float>();
+  auto* dst = reinterpret_cast<Eigen::half*>(out.mutable_data());
+  for (size_t i = 0; i < src.size(); ++i) dst[i] = Eigen::half(src[i]);
+  return out;
 }
 
 }  // namespace compressor::ir

@@ -56,25 +56,7 @@ Status check_same_types(const NodeView& view, size_t first, size_t last) {
   return ok_status();
 }
 
-namespace {
-
-Tensor half_to_float(const Tensor& t) {
-  Tensor out = Tensor::zeros(DType::kFloat, t.dims());
-  const auto* src = reinterpret_cast<const Eigen::half*>(t.data());
-  auto dst = out.mutable_span<float>();
-  for (size_t i = 0; i < dst.size(); ++i) dst[i] = static_cast<float>(src[i]);
-  return out;
-}
-
-Tensor float_to_half(const Tensor& t) {
-  Tensor out = Tensor::zeros(DType::kFloat16, t.dims());
-  auto src = t.span<float>();
-  auto* dst = reinterpret_cast<Eigen::half*>(out.mutable_data());
-  for (size_t i = 0; i < src.size(); ++i) dst[i] = Eigen::half(src[i]);
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool any_half(const KernelContext& ctx) {
   for (const Tensor* t : ctx.inputs) {

@@ -154,14 +154,6 @@ QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, b
   return q;
 }
 
-ir::Tensor half_scale_copy(const ir::Tensor& scale) {
-  ir::Tensor out = ir::Tensor::uninitialized(ir::DType::kFloat16, scale.dims());
-  const auto src = scale.span<float>();
-  auto* dst = reinterpret_cast<Eigen::half*>(out.mutable_data());
-  for (size_t i = 0; i < src.size(); ++i) dst[i] = Eigen::half(src[i]);
-  return out;
-}
-
 bool all_zero(const ir::Tensor& zero_point) {
   switch (zero_point.dtype()) {
     case ir::DType::kInt8: {

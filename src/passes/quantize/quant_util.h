@@ -76,9 +76,6 @@ QuantizedTensor quantize_weight(const ir::Tensor& w, int64_t axis, QType type, b
                                 bool reduce_range = false, std::span<const float> min_scale = {},
                                 bool half_scales = false);
 
-/// The float16 copy of a scale tensor quantize_weight rounded to float16 values (`half_scale`).
-ir::Tensor half_scale_copy(const ir::Tensor& scale);
-
 /// True when every value of the integer tensor `zero_point` is 0. DequantizeLinear may then
 /// leave its x_zero_point out: it defaults to 0 of the quantized input's type, which the
 /// quantized input already fixes (QuantizeLinear keeps its zero point, which fixes its output

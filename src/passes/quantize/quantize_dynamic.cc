@@ -247,7 +247,7 @@ QuantizeDynamic::QuantizedWeight QuantizeDynamic::quantize(ir::Graph& graph, Nam
   out.scale = names.value(base + "_scale");
   out.zero_point = names.value(base + "_zero_point");
   out.scale_tensor = q.scale;
-  ir::Tensor scale = q.half_scale ? half_scale_copy(q.scale) : q.scale;
+  ir::Tensor scale = q.half_scale ? ir::float_to_half(q.scale) : q.scale;
   if (is_conv && axis != kPerTensor) scale = scale.reshaped({1, int64_t(channels), 1, 1});
   out.bytes = q.values.nbytes() + scale.nbytes() + zero_point.nbytes();
   graph.set_initializer({out.values, std::move(q.values), nullptr});

@@ -809,7 +809,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
         add_initializer(wq.q_value, std::move(q.values));
         if (q.half_scale) {
           const std::string half = names.value(weight + "_scale_float16");
-          add_initializer(half, half_scale_copy(q.scale));
+          add_initializer(half, ir::float_to_half(q.scale));
           ir::Node cast = make_node("Cast", weight + "_scale_cast", {half}, {wq.scale});
           cast.set_attribute(ir::Attribute::make_int("to", int64_t(ir::DType::kFloat)));
           before[lp.layer.node].push_back(std::move(cast));

@@ -174,7 +174,7 @@ class QuantizeWeights : public pass::Pass {
         cast.inputs = {names.value(group.weight + "_scale_float16")};
         cast.outputs = {dq.inputs[1]};
         cast.set_attribute(ir::Attribute::make_int("to", int64_t(ir::DType::kFloat)));
-        graph.set_initializer({cast.inputs[0], half_scale_copy(q.scale), nullptr});
+        graph.set_initializer({cast.inputs[0], ir::float_to_half(q.scale), nullptr});
       } else {
         graph.set_initializer({dq.inputs[1], std::move(q.scale), nullptr});
       }
