@@ -76,4 +76,23 @@ if [ -f "$deps/ocr/det.onnx" ]; then
 else
   echo "note: OCR models not fetched; only demo models checked"
 fi
+# Near half-step requantizations: ONNX Runtime's fused QLinearConv and our executor's integer
+# unit round them alike, bit for bit, while ONNX Runtime's float evaluation of the same unit
+# (no graph optimizations) rounds some of them the other way, which shows the inputs reach them.
+tie="$tmp/near_tie_unit.onnx"
+if ! /usr/bin/python3 "$src/tests/integration/make_near_tie_unit.py" "$tie" >"$tmp/tie.log" 2>&1; then
+  echo "FAIL near-tie unit: cannot write the model: $(tail -1 "$tmp/tie.log")"
+  failed=$((failed + 1))
+elif ! node "$src/tools/scripts/ort_compare.js" --executor "$bin" "$tie" --ort-optimize --rtol 0 \
+  --input-range -40,40 --samples 3 >"$tmp/tie.cmp" 2>&1; then
+  echo "FAIL near-tie unit, fused: $(tail -2 "$tmp/tie.cmp")"
+  failed=$((failed + 1))
+elif node "$src/tools/scripts/ort_compare.js" --executor "$bin" "$tie" --rtol 0 \
+  --input-range -40,40 --samples 3 >"$tmp/tie_float.cmp" 2>&1; then
+  echo "FAIL near-tie unit: ONNX Runtime's float evaluation met no near tie; the test checks nothing"
+  failed=$((failed + 1))
+else
+  echo "ok   near-tie unit: fused equal bit for bit, float evaluation differs"
+  passed=$((passed + 1))
+fi
 ort_testing_summary
