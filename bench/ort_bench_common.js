@@ -45,12 +45,13 @@ function loadOrt() {
 // Latency of `a` and `b` in onnxruntime-node, alternating processes (a, b, a, b, ...): per pair
 // the ratio b/a of the two medians. Returns the medians of a and b and the median ratio with
 // its range.
-function alternate(a, b, { pairs, runs, threads, dimArgs }) {
+function alternate(a, b, { pairs, runs, threads, dimArgs, configA = [], configB = [] }) {
   const ta = [], tb = [], ratios = [];
-  const once = (file) => JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), file, '--threads', String(threads),
-                                                  '--runs', String(runs), ...dimArgs]));
+  const once = (file, config) => JSON.parse(run('node', [path.join(__dirname, 'ort_run.js'), file, '--threads', String(threads),
+                                                          '--runs', String(runs), ...dimArgs,
+                                                          ...config.flatMap((c) => ['--config', c])]));
   for (let p = 0; p < pairs; ++p) {
-    const ma = median(once(a).times_ms), mb = median(once(b).times_ms);
+    const ma = median(once(a, configA).times_ms), mb = median(once(b, configB).times_ms);
     ta.push(ma); tb.push(mb); ratios.push(mb / ma);
   }
   return { a: median(ta), b: median(tb), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
