@@ -777,6 +777,23 @@ StatusOr<std::unique_ptr<Kernel>> make_pool(const NodeView& view, PoolKind kind)
 }
 
 // GlobalAveragePool / GlobalMaxPool: reduce every (batch, channel) plane to one value.
+// The mean of one plane, summed in ONNX Runtime's order (MLAS's global pooling kernel): four
+// running sums over elements i, i + 4, i + 8, ..., combined as (s0 + s2) + (s1 + s3), then the
+// n % 4 last elements one by one, then one division. Quantized models round the mean to the
+// integer grid, so a float sum in another order puts a value near a rounding boundary on the
+// other side of it from ONNX Runtime. The order depends only on n, never on the address.
+template <typename T>
+T plane_mean(const T* x, int64_t n) {
+  T s[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int j = 0; j < 4; ++j) s[j] += x[i + j];
+  }
+  T sum = (s[0] + s[2]) + (s[1] + s[3]);
+  for (; i < n; ++i) sum += x[i];
+  return sum / static_cast<T>(n);
+}
+
 template <typename T>
 Status global_pool_typed(KernelContext& ctx, PoolKind kind) {
   const Tensor& x = ctx.input(0);
@@ -793,7 +810,8 @@ Status global_pool_typed(KernelContext& ctx, PoolKind kind) {
     if (kind == PoolKind::kMax) {
       yv = xm.rowwise().maxCoeff().array();
     } else {
-      yv = xm.rowwise().mean().array();
+      const T* xp = x.span<T>().data();
+      for (int64_t r = 0; r < planes; ++r) yv[r] = plane_mean(xp + r * p, p);
     }
   }
   ctx.outputs[0] = std::move(y);

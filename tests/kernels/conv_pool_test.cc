@@ -451,5 +451,36 @@ TEST(GlobalPool, AverageAndMax) {
   }
 }
 
+// GlobalAveragePool sums each plane in ONNX Runtime's order (four running sums over i, i + 4,
+// ..., combined as (s0 + s2) + (s1 + s3), then the tail one by one, then one division), so a
+// quantized model's mean rounds to the same integer as in ONNX Runtime. Values of mixed
+// magnitude make the float result depend on the order; 23 elements per plane leave a tail of 3.
+TEST(ConvPool, GlobalAveragePoolSumsInOnnxRuntimesOrder) {
+  std::vector<float> x(2 * 23);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = std::sin(0.7f * float(i)) * (i % 3 == 0 ? 3e4f : 1.0f) + 1e-3f * float(i);
+  }
+  auto y = run_text(R"(
+    <ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 2, 23] X) => (float[1, 2, 1] A) {
+      A = GlobalAveragePool (X)
+    })",
+                    {{"X", float_tensor({1, 2, 23}, x)}});
+  ASSERT_OK(y);
+  bool order_matters = false;
+  for (int p = 0; p < 2; ++p) {
+    const float* v = x.data() + p * 23;
+    float s[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 20; ++i) s[i % 4] += v[i];
+    float sum = (s[0] + s[2]) + (s[1] + s[3]);
+    for (int i = 20; i < 23; ++i) sum += v[i];
+    EXPECT_EQ((*y)[0].span<float>()[p], sum / 23.0f) << p;
+    float sequential = 0;
+    for (int i = 0; i < 23; ++i) sequential += v[i];
+    order_matters = order_matters || sequential / 23.0f != sum / 23.0f;
+  }
+  EXPECT_TRUE(order_matters) << "the values do not tell the summation orders apart";
+}
+
 }  // namespace
 }  // namespace compressor
