@@ -133,7 +133,7 @@ run "opset 9 model: --no-per-channel needs only opset 10" 0 "opset 9 -> 10" -- \
   quantize "$TMP/old.onnx" -o "$TMP/old.q10.onnx" --no-per-channel
 
 # Depthwise 3x3 layers hold 9 int8 weights per channel: their per-channel scales are stored as
-# float16 behind a Cast with --float16-scales (smaller file).
+# float16 behind a Cast by default (smaller file), float32 with --float32-scales.
 half_casts() {  # MODEL -> number of Cast nodes reading a float16 initializer
   $PY -c "
 import onnx, sys
@@ -160,13 +160,13 @@ onnx.save(m, sys.argv[1])
 PYEOF
 for mode in static dynamic weight-only; do
   run "$mode: float16 scales for a 128-channel depthwise layer" 0 "" -- \
-    quantize "$TMP/dw.onnx" -o "$TMP/dw.$mode.onnx" --mode "$mode" --no-drift --float16-scales
-  run "$mode: float32 scales by default" 0 "" -- \
-    quantize "$TMP/dw.onnx" -o "$TMP/dw.$mode.f32.onnx" --mode "$mode" --no-drift
+    quantize "$TMP/dw.onnx" -o "$TMP/dw.$mode.onnx" --mode "$mode" --no-drift
+  run "$mode: --float32-scales" 0 "" -- \
+    quantize "$TMP/dw.onnx" -o "$TMP/dw.$mode.f32.onnx" --mode "$mode" --no-drift --float32-scales
   checker "$mode with float16 scales" "$TMP/dw.$mode.onnx"
   h16=$(half_casts "$TMP/dw.$mode.onnx") h32=$(half_casts "$TMP/dw.$mode.f32.onnx")
   [[ $h16 == 1 && $h32 == 0 ]] &&
-    ok "$mode: a Cast reads float16 scales, none by default" ||
+    ok "$mode: a Cast reads float16 scales, none with --float32-scales" ||
     fail "$mode float16 scales" "Casts of float16 initializers: $h16 / $h32"
   (( $(stat -c %s "$TMP/dw.$mode.onnx") < $(stat -c %s "$TMP/dw.$mode.f32.onnx") )) &&
     ok "$mode: float16 scales make the file smaller" ||

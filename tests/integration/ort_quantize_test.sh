@@ -60,12 +60,12 @@ if [ -f "$deps/ocr/det.onnx" ]; then
     "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
   quant "ocr_cls-dynamic-per-channel" "$deps/ocr/cls.onnx" "--mode dynamic" \
     "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
-  # With --float16-scales cls's wide depthwise layers keep float16 weight scales behind a Cast,
-  # which ONNX Runtime folds when it loads the model (QLinearConv reads them too, with a scalar
-  # zero point).
+  # cls's wide depthwise layers keep float16 weight scales behind a Cast (the default), which
+  # ONNX Runtime folds when it loads the model (QLinearConv reads them too, with a scalar zero
+  # point); --float32-scales writes plain float32 scales.
   for entry in "static:--mode static --reduce-range" "weights:--mode weight-only" \
     "qoperator:--mode static --format qoperator --reduce-range"; do
-    quant "ocr_cls-${entry%%:*}-per-channel" "$deps/ocr/cls.onnx" "${entry#*:} --float16-scales" \
+    quant "ocr_cls-${entry%%:*}-per-channel" "$deps/ocr/cls.onnx" "${entry#*:}" \
       "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
   done
   quant "ocr_det-bias" "$deps/ocr/det.onnx" "--mode static --reduce-range --bias-correction" \

@@ -324,8 +324,7 @@ TEST(QuantizeDynamic, WideLayersKeepFloat16ScalesBehindACast) {
   auto model = model_from_text(text);
   ASSERT_OK(model);
   const ir::Model original = *model;
-  const pass::PassOptions f16{{"float16_scales", "true"}};
-  auto r = run_pass(*model, "quantize-dynamic", f16);
+  auto r = run_pass(*model, "quantize-dynamic");
   ASSERT_OK(r);
   const ir::Graph& g = model->graph;
   const ir::Node* cast = node_writing(g, "W_scale");
@@ -349,7 +348,7 @@ TEST(QuantizeDynamic, WideLayersKeepFloat16ScalesBehindACast) {
   EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
 
   ir::Model kept = original;
-  ASSERT_OK(run_pass(kept, "quantize-dynamic"));
+  ASSERT_OK(run_pass(kept, "quantize-dynamic", {{"float16_scales", "false"}}));
   EXPECT_EQ(init(kept.graph, "W_scale").dtype(), ir::DType::kFloat);
   EXPECT_EQ(count_ops(kept.graph, "Cast"), 1u) << "only the int32 -> float Cast";
 
@@ -362,7 +361,7 @@ TEST(QuantizeDynamic, WideLayersKeepFloat16ScalesBehindACast) {
                               R"(>
     { Y = Gemm <alpha = 0.5, transB = 1> (A, W) })");
   ASSERT_OK(gemm);
-  ASSERT_OK(run_pass(*gemm, "quantize-dynamic", f16));
+  ASSERT_OK(run_pass(*gemm, "quantize-dynamic"));
   EXPECT_EQ(count_ops(gemm->graph, "Cast"), 1u);
   for (const auto& i : gemm->graph.initializers()) {
     EXPECT_NE(i.tensor.dtype(), ir::DType::kFloat16) << i.name;

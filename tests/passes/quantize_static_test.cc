@@ -220,7 +220,7 @@ TEST(QuantizeStatic, WideLayerScalesAreFloat16BehindACast) {
   std::vector<Inputs> samples;
   for (uint64_t s = 0; s < 3; ++s) samples.push_back({{"X", float_input({1, 3, 6, 6}, 60 + s)}});
   const pass::CalibrationTable table = table_for(*model, samples);
-  ASSERT_OK(run_pass_calibrated(*model, "quantize-static", table, {{"float16_scales", "true"}}));
+  ASSERT_OK(run_pass_calibrated(*model, "quantize-static", table));
   const ir::Graph& g = model->graph;
   EXPECT_EQ(count_ops(g, "Cast"), 1u);
   const ir::Node* conv = producer_of(g, "Y_float");
@@ -262,8 +262,7 @@ TEST(QuantizeStatic, WideLayerScalesAreFloat16BehindACast) {
 
   // The QLinearConv reads the same Cast, and a scalar weight zero point of 0.
   ir::Model qop = original;
-  ASSERT_OK(run_pass_calibrated(qop, "quantize-static", table,
-                                {{"format", "qoperator"}, {"float16_scales", "true"}}));
+  ASSERT_OK(run_pass_calibrated(qop, "quantize-static", table, {{"format", "qoperator"}}));
   const ir::Node* qconv = producer_of(qop.graph, "Y_quantized");
   ASSERT_NE(qconv, nullptr);
   ASSERT_EQ(qconv->op_type, "QLinearConv");
@@ -280,9 +279,9 @@ TEST(QuantizeStatic, WideLayerScalesAreFloat16BehindACast) {
     EXPECT_EQ(run_float_output(qop, in), run_float_output(*model, in)) << "QOperator = QDQ";
   }
 
-  // Without float16_scales (the default) the scales stay float32.
+  // float16_scales=false keeps float32 scales.
   ir::Model kept = original;
-  ASSERT_OK(run_pass_calibrated(kept, "quantize-static", table));
+  ASSERT_OK(run_pass_calibrated(kept, "quantize-static", table, {{"float16_scales", "false"}}));
   EXPECT_EQ(count_ops(kept.graph, "Cast"), 0u);
 }
 

@@ -553,7 +553,7 @@ TEST(QuantizeWeights, ScalesOfWideLayersAreFloat16BehindACast) {
   auto model = model_from_text(depthwise_text(64, w));
   ASSERT_OK(model);
   const ir::Model original = *model;
-  auto r = run_pass(*model, "quantize-weights", {{"float16_scales", "true"}});
+  auto r = run_pass(*model, "quantize-weights");
   ASSERT_OK(r);
   const ir::Graph& g = model->graph;
   ASSERT_EQ(g.node_count(), 3u);
@@ -592,9 +592,9 @@ TEST(QuantizeWeights, ScalesOfWideLayersAreFloat16BehindACast) {
       {"X", float_tensor({1, 64, 5, 5}, random_floats(64 * 25, 42))}};
   EXPECT_LT(max_rel_diff(run_float_output(original, in), run_float_output(*model, in)), 0.02);
 
-  // Without float16_scales (the default) the DequantizeLinear reads float32 scales directly.
+  // float16_scales=false keeps the float32 scales the DequantizeLinear reads directly.
   ir::Model kept = original;
-  ASSERT_OK(run_pass(kept, "quantize-weights"));
+  ASSERT_OK(run_pass(kept, "quantize-weights", {{"float16_scales", "false"}}));
   EXPECT_EQ(count_ops(kept.graph, "Cast"), 0u);
   const ir::Initializer* s32 = kept.graph.find_initializer(kept.graph.node(0).inputs[1]);
   ASSERT_NE(s32, nullptr);
@@ -607,7 +607,7 @@ TEST(QuantizeWeights, NarrowLayersAndTinyScalesKeepFloat32Scales) {
   // 63 channels: the Cast would cost about what float16 saves.
   auto narrow = model_from_text(depthwise_text(63, random_floats(63 * 9, 43)));
   ASSERT_OK(narrow);
-  ASSERT_OK(run_pass(*narrow, "quantize-weights", {{"float16_scales", "true"}}));
+  ASSERT_OK(run_pass(*narrow, "quantize-weights"));
   EXPECT_EQ(count_ops(narrow->graph, "Cast"), 0u);
   // 64 channels, one of them with weights so small that its scale is below float16's normal
   // range: the whole tensor keeps float32 scales.
@@ -615,7 +615,7 @@ TEST(QuantizeWeights, NarrowLayersAndTinyScalesKeepFloat32Scales) {
   for (size_t i = 0; i < 9; ++i) w[i] *= 1e-4f;
   auto tiny = model_from_text(depthwise_text(64, w));
   ASSERT_OK(tiny);
-  ASSERT_OK(run_pass(*tiny, "quantize-weights", {{"float16_scales", "true"}}));
+  ASSERT_OK(run_pass(*tiny, "quantize-weights"));
   EXPECT_EQ(count_ops(tiny->graph, "Cast"), 0u);
   const ir::Initializer* s = tiny->graph.find_initializer(tiny->graph.node(0).inputs[1]);
   ASSERT_NE(s, nullptr);

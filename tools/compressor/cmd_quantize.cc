@@ -30,7 +30,7 @@ struct QuantizeOptions {
   bool symmetric_activations = false;
   bool asymmetric_weights = false;
   bool reduce_range = false;
-  bool float16_scales = false;
+  bool float16_scales = true;
   std::vector<std::string> include;
   std::vector<std::string> exclude;
   bool equalize = false;
@@ -186,10 +186,12 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
                 "Weights with a zero point (weight-only mode)");
   cmd->add_flag("--reduce-range", opts->reduce_range,
                 "7-bit ranges, for CPUs without VNNI whose int8 dot products can overflow");
-  cmd->add_flag("--float16-scales", opts->float16_scales,
-                "Store per-channel weight scales of 64+ channels as float16 behind a Cast (ONNX "
-                "Runtime folds it): smaller files where layers hold few weights per channel "
-                "(depthwise convolutions)");
+  cmd->add_flag(
+      "--float16-scales,!--float32-scales", opts->float16_scales,
+      "Per-channel weight scales of 64+ channels as float16 behind a Cast (the "
+      "default; ONNX Runtime folds it): smaller files where layers hold few weights per "
+      "channel (depthwise convolutions). --float32-scales keeps every scale a float32 "
+      "initializer, for runtimes that want DequantizeLinear scales as plain initializers");
   cmd->add_option("--include", opts->include,
                   "Quantize only layers matching: a node name, an op type, or a regex on the "
                   "name (repeatable)");

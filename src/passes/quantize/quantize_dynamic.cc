@@ -14,7 +14,7 @@
 //
 // Weights are symmetric: uint8 (default) with zero point 128, or int8 in [-127, 127] with zero
 // point 0 (reduce_range: one bit less, uint8 in [0, 127] around 64, int8 in [-63, 63]). Both
-// have 255 levels. With float16_scales, per-channel scales of at least
+// have 255 levels. With float16_scales (the default), per-channel scales of at least
 // kHalfScaleMinChannels channels are float16 values, stored as float16 and cast to float32 (see
 // quantize_weight). Symmetric weights have one zero point for every channel, so the zero point is
 // always a scalar: ONNX Runtime's CPU ConvInteger refuses per-channel weight zero points
@@ -495,7 +495,7 @@ const pass::PassInfo& quantize_dynamic_info() {
             "ONNX Runtime on x86 CPUs without VNNI."},
            {"reduce_range", "false",
             "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."},
-           {"float16_scales", "false",
+           {"float16_scales", "true",
             "Per-channel scales of 64+ channels as float16 values, stored float16 and cast to "
             "float32."},
            bias_correction_option_info()})};
@@ -505,7 +505,7 @@ const pass::PassInfo& quantize_dynamic_info() {
 const pass::PassInfo& QuantizeDynamic::info() const { return quantize_dynamic_info(); }
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOptions& options) {
-  bool per_channel = true, reduce_range = false, bias_correction = false, float16_scales = false;
+  bool per_channel = true, reduce_range = false, bias_correction = false, float16_scales = true;
   QType weight_type = QType::kUInt8;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {

@@ -16,7 +16,7 @@
 // and zero point 0. Zero points that are 0 are left out of the weight and bias
 // DequantizeLinear nodes (0 is the default; ONNX Runtime fuses the node units the same way);
 // QuantizeLinear keeps its zero point (it fixes the output type), and so do QLinear ops.
-// With float16_scales, per-channel weight scales of at least kHalfScaleMinChannels
+// With float16_scales (the default), per-channel weight scales of at least kHalfScaleMinChannels
 // channels are float16 values, stored as a float16 initializer that a Cast turns into the float32
 // scale the DequantizeLinear or QLinear op reads (see quantize_weight). QLinear ops get a scalar
 // weight zero point of 0 for symmetric weights, per channel or not.
@@ -83,7 +83,7 @@ struct Options {
   bool symmetric = false;
   bool reduce_range = false;
   bool bias_correction = false;
-  bool float16_scales = false;
+  bool float16_scales = true;
   std::vector<std::string> nodes;
   LayerFilter filter;
 };
@@ -1018,7 +1018,7 @@ const pass::PassInfo& quantize_static_info() {
            {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
            {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
            {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
-           {"float16_scales", "false",
+           {"float16_scales", "true",
             "Per-channel weight scales of 64+ channels as float16 values, stored float16 and "
             "cast to float32."},
            bias_correction_option_info()})};

@@ -8,7 +8,7 @@
 //          X -> Conv(X, W_dequantized)
 //
 // A zero point that is 0 everywhere (always, for symmetric weights) is left out: it is
-// DequantizeLinear's default for the int8 input. With float16_scales, per-channel
+// DequantizeLinear's default for the int8 input. With float16_scales (the default), per-channel
 // scales of at least kHalfScaleMinChannels channels are float16 values, stored as float16 and
 // cast to the float32 scale the DequantizeLinear reads (see quantize_weight).
 // Symmetric: scale = max|w| / 127, zero point 0, values in [-127, 127]. Asymmetric: the range
@@ -251,7 +251,7 @@ const pass::PassInfo& quantize_weights_info() {
           {{"per_channel", "true",
             "One scale per output channel (needs opset 13; else per tensor)."},
            {"symmetric", "true", "Zero point 0 and range [-127, 127]; false maps [min, max]."},
-           {"float16_scales", "false",
+           {"float16_scales", "true",
             "Per-channel scales of 64+ channels as float16 values, stored float16 and cast to "
             "float32."},
            bias_correction_option_info()})};
@@ -261,7 +261,7 @@ const pass::PassInfo& quantize_weights_info() {
 const pass::PassInfo& QuantizeWeights::info() const { return quantize_weights_info(); }
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_weights(const pass::PassOptions& options) {
-  bool per_channel = true, symmetric = true, bias_correction = false, float16_scales = false;
+  bool per_channel = true, symmetric = true, bias_correction = false, float16_scales = true;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {
     COMPRESSOR_ASSIGN_OR_RETURN(per_channel, parse_bool_option(kName, "per_channel", it->second));
