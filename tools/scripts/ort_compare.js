@@ -24,6 +24,8 @@
 //                       page (white background, dark text-like strokes in lines) normalized with the ImageNet
 //                       mean and std, as OCR pre-processing feeds the PaddleOCR models; seeded like 'uniform'.
 //   --check-load        only create an ORT session for each model (and print its inputs/outputs).
+//   --save-inputs DIR   write the first sample's inputs to DIR as TensorProto files input_K.pb (K in
+//                       ONNX Runtime's input order), e.g. to replay them (bench/ort_first_difference.sh).
 //   --executor BIN      compare ONNX Runtime with compressor's reference executor on one model: the inputs
 //                       are written as TensorProto files, `BIN exec MODEL --input ... --output-dir ...`
 //                       runs them, and its output_K.pb files are compared with ORT's outputs.
@@ -80,7 +82,7 @@ function firstLine(s) { return String(s).split('\n')[0]; }
 // ---------------------------------------------------------------- command line
 
 function parseArgs(argv) {
-  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, atol: null, minCosine: null, ortOptimize: false, lo: 0, hi: 1, checkLoad: false, executor: null, pattern: 'uniform' };
+  const opts = { models: [], dims: new Map(), seed: 1, samples: 1, rtol: 1e-4, atol: null, minCosine: null, ortOptimize: false, lo: 0, hi: 1, checkLoad: false, executor: null, pattern: 'uniform', saveInputs: null };
   const value = (i, flag) => {
     if (i >= argv.length) throw new UsageError(`${flag} needs a value`);
     return argv[i];
@@ -124,6 +126,9 @@ function parseArgs(argv) {
     } else if (a === '--input-pattern') {
       opts.pattern = value(++i, a);
       if (!['uniform', 'document'].includes(opts.pattern)) throw new UsageError(`--input-pattern: expected uniform or document, got ${opts.pattern}`);
+    } else if (a === '--save-inputs') {
+      opts.saveInputs = value(++i, a);
+      if (!fs.existsSync(opts.saveInputs)) throw new UsageError(`--save-inputs: no such folder: ${opts.saveInputs}`);
     } else if (a === '--check-load') {
       opts.checkLoad = true;
     } else if (a === '--executor') {
@@ -450,6 +455,10 @@ async function compare(ort, opts) {
   for (let s = 0; s < opts.samples; ++s) {
     const rand = mulberry32((opts.seed + Math.imul(s, 0x9E3779B9)) >>> 0);
     const feeds = makeFeeds(ort, plan, rand, opts);
+    if (s === 0 && opts.saveInputs) {
+      Object.entries(feeds).forEach(([name, t], k) => fs.writeFileSync(path.join(opts.saveInputs, `input_${k}.pb`),
+                                                                     encodeTensor(name, t.type, t.dims, t.data)));
+    }
     let outA, outB;
     try { outA = await sessA.run(feeds); } catch (e) { return fail(`ORT cannot run ${fileA}: ${String(e.message).trim()}`); }
     if (opts.executor) {
