@@ -185,7 +185,8 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   cmd->add_flag("--asymmetric-weights", opts->asymmetric_weights,
                 "Weights with a zero point (weight-only mode)");
   cmd->add_flag("--reduce-range", opts->reduce_range,
-                "7-bit ranges, for CPUs without VNNI whose int8 dot products can overflow");
+                "7-bit weights, for CPUs without VNNI whose int8 dot products can overflow "
+                "(activations keep 8 bits)");
   cmd->add_flag(
       "--float16-scales,!--float32-scales", opts->float16_scales,
       "Per-channel weight scales of 64+ channels as float16 behind a Cast (the "

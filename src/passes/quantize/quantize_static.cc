@@ -46,11 +46,14 @@
 // output's DequantizeLinear reads; DequantizeLinear nodes left unread are removed. Gemm and
 // ConvTranspose have no QLinear form and stay QDQ (the ledger says so).
 //
-// Weights are symmetric int8 with reduce_range giving [-63, 63]; reduce_range also narrows the
-// activation range to 7 bits. Layers the `nodes` option does not name are not listed anywhere.
-// ONNX Runtime's CPU provider converts an int8 activation pair to uint8 only when its
-// QuantizeLinear feeds one DequantizeLinear reader node: a tensor read by several layers (the
-// Q/K/V projections of attention) then stays float there; activation_type=uint8 avoids that.
+// Weights are symmetric int8 with reduce_range giving [-63, 63]. Activations keep all 8 bits:
+// 7-bit weights alone keep the sums of two u8 x s8 products within int16 (2 * 255 * 63 < 2^15),
+// which is what CPUs without VNNI need, and a Relu's output range then starts at the type's
+// minimum, where ONNX Runtime drops the Relu and fuses its Conv. Layers the `nodes` option does not
+// name are not listed anywhere. ONNX Runtime's CPU provider converts an int8 activation pair to
+// uint8 only when its QuantizeLinear feeds one DequantizeLinear reader node: a tensor read by
+// several layers (the Q/K/V projections of attention) then stays float there; activation_type=uint8
+// avoids that.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -636,7 +639,7 @@ size_t keep_off_ties(const ir::Graph& graph, const Plan& plan, const pass::Calib
       if (!tie) break;
       const double f = std::pow(1.0 + std::ldexp(1.0, -10), k);
       params_of[out] = choose_qparams(range.min * f, range.max * f, act, options.symmetric,
-                                      options.reduce_range);
+                                      /*reduce_range=*/false);
       widened += k == 1;
     }
   }
@@ -702,7 +705,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
     if (params_of.count(source)) continue;
     const pass::TensorRange& range = table->ranges.at(source);
     QParams p =
-        choose_qparams(range.min, range.max, act, options_.symmetric, options_.reduce_range);
+        choose_qparams(range.min, range.max, act, options_.symmetric, /*reduce_range=*/false);
     // A Softmax between a DequantizeLinear and this QuantizeLinear runs fused in ONNX Runtime.
     const auto producer = index.producer.find(source);
     if (producer != index.producer.end() && graph.node(producer->second).op_type == "Softmax" &&
@@ -1017,7 +1020,9 @@ const pass::PassInfo& quantize_static_info() {
            {"per_channel", "true", "One weight scale per output channel (needs opset 13)."},
            {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
            {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
-           {"reduce_range", "false", "7-bit ranges, for CPUs whose int8 dot products overflow."},
+           {"reduce_range", "false",
+            "7-bit weights, for CPUs whose int8 dot products overflow (activations keep 8 "
+            "bits)."},
            {"float16_scales", "true",
             "Per-channel weight scales of 64+ channels as float16 values, stored float16 and "
             "cast to float32."},
