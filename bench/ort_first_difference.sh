@@ -95,6 +95,8 @@ while True:
     feeds.append({"name": t.name, "dims": list(a.shape), "file": f"{tmp}/in/{k}.raw"})
     k += 1
 json.dump(feeds, open(f"{tmp}/feeds.json", "w"))
+with open(f"{tmp}/in/exec_inputs", "w") as f:  # NAME=FILE per line, for `compressor exec --input`
+    f.writelines(f"{x['name']}={tmp}/in/input_{i}.pb\n" for i, x in enumerate(feeds))
 PY
 # shellcheck disable=SC2016  # JavaScript, not shell
 NODE_PATH="$deps/node_modules" node -e '
@@ -118,10 +120,7 @@ const [model, tmp] = process.argv.slice(1);
 })().catch((e) => { console.error(e.message); process.exit(1); });
 ' "$tmp/ort.onnx" "$tmp" || exit 1
 feeds=()
-for f in "$tmp"/in/input_*.pb; do
-  name=$(/usr/bin/python3 -c "import onnx, sys; print(onnx.load_tensor(sys.argv[1]).name)" "$f")
-  feeds+=(--input "$name=$f")
-done
+while IFS= read -r entry; do feeds+=(--input "$entry"); done <"$tmp/in/exec_inputs"
 "$bin" -q exec "$tmp/ours.onnx" "${feeds[@]}" --threads 1 --output-dir "$tmp/ours" >/dev/null || exit 1
 /usr/bin/python3 - "$tmp" "$count" <<'PY'
 import json, sys

@@ -32,7 +32,7 @@ async function main() {
     else if (argv[i] === '--dim') { const [k, v] = argv[++i].split('='); opts.dims.set(k, Number(v)); }
     else if (argv[i] === '--config') {
       // 'a.b=v' becomes extra: { a: { b: 'v' } }, which onnxruntime-node flattens back to 'a.b'.
-      const entry = argv[++i], eq = entry.indexOf('=');
+      const entry = argv[++i] || '', eq = entry.indexOf('=');
       if (eq <= 0) { console.error(`ort_run: --config ${entry}: expected KEY=VALUE`); process.exit(2); }
       const keys = entry.slice(0, eq).split('.');
       let node = opts.extra;

@@ -776,7 +776,6 @@ StatusOr<std::unique_ptr<Kernel>> make_pool(const NodeView& view, PoolKind kind)
   return make_kernel<PoolKernel>(kind, std::move(w), cip == 1, order == 1);
 }
 
-// GlobalAveragePool / GlobalMaxPool: reduce every (batch, channel) plane to one value.
 // The mean of one plane, summed in ONNX Runtime's order (MLAS's global pooling kernel): four
 // running sums over elements i, i + 4, i + 8, ..., combined as (s0 + s2) + (s1 + s3), then the
 // n % 4 last elements one by one, then one division. Quantized models round the mean to the
@@ -794,6 +793,7 @@ T plane_mean(const T* x, int64_t n) {
   return sum / static_cast<T>(n);
 }
 
+// GlobalAveragePool / GlobalMaxPool: reduce every (batch, channel) plane to one value.
 template <typename T>
 Status global_pool_typed(KernelContext& ctx, PoolKind kind) {
   const Tensor& x = ctx.input(0);

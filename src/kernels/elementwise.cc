@@ -56,8 +56,6 @@ Status check_same_types(const NodeView& view, size_t first, size_t last) {
   return ok_status();
 }
 
-namespace {}  // namespace
-
 bool any_half(const KernelContext& ctx) {
   for (const Tensor* t : ctx.inputs) {
     if (t && t->dtype() == DType::kFloat16) return true;

@@ -87,9 +87,9 @@ class Tensor {
   std::shared_ptr<const std::vector<std::string>> strings_;
 };
 
-/// The float16 tensor `t` as float32 (exact), same dims.
+/// The float16 tensor `t` as float32 (exact), same dims. `t` must hold float16.
 Tensor half_to_float(const Tensor& t);
-/// The float32 tensor `t` rounded to the nearest float16 values, same dims.
+/// The float32 tensor `t` rounded to the nearest float16 values, same dims. `t` must hold float32.
 Tensor float_to_half(const Tensor& t);
 
 }  // namespace compressor::ir
