@@ -104,9 +104,46 @@ run "table and calibration data together is a usage error" 2 "cannot be combined
   quantize "$CNN" -o "$TMP/x.onnx" --calibration-table "$TMP/cnn.calib.json" --calibration-data "$TMP/calib"
 run "calibration options with --mode dynamic are a usage error" 2 "apply to --mode static" -- \
   quantize "$CNN" -o "$TMP/x.onnx" --mode dynamic --calibration-data "$TMP/calib"
+# Options the chosen mode would ignore are refused, naming the option.
+run "--activation-type with --mode dynamic is a usage error" 2 "--activation-type applies to --mode static" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --mode dynamic --activation-type uint8
+run "--symmetric-activations with --mode weight-only is a usage error" 2 "--symmetric-activations applies" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --mode weight-only --symmetric-activations
+run "--calibration with --mode dynamic is a usage error" 2 "--calibration applies to --mode static" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --mode dynamic --calibration entropy
+run "--percentile without --calibration percentile is a usage error" 2 "--percentile applies" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --calibration entropy --percentile 99.9
+run "--reduce-range with --mode weight-only is a usage error" 2 "--reduce-range applies" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --mode weight-only --reduce-range
+run "--asymmetric-weights with per-channel static weights is a usage error" 2 "needs --no-per-channel" -- \
+  quantize "$CNN" -o "$TMP/x.onnx" --asymmetric-weights
 run "--save-calibration into a missing folder is a usage error naming it" 2 "--save-calibration" -- \
   quantize "$CNN" -o "$TMP/x.onnx" --save-calibration "$TMP/no/such/dir/t.json"
 [[ ! -e $TMP/x.onnx ]] && ok "nothing written on usage errors" || fail "usage errors" "wrote output"
+
+# Asymmetric per-tensor weights: each weight's [min, max] with its own zero point, in static
+# and dynamic mode.
+for mode in static dynamic; do
+  data=("${DATA[@]}")
+  [[ $mode == dynamic ]] && data=(--data "$TMP/eval")  # dynamic mode does not calibrate
+  run "--asymmetric-weights --no-per-channel, --mode $mode" 0 "asymmetric" -- \
+    quantize "$CNN" -o "$TMP/cnn.asym.$mode.onnx" --mode "$mode" --no-per-channel \
+    --asymmetric-weights "${data[@]}" --report "$TMP/asym.$mode.json"
+  checker "asymmetric weights, $mode" "$TMP/cnn.asym.$mode.onnx"
+done
+$PY - "$TMP/cnn.asym.static.onnx" <<'PYEOF' && ok "asymmetric static weights: some zero point is not 0" || fail "asymmetric static weights" "every weight zero point is 0"
+import sys
+import onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+zps = [init[n.input[2]] for n in m.graph.node
+       if n.op_type == "DequantizeLinear" and n.input[0] in init and init[n.input[0]].dtype.name == "int8"
+       and len(n.input) > 2]
+sys.exit(0 if any(int(z) != 0 for z in zps) else 1)
+PYEOF
+check "asymmetric static weights: drift on held-out digits stays small" "$TMP/asym.static.json" \
+  "r['drift']['logits']['cosine'] > 0.999"
 
 # An opset-9 model is moved to 13 for per-channel scales, and the report says so.
 $PY - "$TMP/old.onnx" <<'PYEOF'

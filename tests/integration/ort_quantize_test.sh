@@ -36,6 +36,15 @@ quant "tiny_transformer-smooth-bias" "$src/models/tiny_transformer/model.onnx" \
   "--mode static --reduce-range --smooth-quant 0.5 --bias-correction" "--dim batch=2"
 quant "tiny_mlp-dynamic-bias" "$src/models/tiny_mlp/model.onnx" \
   "--mode dynamic --bias-correction" "--dim batch=2"
+# Asymmetric weights (a zero point per tensor) in every integer form: Conv and MatMul units, the
+# QLinear ops, ConvInteger and MatMulInteger.
+for m in tiny_cnn tiny_transformer; do
+  for entry in "static:--mode static --reduce-range" "qoperator:--mode static --format qoperator --reduce-range" \
+    "dynamic:--mode dynamic"; do
+    quant "$m-${entry%%:*}-asymmetric" "$src/models/$m/model.onnx" \
+      "${entry#*:} --no-per-channel --asymmetric-weights" "--dim batch=2"
+  done
+done
 if [ -f "$deps/ocr/det.onnx" ]; then
   for entry in "${modes[@]}"; do
     quant "ocr_det-${entry%%:*}" "$deps/ocr/det.onnx" "${entry#*:}" \

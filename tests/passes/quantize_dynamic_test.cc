@@ -262,6 +262,59 @@ TEST(QuantizeDynamic, PerTensorScalesAndUint8AndReducedRangeWeights) {
   }
 }
 
+// weight_symmetric=false maps the weight's [min, max] onto the whole type range with one zero
+// point, which MatMulInteger reads.
+TEST(QuantizeDynamic, AsymmetricWeightsMapTheirRangeOntoTheType) {
+  const auto w = random_floats(6 * 4, 5, -0.3f, 1.0f);
+  const auto x = random_floats(36, 6);
+  const auto [wlo, whi] = std::minmax_element(w.begin(), w.end());
+  const double lo = std::min(0.0, double(*wlo)), hi = std::max(0.0, double(*whi));
+  for (const char* type : {"uint8", "int8"}) {
+    SCOPED_TRACE(type);
+    auto model = model_from_text(matmul_text(w));
+    ASSERT_OK(model);
+    auto r =
+        run_pass(*model, "quantize-dynamic",
+                 {{"per_channel", "false"}, {"weight_symmetric", "false"}, {"weight_type", type}});
+    ASSERT_OK(r);
+    const ir::Graph& g = model->graph;
+    const auto ops = op_types(g);
+    EXPECT_EQ(std::count(ops.begin(), ops.end(), "MatMulInteger"), 1);
+    const bool is_int8 = std::string(type) == "int8";
+    const double qmin = is_int8 ? -128 : 0;
+    const float scale = float((hi - lo) / 255.0);
+    const int zp = int(std::clamp(std::nearbyint(qmin - lo / scale), qmin, qmin + 255));
+    EXPECT_FLOAT_EQ(values_of<float>(init(g, "W_scale"))[0], scale);
+    const ir::Tensor& q = init(g, "W_quantized");
+    const ir::Tensor& zero = init(g, "W_zero_point");
+    ASSERT_EQ(zero.dims(), ir::Dims{});
+    auto check = [&](auto tag) {
+      using T = decltype(tag);
+      EXPECT_EQ(int(zero.span<T>()[0]), zp);
+      const auto v = q.span<T>();
+      const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+      EXPECT_EQ(int(*mn), int(qmin)) << "the whole range is used";
+      EXPECT_EQ(int(*mx), int(qmin) + 255);
+      for (size_t i = 0; i < v.size(); ++i) {
+        EXPECT_LE(std::fabs((int(v[i]) - zp) * scale - w[i]), scale / 2 * (1 + 1e-5)) << i;
+      }
+    };
+    if (is_int8) {
+      check(int8_t{});
+    } else {
+      check(uint8_t{});
+    }
+    ASSERT_EQ(r->changes.size(), 1u);
+    const auto expect = matmul_with_bound(x, w, 6, 4, {scale});
+    expect_within(run_float_output(*model, {{"A", float_tensor({2, 3, 6}, x)}}), expect.y,
+                  expect.bound);
+  }
+  // ONNX Runtime's ConvInteger takes one weight zero point: per channel is refused.
+  const auto per_channel = make_pass("quantize-dynamic", {{"weight_symmetric", "false"}});
+  ASSERT_FALSE(per_channel.ok());
+  EXPECT_NE(per_channel.status().message().find("needs per_channel=false"), std::string::npos);
+}
+
 TEST(QuantizeDynamic, GemmFoldsAlphaIntoTheScaleAndBetaIntoC) {
   // Y = 0.5 * A @ W^T + 2 * C, with W stored [N, K] (transB).
   const auto w = random_floats(5 * 8, 5), c = random_floats(5, 6);

@@ -860,6 +860,41 @@ TEST(QuantizeStatic, ReduceRangeNarrowsWeightsOnly) {
   }
 }
 
+// weight_symmetric=false maps a per-tensor weight's [min, max] onto [-128, 127] with its own zero
+// point, which the weight's DequantizeLinear then reads; the model stays close to float.
+TEST(QuantizeStatic, AsymmetricWeightsGetTheirOwnZeroPoint) {
+  const auto w = random_floats(108, 31, -0.2f, 1.0f);  // mostly positive: zero point far from 0
+  auto model = model_from_text(conv_model(13, w, random_floats(4, 32)));
+  ASSERT_OK(model);
+  const ir::Model original = *model;
+  const Inputs in = {{"X", float_input({1, 3, 6, 6}, 33)}};
+  const auto table = table_for(*model, {in});
+  ASSERT_OK(run_pass_calibrated(*model, "quantize-static", table,
+                                {{"per_channel", "false"}, {"weight_symmetric", "false"}}));
+  const ir::Graph& g = model->graph;
+  const ir::Node* conv = producer_of(g, "Y_float");
+  ASSERT_NE(conv, nullptr);
+  const ir::Node* dq = producer_of(g, conv->inputs[1]);
+  ASSERT_EQ(dq->op_type, "DequantizeLinear");
+  ASSERT_EQ(dq->inputs.size(), 3u) << "a nonzero weight zero point is written out";
+  const auto [lo, hi] = std::minmax_element(w.begin(), w.end());
+  const auto [scale, zp] = int8_asymmetric(*lo, *hi);
+  EXPECT_FLOAT_EQ(scalar_float(g, dq->inputs[1]), scale);
+  EXPECT_EQ(scalar_int(g, dq->inputs[2]), zp);
+  ASSERT_LT(zp, -64);
+  const auto q = g.find_initializer(dq->inputs[0])->tensor.span<int8_t>();
+  ASSERT_EQ(q.size(), w.size());
+  int8_t qmin = 127, qmax = -128;
+  for (size_t i = 0; i < w.size(); ++i) {
+    EXPECT_NEAR((q[i] - zp) * scale, w[i], scale / 2 + 1e-7) << i;
+    qmin = std::min(qmin, q[i]), qmax = std::max(qmax, q[i]);
+  }
+  EXPECT_EQ(qmin, -128) << "the whole range is used";
+  EXPECT_EQ(qmax, 127);
+
+  EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
+}
+
 TEST(QuantizeStatic, MatMulOfUncalibratedTensorsIsSkipped) {
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[2, 2] A, float[2, 2] B) => (float[2, 2] Y, int32[2, 2] K)
@@ -889,6 +924,10 @@ TEST(QuantizeStatic, BadOptionsAreRefused) {
   EXPECT_FALSE(make_pass("quantize-static", {{"format", "qlinear"}}).ok());
   EXPECT_FALSE(make_pass("quantize-static", {{"activation_type", "int4"}}).ok());
   EXPECT_FALSE(make_pass("quantize-static", {{"reduce_range", "maybe"}}).ok());
+  // ONNX Runtime's QLinearConv takes one weight zero point for all channels.
+  const auto per_channel = make_pass("quantize-static", {{"weight_symmetric", "false"}});
+  ASSERT_FALSE(per_channel.ok());
+  EXPECT_NE(per_channel.status().message().find("needs per_channel=false"), std::string::npos);
 }
 
 // The demo models, calibrated on their sample inputs, stay close to float.

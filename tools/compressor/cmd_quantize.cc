@@ -39,6 +39,10 @@ struct QuantizeOptions {
   bool auto_fallback = false;
   size_t fallback_step = 0;
   bool print_recipe = false;
+  // Options given on the command line, so that one the chosen mode would ignore is refused.
+  bool calibration_given = false;
+  bool percentile_given = false;
+  bool activation_type_given = false;
 };
 
 Status run_quantize(const QuantizeOptions& opts) {
@@ -62,6 +66,34 @@ Status run_quantize(const QuantizeOptions& opts) {
   if (opts.mode != "static" && opts.format != "qdq") {
     return invalid_argument("--format applies to --mode static only");
   }
+  // Activation options: dynamic mode quantizes activations with DynamicQuantizeLinear (uint8,
+  // asymmetric, at run time), weight-only mode keeps them float.
+  if (opts.mode != "static") {
+    for (auto [given, name] : {std::pair{opts.activation_type_given, "--activation-type"},
+                               {opts.symmetric_activations, "--symmetric-activations"},
+                               {opts.calibration_given, "--calibration"}}) {
+      if (given) {
+        return invalid_argument(std::string(name) + " applies to --mode static only (--mode " +
+                                opts.mode +
+                                (opts.mode == "dynamic" ? " quantizes activations at run time)"
+                                                        : " keeps activations float)"));
+      }
+    }
+  }
+  if (opts.percentile_given && opts.calibration != "percentile") {
+    return invalid_argument("--percentile applies with --calibration percentile only");
+  }
+  if (opts.reduce_range && opts.mode == "weight-only") {
+    return invalid_argument(
+        "--reduce-range applies to --mode static and dynamic only (it keeps integer kernels "
+        "from overflowing; weight-only weights are dequantized to float)");
+  }
+  if (opts.asymmetric_weights && opts.per_channel && opts.mode != "weight-only") {
+    return invalid_argument("--asymmetric-weights with --mode " + opts.mode +
+                            " needs --no-per-channel: ONNX Runtime's " +
+                            (opts.mode == "static" ? "QLinearConv" : "ConvInteger") +
+                            " takes one weight zero point for all output channels");
+  }
   if (!(opts.percentile > 0 && opts.percentile <= 100)) {
     return invalid_argument("--percentile must be in (0, 100], got " +
                             std::to_string(opts.percentile));
@@ -79,11 +111,13 @@ Status run_quantize(const QuantizeOptions& opts) {
                {"per_channel", flag(opts.per_channel)},
                {"activation_type", opts.activation_type},
                {"activation_symmetric", flag(opts.symmetric_activations)},
+               {"weight_symmetric", flag(!opts.asymmetric_weights)},
                {"reduce_range", flag(opts.reduce_range)},
                {"float16_scales", flag(opts.float16_scales)}};
   } else if (opts.mode == "dynamic") {
     name = "quantize-dynamic";
     options = {{"per_channel", flag(opts.per_channel)},
+               {"weight_symmetric", flag(!opts.asymmetric_weights)},
                {"reduce_range", flag(opts.reduce_range)},
                {"float16_scales", flag(opts.float16_scales)}};
   } else {
@@ -183,7 +217,9 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   cmd->add_flag("--symmetric-activations", opts->symmetric_activations,
                 "Activation ranges symmetric around zero");
   cmd->add_flag("--asymmetric-weights", opts->asymmetric_weights,
-                "Weights with a zero point (weight-only mode)");
+                "Each weight's [min, max] onto the int8 range with a zero point; in static and "
+                "dynamic mode per tensor only (--no-per-channel: ONNX Runtime's integer Conv "
+                "kernels take one weight zero point for all channels)");
   cmd->add_flag("--reduce-range", opts->reduce_range,
                 "7-bit weights, for CPUs without VNNI whose int8 dot products can overflow "
                 "(activations keep 8 bits)");
@@ -222,7 +258,12 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   add_data_options(*cmd, opts->cmd.data, /*with_no_drift=*/true);
   add_gate_options(*cmd, opts->cmd.gates, /*with_on_exceed=*/true);
   add_print_recipe_flag(*cmd, opts->print_recipe);
-  cmd->callback([opts, &run] { run = [opts] { return run_quantize(*opts); }; });
+  cmd->callback([opts, cmd, &run] {
+    opts->calibration_given = cmd->count("--calibration") > 0;
+    opts->percentile_given = cmd->count("--percentile") > 0;
+    opts->activation_type_given = cmd->count("--activation-type") > 0;
+    run = [opts] { return run_quantize(*opts); };
+  });
 }
 
 }  // namespace compressor::cli

@@ -14,10 +14,12 @@
 //
 // Weights are symmetric: uint8 (default) with zero point 128, or int8 in [-127, 127] with zero
 // point 0 (reduce_range: one bit less, uint8 in [0, 127] around 64, int8 in [-63, 63]). Both
-// have 255 levels. With float16_scales (the default), per-channel scales of at least
-// kHalfScaleMinChannels channels are float16 values, stored as float16 and cast to float32 (see
-// quantize_weight). Symmetric weights have one zero point for every channel, so the zero point is
-// always a scalar: ONNX Runtime's CPU ConvInteger refuses per-channel weight zero points
+// have 255 levels. With weight_symmetric=false a weight's [min, max] maps onto the type's whole
+// range with its own zero point, per tensor only. With float16_scales (the default), per-channel
+// scales of at least kHalfScaleMinChannels channels are float16 values, stored as float16 and cast
+// to float32 (see quantize_weight). Symmetric weights have one zero point for every channel, so the
+// zero point is always a scalar: ONNX Runtime's CPU ConvInteger refuses per-channel weight zero
+// points
 // ("Non per-tensor quantization is not supported now"), and its older MatMulInteger with int8 B
 // accepted only a zero zero point. Per-channel scales (per column of B, per output channel of
 // Conv) live in the float Mul after the integer op, which is ordinary broadcasting: no opset
@@ -150,10 +152,12 @@ ir::Node make_node(std::string name, std::string op, std::vector<std::string> in
 
 class QuantizeDynamic : public pass::Pass {
  public:
-  QuantizeDynamic(bool per_channel, QType weight_type, bool reduce_range, bool bias_correction,
-                  bool float16_scales, std::vector<std::string> nodes, LayerFilter filter)
+  QuantizeDynamic(bool per_channel, QType weight_type, bool weight_symmetric, bool reduce_range,
+                  bool bias_correction, bool float16_scales, std::vector<std::string> nodes,
+                  LayerFilter filter)
       : per_channel_(per_channel),
         weight_type_(weight_type),
+        weight_symmetric_(weight_symmetric),
         reduce_range_(reduce_range),
         bias_correction_(bias_correction),
         float16_scales_(float16_scales),
@@ -197,6 +201,7 @@ class QuantizeDynamic : public pass::Pass {
 
   bool per_channel_;
   QType weight_type_;
+  bool weight_symmetric_;
   bool reduce_range_;
   bool bias_correction_;
   bool float16_scales_;
@@ -212,14 +217,19 @@ QuantizeDynamic::QuantizedWeight QuantizeDynamic::quantize(ir::Graph& graph, Nam
   const ir::Tensor w = transpose ? transposed(original) : original;
   // Conv weight [M, C/g, kH, kW]: per output channel (axis 0). MatMul weight [K, N]: per column.
   const int64_t axis = !per_channel_ ? kPerTensor : is_conv ? 0 : 1;
-  QuantizedTensor q = quantize_weight(w, axis, weight_type_, /*symmetric=*/true, reduce_range_, {},
-                                      float16_scales_);
+  QuantizedTensor q =
+      quantize_weight(w, axis, weight_type_, weight_symmetric_, reduce_range_, {}, float16_scales_);
 
   // Symmetric zero points are the same for every channel except all-zero channels, which
   // quantize_weight gives scale 1 and zero point 0; storing them at the common zero point keeps
-  // them exact and lets one scalar zero point serve the whole tensor.
+  // them exact and lets one scalar zero point serve the whole tensor. Asymmetric weights are per
+  // tensor: their one zero point is the common one.
   const QRange r = qrange(weight_type_, true, reduce_range_);
-  const int32_t common = weight_type_ == QType::kInt8 ? 0 : (r.min + r.max + 1) / 2;
+  int32_t common = weight_type_ == QType::kInt8 ? 0 : (r.min + r.max + 1) / 2;
+  if (!weight_symmetric_) {
+    common = weight_type_ == QType::kInt8 ? int32_t(q.zero_point.span<int8_t>()[0])
+                                          : int32_t(q.zero_point.span<uint8_t>()[0]);
+  }
   const size_t channels = static_cast<size_t>(q.scale.numel());
   const size_t inner = static_cast<size_t>(w.numel()) / channels;  // axis 0 or per tensor
   auto fix = [&](auto tag) {
@@ -466,9 +476,10 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
   result.notes.push_back(
       std::to_string(result.nodes_changed) + " layer" + (result.nodes_changed == 1 ? "" : "s") +
       " to dynamic int8 (" + what + "; weights " + type_name + ", " +
-      (per_channel_ ? "per channel" : "per tensor") + (reduce_range_ ? ", reduced range" : "") +
-      "), " + std::to_string(activations.size()) + " DynamicQuantizeLinear, weights " +
-      human_bytes(bytes_before) + " -> " + human_bytes(bytes_after));
+      (per_channel_ ? "per channel" : "per tensor") + (weight_symmetric_ ? "" : ", asymmetric") +
+      (reduce_range_ ? ", reduced range" : "") + "), " + std::to_string(activations.size()) +
+      " DynamicQuantizeLinear, weights " + human_bytes(bytes_before) + " -> " +
+      human_bytes(bytes_after));
   if (weight_type_ == QType::kInt8 && !reduce_range_ && matmul_count > 0) {
     result.notes.push_back(
         "full-range int8 weights: ONNX Runtime's MatMulInteger can saturate on x86 CPUs without "
@@ -491,8 +502,11 @@ const pass::PassInfo& quantize_dynamic_info() {
             "One weight scale per output channel (column of B) or per tensor."},
            {"weight_type", "uint8",
             "uint8 (zero point 128) or int8 (zero point 0) weights; full-range int8 can saturate "
-            "in "
-            "ONNX Runtime on x86 CPUs without VNNI."},
+            "in ONNX Runtime on x86 CPUs without VNNI."},
+           {"weight_symmetric", "true",
+            "One zero point in the middle of the weight type's range; false maps each weight's "
+            "[min, max] onto the full range (per tensor only: ONNX Runtime's ConvInteger takes "
+            "one weight zero point)."},
            {"reduce_range", "false",
             "7-bit weights: int8 weights then cannot saturate ONNX Runtime's u8 x s8 kernels."},
            {"float16_scales", "true",
@@ -505,7 +519,8 @@ const pass::PassInfo& quantize_dynamic_info() {
 const pass::PassInfo& QuantizeDynamic::info() const { return quantize_dynamic_info(); }
 
 StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOptions& options) {
-  bool per_channel = true, reduce_range = false, bias_correction = false, float16_scales = true;
+  bool per_channel = true, weight_symmetric = true, reduce_range = false, bias_correction = false,
+       float16_scales = true;
   QType weight_type = QType::kUInt8;
   std::vector<std::string> nodes;
   if (auto it = options.find("per_channel"); it != options.end()) {
@@ -513,6 +528,15 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOp
   }
   if (auto it = options.find("reduce_range"); it != options.end()) {
     COMPRESSOR_ASSIGN_OR_RETURN(reduce_range, parse_bool_option(kName, "reduce_range", it->second));
+  }
+  if (auto it = options.find("weight_symmetric"); it != options.end()) {
+    COMPRESSOR_ASSIGN_OR_RETURN(weight_symmetric,
+                                parse_bool_option(kName, "weight_symmetric", it->second));
+  }
+  if (!weight_symmetric && per_channel) {
+    return invalid_argument(std::string(kName) +
+                            ": weight_symmetric=false needs per_channel=false: ONNX Runtime's "
+                            "ConvInteger takes one weight zero point for all output channels");
   }
   if (auto it = options.find("weight_type"); it != options.end()) {
     if (it->second == "int8") {
@@ -535,9 +559,9 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_dynamic(const pass::PassOp
   }
   if (auto it = options.find("nodes"); it != options.end()) nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(LayerFilter filter, parse_layer_filter(kName, options));
-  return std::unique_ptr<pass::Pass>(new QuantizeDynamic(per_channel, weight_type, reduce_range,
-                                                         bias_correction, float16_scales,
-                                                         std::move(nodes), std::move(filter)));
+  return std::unique_ptr<pass::Pass>(
+      new QuantizeDynamic(per_channel, weight_type, weight_symmetric, reduce_range, bias_correction,
+                          float16_scales, std::move(nodes), std::move(filter)));
 }
 
 }  // namespace compressor::passes

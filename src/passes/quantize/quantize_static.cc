@@ -11,7 +11,8 @@
 //
 // Layers: Conv, ConvTranspose, Gemm and MatMul of the default domain. A constant float32 weight
 // is stored as symmetric int8 (per output channel from opset 13 with per_channel=true, else per
-// tensor); a MatMul whose inputs are both activations quantizes both as activations. The Conv
+// tensor), or with weight_symmetric=false as int8 over its [min, max] with a zero point (per
+// tensor only); a MatMul whose inputs are both activations quantizes both as activations. The Conv
 // and ConvTranspose bias and a 1-D Gemm C become int32 with scale input scale x weight scale
 // and zero point 0. Zero points that are 0 are left out of the weight and bias
 // DequantizeLinear nodes (0 is the default; ONNX Runtime fuses the node units the same way);
@@ -46,10 +47,11 @@
 // output's DequantizeLinear reads; DequantizeLinear nodes left unread are removed. Gemm and
 // ConvTranspose have no QLinear form and stay QDQ (the ledger says so).
 //
-// Weights are symmetric int8 with reduce_range giving [-63, 63]. Activations keep all 8 bits:
-// 7-bit weights alone keep the sums of two u8 x s8 products within int16 (2 * 255 * 63 < 2^15),
-// which is what CPUs without VNNI need, and a Relu's output range then starts at the type's
-// minimum, where ONNX Runtime drops the Relu and fuses its Conv. Layers the `nodes` option does not
+// Symmetric weights are int8 in [-127, 127], with reduce_range [-63, 63] (asymmetric ones
+// [-128, 127] and [-64, 63]). Activations keep all 8 bits: 7-bit weights alone keep the sums of
+// two u8 x s8 products within int16 (2 * 255 * 64 < 2^15), which is what CPUs without VNNI need,
+// and a Relu's output range then starts at the type's minimum, where ONNX Runtime drops the Relu
+// and fuses its Conv. Layers the `nodes` option does not
 // name are not listed anywhere. ONNX Runtime's CPU provider converts an int8 activation pair to
 // uint8 only when its QuantizeLinear feeds one DequantizeLinear reader node: a tensor read by
 // several layers (the Q/K/V projections of attention) then stays float there; activation_type=uint8
@@ -84,6 +86,7 @@ struct Options {
   bool per_channel = true;
   QType activation = QType::kInt8;
   bool symmetric = false;
+  bool weight_symmetric = true;
   bool reduce_range = false;
   bool bias_correction = false;
   bool float16_scales = true;
@@ -796,8 +799,8 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
       WeightQ& wq = it->second;
       if (added) {
         const std::vector<float> floors = weight_scale_floor(graph, node, w, axis, x);
-        QuantizedTensor q = quantize_weight(w, axis, QType::kInt8, true, options_.reduce_range,
-                                            floors, options_.float16_scales);
+        QuantizedTensor q = quantize_weight(w, axis, QType::kInt8, options_.weight_symmetric,
+                                            options_.reduce_range, floors, options_.float16_scales);
         wq.axis = axis;
         wq.q_value = names.value(weight + "_quantized");
         wq.scale = names.value(weight + "_scale");
@@ -841,7 +844,8 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
 
       wqp = &wq;
       detail += std::string(", weight ") + (axis != kPerTensor ? "per channel" : "per tensor") +
-                " (scales " + scale_span(wq.scale_tensor) + ")";
+                (options_.weight_symmetric ? "" : " asymmetric") + " (scales " +
+                scale_span(wq.scale_tensor) + ")";
       if (wq.raised > 0) {
         detail += ", " + std::to_string(wq.raised) +
                   " weight scale(s) raised so the int32 bias fits (near-zero weights)";
@@ -1020,6 +1024,10 @@ const pass::PassInfo& quantize_static_info() {
            {"per_channel", "true", "One weight scale per output channel (needs opset 13)."},
            {"activation_type", "int8", "int8 or uint8 activations (weights are always int8)."},
            {"activation_symmetric", "false", "Activation zero point at the middle of the range."},
+           {"weight_symmetric", "true",
+            "Weight zero point 0; false maps each weight's [min, max] onto [-128, 127] with a "
+            "zero point (per tensor only: ONNX Runtime's QLinearConv takes one weight zero "
+            "point for all output channels)."},
            {"reduce_range", "false",
             "7-bit weights, for CPUs whose int8 dot products overflow (activations keep 8 "
             "bits)."},
@@ -1058,12 +1066,18 @@ StatusOr<std::unique_ptr<pass::Pass>> create_quantize_static(const pass::PassOpt
   }
   for (auto [key, target] : {std::pair<const char*, bool*>{"per_channel", &o.per_channel},
                              {"activation_symmetric", &o.symmetric},
+                             {"weight_symmetric", &o.weight_symmetric},
                              {"reduce_range", &o.reduce_range},
                              {"float16_scales", &o.float16_scales},
                              {kBiasCorrectionOption, &o.bias_correction}}) {
     if (auto it = options.find(key); it != options.end()) {
       COMPRESSOR_ASSIGN_OR_RETURN(*target, parse_bool_option(kName, key, it->second));
     }
+  }
+  if (!o.weight_symmetric && o.per_channel) {
+    return invalid_argument(std::string(kName) +
+                            ": weight_symmetric=false needs per_channel=false: ONNX Runtime's "
+                            "QLinearConv takes one weight zero point for all output channels");
   }
   if (auto it = options.find("nodes"); it != options.end()) o.nodes = split_node_labels(it->second);
   COMPRESSOR_ASSIGN_OR_RETURN(o.filter, parse_layer_filter(kName, options));
