@@ -43,8 +43,8 @@ namespace {
 
 constexpr size_t kMinBins = 128;
 constexpr size_t kMaxBins = size_t{1} << 20;  // keeps the bin index exact (see above)
-constexpr size_t kEntropyLevels = 128;        // quantized levels of |x| (TensorRT)
-constexpr double kMseLevels = 127;            // symmetric int8: |q| <= 127
+constexpr double kEntropyMaxClipped = 0.01;   // entropy: the most of the values an edge may clip
+constexpr int kEntropyRounds = 4;             // entropy: at most this many (edge, levels) rounds
 constexpr double kSmoothing = 1e-4;           // KL smoothing mass (see entropy_threshold)
 constexpr const char* kFormat = "compressor-calibration";
 constexpr int kVersion = 1;
@@ -89,9 +89,9 @@ double percentile_threshold(const std::vector<double>& mag, double percentile) {
 }  // namespace
 
 /// The entropy method (TensorRT's calibrator, as MXNet and ONNX Runtime implement it), on the
-/// |x| histogram `mag` (in bin widths). For every candidate edge i from 128 bins up to all of
-/// them: P is mag[0, i) with the counts beyond i (the clipped outliers) added to its last bin;
-/// Q is mag[0, i) merged into 128 equal groups (the last group takes the remainder), each
+/// |x| histogram `mag` (in bin widths). For every candidate edge i from `levels` bins up to all
+/// of them: P is mag[0, i) with the counts beyond i (the clipped outliers) added to its last bin;
+/// Q is mag[0, i) merged into `levels` equal groups (the last group takes the remainder), each
 /// group's count spread evenly back over the bins of the group where P is nonzero. Both get
 /// a small mass eps = 1e-4 * sum / i on their zero entries, taken proportionally from the others,
 /// and the edge with the smallest KL(P || Q) wins (the smallest on ties).
@@ -105,11 +105,15 @@ double percentile_threshold(const std::vector<double>& mag, double percentile) {
 /// where P_g is P's mass in group g and T' the mass with both nonzero. sum p log p comes from
 /// prefix sums of mag log mag, the group sums and nonzero counts from prefix sums too, and
 /// candidates of the same group width share all groups but the last.
-std::vector<double> entropy_divergences(std::vector<double> mag, bool non_negative) {
+size_t levels_within(double neg, double pos, double t) {
+  const double span = std::min(std::max(neg, 0.0), t) + std::min(std::max(pos, 0.0), t);
+  if (!(t > 0) || !(span > 0)) return 128;
+  return static_cast<size_t>(std::clamp(std::nearbyint(255.0 * t / span), 128.0, 255.0));
+}
+
+std::vector<double> entropy_divergences(std::vector<double> mag, size_t levels) {
   const size_t half = mag.size();
-  // A tensor that is never negative (after Relu) is quantized with all 256 levels over [0, t];
-  // a signed one has 128 levels for |x|.
-  const size_t levels = std::min(non_negative ? 2 * kEntropyLevels : kEntropyLevels, half);
+  levels = std::clamp<size_t>(levels, 1, std::max<size_t>(half, 1));
   // The exact zeros of a Relu output pile up in the first bin; left there, that spike dominates
   // the divergence and drives the threshold down to the smallest candidate. Like TensorRT's
   // calibrator, give the first bin its neighbour's count.
@@ -186,19 +190,45 @@ std::vector<double> entropy_divergences(std::vector<double> mag, bool non_negati
 
 namespace {
 
-/// The entropy edge: the candidate of smallest divergence (the smallest edge on ties), or all
-/// bins when no candidate has one.
-double entropy_threshold(const std::vector<double>& mag, bool non_negative) {
-  const std::vector<double> kl = entropy_divergences(mag, non_negative);
+/// The entropy edge for `levels`: the candidate of smallest divergence (the smallest edge on
+/// ties) among those that clip at most kEntropyMaxClipped of the values, or all bins when no
+/// candidate has one. The method treats what it clips as outliers; for a tensor far from zero
+/// (an SE block's gate in [0.15, 0.35]) the divergence is smallest where every value is clipped
+/// into one spike, which would turn the gate into a constant.
+size_t entropy_edge(const std::vector<double>& mag, size_t levels) {
+  const std::vector<double> kl = entropy_divergences(mag, levels);
+  // beyond[i]: the mass from bin i up, summed from the top.
+  std::vector<double> beyond(mag.size() + 1, 0.0);
+  for (size_t k = mag.size(); k-- > 0;) beyond[k] = beyond[k + 1] + mag[k];
+  const double cap = kEntropyMaxClipped * beyond[0];
   size_t best = mag.size();
   double best_kl = std::numeric_limits<double>::infinity();
   for (size_t k = 0; k < kl.size(); ++k) {
+    const size_t edge = mag.size() - kl.size() + 1 + k;
+    if (beyond[edge] > cap) continue;
     if (kl[k] < best_kl) {
       best_kl = kl[k];
       best = mag.size() - kl.size() + 1 + k;
     }
   }
-  return static_cast<double>(best);
+  return best;
+}
+
+/// The entropy threshold of a tensor whose values reach -neg and pos (in bin widths), over its
+/// |x| histogram `mag`. The levels Q gets are the quantization steps that fall in [0, t] (see
+/// levels_within), which depend on t; starting from the levels of the whole range, the edge and
+/// its levels are recomputed until they agree (two or three rounds; at most kEntropyRounds).
+double entropy_threshold(const std::vector<double>& mag, double neg, double pos) {
+  const double top = static_cast<double>(mag.size());
+  size_t levels = levels_within(neg, pos, top);
+  size_t edge = mag.size();
+  for (int round = 0; round < kEntropyRounds; ++round) {
+    edge = entropy_edge(mag, levels);
+    const size_t next = levels_within(neg, pos, static_cast<double>(edge));
+    if (next == levels) break;
+    levels = next;
+  }
+  return static_cast<double>(edge);
 }
 
 /// The mass of an |x| histogram below a point and its first two moments, with the values of
@@ -267,19 +297,19 @@ double clip_error(const BinMoments& m, size_t t, const BinMoments::Moments& at_t
   return n > 0 ? (all.f2 - at_t.f2) - 2 * dt * (all.f1 - at_t.f1) + dt * dt * n : 0.0;
 }
 
-/// Expected squared error, over the |x| histogram (in bin widths), of symmetric 8-bit
-/// quantization clipped at the bin edge t: step s = t / 127, |x| <= t rounds to the nearest
+/// Expected squared error, over the |x| histogram (in bin widths), of 8-bit quantization with L
+/// `levels` in [0, t] clipped at the bin edge t: step s = t / L, |x| <= t rounds to the nearest
 /// multiple of s, |x| > t becomes t. Values are taken as uniform inside their bin. The values
 /// of cell j (those that round to c_j = j s, between the edges h_{j-1} and h_j = (j + 1/2) s;
-/// the last cell ends at t, beyond which everything becomes c_127 = t) contribute
+/// the last cell ends at t, beyond which everything becomes c_L = t) contribute
 /// ∫ (x - c_j)^2 = ΔF2 - 2 c_j ΔF1 + c_j^2 ΔF0 over the cell. Summed by parts over the cells,
 /// with c_{j+1} - c_j = s and c_{j+1}^2 - c_j^2 = (2j + 1) s^2, that is
-///   F2(∞) - 2 t F1(∞) + t^2 F0(∞) + 2 s Σ_{j<127} F1(h_j) - s^2 Σ_{j<127} (2j + 1) F0(h_j),
-/// so each of the 127 inner edges needs F0 and F1 only.
-double mse_of(const BinMoments& m, size_t t) {
+///   F2(∞) - 2 t F1(∞) + t^2 F0(∞) + 2 s Σ_{j<L} F1(h_j) - s^2 Σ_{j<L} (2j + 1) F0(h_j),
+/// so each of the L inner edges needs F0 and F1 only.
+double mse_of(const BinMoments& m, size_t t, size_t levels) {
   const double dt = static_cast<double>(t);
-  const double s = dt / kMseLevels;
-  const auto edges = static_cast<int>(kMseLevels);
+  const double s = dt / static_cast<double>(levels);
+  const auto edges = static_cast<int>(levels);
   double f1_sum = 0, f0_sum = 0;
   for (int j = 0; j < edges; ++j) {
     const BinMoments::Mass h = m.mass_below((j + 0.5) * s);
@@ -298,13 +328,15 @@ size_t last_nonzero(const std::vector<double>& mag) {
 
 }  // namespace
 
-std::vector<double> mse_errors(const std::vector<double>& mag) {
+std::vector<double> mse_errors(const std::vector<double>& mag, double neg, double pos) {
   const BinMoments moments(mag);
   // Edges past the bin of the largest |x| are no candidates: the range is clipped to the
   // largest |x| anyway.
   const size_t last = last_nonzero(mag);
   std::vector<double> out(mag.size(), std::numeric_limits<double>::infinity());
-  for (size_t t = 1; t <= last + 1; ++t) out[t - 1] = mse_of(moments, t);
+  for (size_t t = 1; t <= last + 1; ++t) {
+    out[t - 1] = mse_of(moments, t, levels_within(neg, pos, static_cast<double>(t)));
+  }
   return out;
 }
 
@@ -313,14 +345,14 @@ namespace {
 /// MSE threshold: the bin edge t (1 to all bins) that minimises mse_of (the smallest on ties).
 /// The edges are tried from the top down: the error clipping alone causes only grows as the
 /// edge comes down, so once it passes the best error so far no smaller edge can win.
-double mse_threshold(const std::vector<double>& mag) {
+double mse_threshold(const std::vector<double>& mag, double neg, double pos) {
   const BinMoments moments(mag);
   double best_err = std::numeric_limits<double>::infinity();
   size_t best = mag.size();
   for (size_t t = last_nonzero(mag) + 1; t >= 1; --t) {
     const double tail = clip_error(moments, t, moments.below(static_cast<double>(t)));
     if (tail > best_err * (1 + 1e-9)) break;
-    const double err = mse_of(moments, t);
+    const double err = mse_of(moments, t, levels_within(neg, pos, static_cast<double>(t)));
     if (err <= best_err) {  // downwards, so ties go to the smaller edge
       best_err = err;
       best = t;
@@ -581,16 +613,19 @@ TensorRange TensorStats::range(const CalibrationOptions& options) const {
     for (size_t k = 0; k < half; ++k) {
       mag[k] = static_cast<double>(histogram_[half + k] + histogram_[half - 1 - k]);
     }
+    // How far the values reach on each side, in bin widths.
+    const double neg = -min_ / (half_width_ / static_cast<double>(half));
+    const double pos = max_ / (half_width_ / static_cast<double>(half));
     double bins_t = 0;
     switch (options.method) {
       case CalibrationMethod::kPercentile:
         bins_t = percentile_threshold(mag, options.percentile);
         break;
       case CalibrationMethod::kEntropy:
-        bins_t = entropy_threshold(mag, min_ >= 0);
+        bins_t = entropy_threshold(mag, neg, pos);
         break;
       case CalibrationMethod::kMse:
-        bins_t = mse_threshold(mag);
+        bins_t = mse_threshold(mag, neg, pos);
         break;
       case CalibrationMethod::kMinMax:
         break;

@@ -492,11 +492,11 @@ double definition_kl(std::vector<double> mag, size_t i, size_t levels) {
   return kl;
 }
 
-/// Squared error of symmetric 8-bit quantization clipped at edge t over the |x| histogram, each
-/// bin's values uniform over the bin: integrated piece by piece, each piece of a bin against the
-/// level it rounds to.
-double definition_mse(const std::vector<double>& mag, size_t t) {
-  const double dt = static_cast<double>(t), s = dt / 127.0;
+/// Squared error of quantization with `levels` steps in [0, t], clipped at edge t, over the |x|
+/// histogram, each bin's values uniform over the bin: integrated piece by piece, each piece of a
+/// bin against the level it rounds to.
+double definition_mse(const std::vector<double>& mag, size_t t, size_t levels) {
+  const double dt = static_cast<double>(t), s = dt / static_cast<double>(levels);
   auto integral = [](double lo, double hi, double c) {
     return ((hi - c) * (hi - c) * (hi - c) - (lo - c) * (lo - c) * (lo - c)) / 3.0;
   };
@@ -526,6 +526,7 @@ std::vector<std::vector<float>> clipped_shapes() {
   std::vector<float> spikes = laplace(4000, 17);
   for (size_t k = 0; k < spikes.size(); ++k) spikes[k] = std::round(spikes[k] * 4) / 4;
   spikes[0] = 40;
+  spikes[1] = -40;  // far on both sides: 128 levels, whatever the edge
   return {laplace(20000, 11), laplace_with_outliers(20000, 12), relu, spikes};
 }
 
@@ -534,9 +535,13 @@ TEST(TensorStatsRange, EntropyDivergencesFollowTheDefinition) {
     TensorStats stats;
     stats.observe(values);
     const std::vector<double> mag = magnitudes(stats);
-    const bool non_negative = stats.min() >= 0;
-    const size_t levels = non_negative ? 256 : 128;
-    const std::vector<double> kl = entropy_divergences(mag, non_negative);
+    // The chosen edge t (in bins) and the levels it gives: the divergences at those levels
+    // follow the definition and have their smallest value at t.
+    const double w = stats.half_width() / static_cast<double>(mag.size());
+    const double t = threshold_of(stats.range(with_method(CalibrationMethod::kEntropy)));
+    ASSERT_LT(t, max_abs(values));
+    const size_t levels = levels_within(-stats.min() / w, stats.max() / w, t / w);
+    const std::vector<double> kl = entropy_divergences(mag, levels);
     ASSERT_EQ(kl.size(), mag.size() - levels + 1);
     size_t lone = 0;  // edges whose last group holds only clipped mass
     for (size_t i = levels; i <= mag.size(); ++i) {
@@ -554,11 +559,62 @@ TEST(TensorStatsRange, EntropyDivergencesFollowTheDefinition) {
     // The range is the edge of the smallest divergence.
     size_t best = 0;
     for (size_t k = 1; k < kl.size(); ++k) best = kl[k] < kl[best] ? k : best;
-    const double w = stats.half_width() / static_cast<double>(mag.size());
-    const double t = threshold_of(stats.range(with_method(CalibrationMethod::kEntropy)));
-    ASSERT_LT(t, max_abs(values));
     EXPECT_EQ(t, static_cast<double>(levels + best) * w);
   }
+}
+
+// The levels of [0, t] are the 8-bit steps that fall there once the range is clipped at t.
+TEST(TensorStatsRange, EntropyLevelsCountTheStepsInsideTheThreshold) {
+  EXPECT_EQ(levels_within(10, 10, 5), 128u) << "as negative as positive: half the steps";
+  EXPECT_EQ(levels_within(0, 10, 5), 255u) << "never negative: every step";
+  EXPECT_EQ(levels_within(10, 0, 5), 255u) << "never positive: every step";
+  // A HardSwish output: [-0.375, 12] clipped at 6 spans 6.375, 6 / 6.375 of 255 steps.
+  EXPECT_EQ(levels_within(0.375, 12, 6), size_t(std::nearbyint(255 * 6 / 6.375)));
+  EXPECT_EQ(levels_within(3, 12, 6), size_t(std::nearbyint(255 * 6 / 9.0)));
+  EXPECT_EQ(levels_within(0, 0, 0), 128u) << "an all-zero tensor";
+}
+
+// A HardSwish-like tensor, almost never negative, is quantized with nearly all 256 levels over
+// [-0.375, t]: its entropy threshold is the one of the same values with the negative ones
+// dropped, not the tighter one 128 levels would give.
+TEST(TensorStatsRange, EntropyOfAOneSidedTensorUsesTheLevelsItGets) {
+  std::vector<float> hswish, positive;
+  for (float v : laplace(20000, 21)) {
+    const float h = v * std::clamp(v / 6.0f + 0.5f, 0.0f, 1.0f);
+    hswish.push_back(h);
+    if (h >= 0) positive.push_back(h);
+  }
+  TensorStats a, b;
+  a.observe(hswish);
+  b.observe(positive);
+  ASSERT_LT(a.min(), 0.0);
+  ASSERT_EQ(a.half_width(), b.half_width());
+  const auto o = with_method(CalibrationMethod::kEntropy);
+  const double ta = a.range(o).max, tb = b.range(o).max;
+  ASSERT_LT(tb, max_abs(positive)) << "the threshold clips";
+  EXPECT_NEAR(ta, tb, 0.05 * tb);
+  // With 128 levels (what a signed tensor had before) the edge is much tighter.
+  const std::vector<double> mag = magnitudes(a);
+  const std::vector<double> kl = entropy_divergences(mag, 128);
+  size_t best = 0;
+  for (size_t k = 1; k < kl.size(); ++k) best = kl[k] < kl[best] ? k : best;
+  const double w = a.half_width() / static_cast<double>(mag.size());
+  EXPECT_LT(static_cast<double>(128 + best) * w, 0.9 * ta);
+}
+
+// An SE block's gate lies between 0.15 and 0.35, far from zero. KL(P || Q) is smallest where
+// every value is clipped into one spike, so the entropy edge may clip at most 1% of the values.
+TEST(TensorStatsRange, EntropyKeepsAGateBoundedAwayFromZero) {
+  std::vector<float> gate = uniform(20000, 23);
+  for (float& v : gate) v = 0.25f + 0.1f * v;  // uniform gives [-1, 1)
+  TensorStats stats;
+  stats.observe(gate);
+  std::vector<float> sorted = gate;
+  std::sort(sorted.begin(), sorted.end());
+  const double p99 = sorted[size_t(0.99 * double(sorted.size()))];
+  const TensorRange r = stats.range(with_method(CalibrationMethod::kEntropy));
+  EXPECT_GE(r.max, p99 - stats.half_width() / 1024);
+  EXPECT_EQ(r.min, 0.0);
 }
 
 TEST(TensorStatsRange, MseErrorsFollowTheDefinition) {
@@ -566,7 +622,9 @@ TEST(TensorStatsRange, MseErrorsFollowTheDefinition) {
     TensorStats stats;
     stats.observe(values);
     const std::vector<double> mag = magnitudes(stats);
-    const std::vector<double> err = mse_errors(mag);
+    const double w = stats.half_width() / static_cast<double>(mag.size());
+    const double neg = -stats.min() / w, pos = stats.max() / w;
+    const std::vector<double> err = mse_errors(mag, neg, pos);
     ASSERT_EQ(err.size(), mag.size());
     size_t last = 0;
     for (size_t k = 0; k < mag.size(); ++k) last = mag[k] > 0 ? k : last;
@@ -575,12 +633,11 @@ TEST(TensorStatsRange, MseErrorsFollowTheDefinition) {
         EXPECT_EQ(err[t - 1], std::numeric_limits<double>::infinity()) << "edge " << t;
         continue;
       }
-      const double expected = definition_mse(mag, t);
+      const double expected = definition_mse(mag, t, levels_within(neg, pos, double(t)));
       EXPECT_NEAR(err[t - 1], expected, 1e-9 * expected) << "edge " << t;
     }
     size_t best = 0;
     for (size_t k = 1; k < err.size(); ++k) best = err[k] < err[best] ? k : best;
-    const double w = stats.half_width() / static_cast<double>(mag.size());
     const double t = threshold_of(stats.range(with_method(CalibrationMethod::kMse)));
     ASSERT_LT(t, max_abs(values));
     EXPECT_EQ(t, static_cast<double>(best + 1) * w);

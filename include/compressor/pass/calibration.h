@@ -87,15 +87,24 @@ class TensorStats {
   std::vector<uint64_t> histogram_;
 };
 
+/// The 8-bit quantization steps that fall in [0, t] for a tensor whose values reach -neg and pos
+/// (t, neg, pos in one unit): 255 steps span the clipped range [max(-neg, -t), min(pos, t)], so
+/// 255 t / (min(neg, t) + min(pos, t)) of them cover [0, t], rounded and kept in [128, 255]: 128
+/// for a tensor as negative as positive, 255 for one never negative (a Relu output), in between
+/// for one mostly on one side (a HardSwish output reaches only -0.375). The entropy method's Q
+/// has that many groups, and the mse method rounds to that many steps.
+size_t levels_within(double neg, double pos, double t);
 /// The entropy method's divergence KL(P || Q) at every candidate edge of an |x| histogram
-/// (`magnitudes`, counts per bin of one width): entry k is the edge at levels + k bins, where
-/// levels is 256 for a tensor that is never negative and 128 otherwise; infinity where Q is
-/// empty. The method picks the smallest (see CalibrationMethod::kEntropy).
-std::vector<double> entropy_divergences(std::vector<double> magnitudes, bool non_negative);
-/// The mse method's expected squared error of symmetric 8-bit quantization clipped at every
-/// edge of an |x| histogram: entry k is the edge at k + 1 bins, in squared bin widths; infinity
-/// past the edge of the last nonzero bin (no candidate: the range keeps to the largest |x|).
-std::vector<double> mse_errors(const std::vector<double>& magnitudes);
+/// (`magnitudes`, counts per bin of one width) with Q in `levels` groups: entry k is the edge at
+/// levels + k bins; infinity where Q is empty. The method picks the smallest, with the levels
+/// levels_within gives at that edge (see CalibrationMethod::kEntropy).
+std::vector<double> entropy_divergences(std::vector<double> magnitudes, size_t levels);
+/// The mse method's expected squared error of 8-bit quantization clipped at every edge t of an
+/// |x| histogram, for a tensor whose values reach -neg and pos (in bin widths), with the
+/// levels_within(neg, pos, t) steps that fall in [0, t]: entry k is the edge at k + 1 bins, in
+/// squared bin widths; infinity past the edge of the last nonzero bin (no candidate: the range
+/// keeps to the largest |x|).
+std::vector<double> mse_errors(const std::vector<double>& magnitudes, double neg, double pos);
 
 /// Per-channel statistics of one float tensor over every sample and every position other than
 /// the channel axis: what bias correction (the mean input a layer sees), SmoothQuant (the
