@@ -82,6 +82,13 @@ if [ -f "$deps/ocr/det.onnx" ]; then
   quant "ocr_rec-smooth-bias" "$deps/ocr/rec.onnx" \
     "--mode static --reduce-range --no-per-channel --smooth-quant 0.5 --bias-correction" \
     "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
+  # The clipping calibrations: ranges narrower than min-max, the same integer units (cls with
+  # uint8 activations, which ONNX Runtime fuses in every unit).
+  quant "ocr_cls-entropy" "$deps/ocr/cls.onnx" \
+    "--mode static --reduce-range --calibration entropy --activation-type uint8" \
+    "--dim p2o.DynamicDimension.1=48 --dim p2o.DynamicDimension.2=192 --input-range -1,1"
+  quant "ocr_rec-mse" "$deps/ocr/rec.onnx" "--mode static --reduce-range --calibration mse" \
+    "--dim p2o.DynamicDimension.1=160 --input-range -1,1"
 else
   echo "note: OCR models not fetched; only demo models checked"
 fi
