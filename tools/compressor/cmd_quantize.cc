@@ -217,9 +217,9 @@ void setup_quantize_command(CLI::App& app, Runner& run) {
   cmd->add_flag("--symmetric-activations", opts->symmetric_activations,
                 "Activation ranges symmetric around zero");
   cmd->add_flag("--asymmetric-weights", opts->asymmetric_weights,
-                "Each weight's [min, max] onto the int8 range with a zero point; in static and "
-                "dynamic mode per tensor only (--no-per-channel: ONNX Runtime's integer Conv "
-                "kernels take one weight zero point for all channels)");
+                "Each weight's [min, max] onto the whole 8-bit range with a zero point; in "
+                "static and dynamic mode per tensor only (--no-per-channel: ONNX Runtime's "
+                "integer Conv kernels take one weight zero point for all channels)");
   cmd->add_flag("--reduce-range", opts->reduce_range,
                 "7-bit weights, for CPUs without VNNI whose int8 dot products can overflow "
                 "(activations keep 8 bits)");
