@@ -305,6 +305,11 @@ TEST(QuantizeDynamic, AsymmetricWeightsMapTheirRangeOntoTheType) {
       check(uint8_t{});
     }
     ASSERT_EQ(r->changes.size(), 1u);
+    EXPECT_NE(r->changes[0].detail.find("asymmetric per tensor (scale "), std::string::npos)
+        << r->changes[0].detail;
+    EXPECT_NE(r->changes[0].detail.find(", zero point " + std::to_string(zp) + ")"),
+              std::string::npos)
+        << r->changes[0].detail;
     const auto expect = matmul_with_bound(x, w, 6, 4, {scale});
     expect_within(run_float_output(*model, {{"A", float_tensor({2, 3, 6}, x)}}), expect.y,
                   expect.bound);

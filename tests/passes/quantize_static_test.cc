@@ -869,8 +869,9 @@ TEST(QuantizeStatic, AsymmetricWeightsGetTheirOwnZeroPoint) {
   const ir::Model original = *model;
   const Inputs in = {{"X", float_input({1, 3, 6, 6}, 33)}};
   const auto table = table_for(*model, {in});
-  ASSERT_OK(run_pass_calibrated(*model, "quantize-static", table,
-                                {{"per_channel", "false"}, {"weight_symmetric", "false"}}));
+  auto r = run_pass_calibrated(*model, "quantize-static", table,
+                               {{"per_channel", "false"}, {"weight_symmetric", "false"}});
+  ASSERT_OK(r);
   const ir::Graph& g = model->graph;
   const ir::Node* conv = producer_of(g, "Y_float");
   ASSERT_NE(conv, nullptr);
@@ -891,6 +892,12 @@ TEST(QuantizeStatic, AsymmetricWeightsGetTheirOwnZeroPoint) {
   }
   EXPECT_EQ(qmin, -128) << "the whole range is used";
   EXPECT_EQ(qmax, 127);
+  ASSERT_EQ(r->changes.size(), 1u);
+  EXPECT_NE(r->changes[0].detail.find("weight per tensor asymmetric (scale "), std::string::npos)
+      << r->changes[0].detail;
+  EXPECT_NE(r->changes[0].detail.find(", zero point " + std::to_string(zp) + ")"),
+            std::string::npos)
+      << r->changes[0].detail;
 
   EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
 }

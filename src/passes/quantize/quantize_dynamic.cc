@@ -424,6 +424,13 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
     std::string layout;
     if (qw.scale_tensor.rank() == 0) {
       layout = "per tensor (scale " + scientific(*lo) + ")";
+      if (!weight_symmetric_) {
+        const ir::Tensor& z = graph.find_initializer(qw.zero_point)->tensor;
+        const int zero =
+            z.dtype() == ir::DType::kInt8 ? int(z.span<int8_t>()[0]) : int(z.span<uint8_t>()[0]);
+        layout = "asymmetric per tensor (scale " + scientific(*lo) + ", zero point " +
+                 std::to_string(zero) + ")";
+      }
     } else {
       layout = std::string(is_conv ? "per output channel" : "per column") + " (scales " +
                scientific(*lo) + ".." + scientific(*hi) + ")";

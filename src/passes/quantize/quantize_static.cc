@@ -771,6 +771,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
     ir::Tensor dequantized;  // what the DequantizeLinear computes (for bias correction)
     int64_t axis = kPerTensor;
     size_t raised = 0;  // scales the bias floor raised
+    int zero = 0;       // the zero point of an asymmetric (per-tensor) weight
   };
   std::map<std::pair<std::string, int64_t>, WeightQ> weights;
   std::set<std::string> float_constants;
@@ -812,6 +813,7 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
           wq.raised += floors[c] > 0.0f && qs[c] <= floors[c] * (1.0f + 1e-6f);
         }
         if (corrector) wq.dequantized = dequantize_weight(q, axis);
+        if (axis == kPerTensor) wq.zero = q.zero_point.span<int8_t>()[0];
         add_initializer(wq.q_value, std::move(q.values));
         if (q.half_scale) {
           const std::string half = names.value(weight + "_scale_float16");
@@ -844,8 +846,9 @@ StatusOr<pass::PassResult> QuantizeStatic::run(ir::Model& model, pass::PassConte
 
       wqp = &wq;
       detail += std::string(", weight ") + (axis != kPerTensor ? "per channel" : "per tensor") +
-                (options_.weight_symmetric ? "" : " asymmetric") + " (scales " +
-                scale_span(wq.scale_tensor) + ")";
+                (options_.weight_symmetric ? "" : " asymmetric") +
+                (axis != kPerTensor ? " (scales " : " (scale ") + scale_span(wq.scale_tensor) +
+                (options_.weight_symmetric ? "" : ", zero point " + std::to_string(wq.zero)) + ")";
       if (wq.raised > 0) {
         detail += ", " + std::to_string(wq.raised) +
                   " weight scale(s) raised so the int32 bias fits (near-zero weights)";
