@@ -902,6 +902,52 @@ TEST(QuantizeStatic, AsymmetricWeightsGetTheirOwnZeroPoint) {
   EXPECT_GT(cosine(run_float_output(original, in), run_float_output(*model, in)), 0.999);
 }
 
+// With int8 activations the report names the layers ONNX Runtime's CPU provider on x86 runs in
+// float: those that read or write a tensor several nodes read (it converts an int8 Q/DQ pair to
+// uint8, which its fused kernels need, only where one node reads the value).
+TEST(QuantizeStatic, NoteCountsLayersOnInt8TensorsSeveralNodesRead) {
+  const std::string text = R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 2, 4, 4] X) => (float[1, 2, 4, 4] P, float[1, 2, 4, 4] Q, float[1, 2, 4, 4] R)
+    <float[2, 2, 1, 1] WA = {0.5, -0.25, 0.75, 1.0}, float[2, 2, 1, 1] WB = {1.0, 0.5, -0.5, 0.25},
+     float[2, 2, 1, 1] WC = {-1.0, 0.5, 0.25, 0.75}, float[2, 2, 1, 1] WD = {0.3, 0.6, -0.2, 0.9}>
+    {
+      Y = Conv(X, WA)
+      P = Conv(Y, WB)
+      Q = Conv(Y, WC)
+      R = Conv(X, WD)
+    })";
+  for (const char* type : {"int8", "uint8"}) {
+    SCOPED_TRACE(type);
+    auto model = model_from_text(text);
+    ASSERT_OK(model);
+    // X feeds A and D, Y feeds B and C: every layer is on a shared tensor.
+    const Inputs in = {{"X", float_input({1, 2, 4, 4}, 41)}};
+    const auto table = table_for(*model, {in});
+    auto r = run_pass_calibrated(*model, "quantize-static", table, {{"activation_type", type}});
+    ASSERT_OK(r);
+    ASSERT_EQ(r->nodes_changed, 4u);
+    const std::string note =
+        "4 of 4 quantized layers read or write an int8 tensor that several nodes read";
+    const bool noted = std::any_of(r->notes.begin(), r->notes.end(),
+                                   [&](const std::string& n) { return n.rfind(note, 0) == 0; });
+    EXPECT_EQ(noted, std::string(type) == "int8");
+  }
+  // A chain: no tensor has two readers, no note.
+  auto chain = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1, 2, 4, 4] X) => (float[1, 2, 4, 4] P)
+    <float[2, 2, 1, 1] WA = {0.5, -0.25, 0.75, 1.0}, float[2, 2, 1, 1] WB = {1.0, 0.5, -0.5, 0.25}>
+    {
+      Y = Conv(X, WA)
+      P = Conv(Y, WB)
+    })");
+  ASSERT_OK(chain);
+  const auto table = table_for(*chain, {{{"X", float_input({1, 2, 4, 4}, 42)}}});
+  auto r = run_pass_calibrated(*chain, "quantize-static", table);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->nodes_changed, 2u);
+  for (const std::string& n : r->notes) EXPECT_EQ(n.find("several nodes read"), std::string::npos);
+}
+
 TEST(QuantizeStatic, MatMulOfUncalibratedTensorsIsSkipped) {
   auto model = model_from_text(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (float[2, 2] A, float[2, 2] B) => (float[2, 2] Y, int32[2, 2] K)
