@@ -718,7 +718,11 @@ TEST(QuantizeStatic, ResidualAddAndConvTransposeRunQuantized) {
   ASSERT_EQ(sw.size(), 2u);
   ASSERT_EQ(sb.size(), 2u);
   for (size_t c = 0; c < 2; ++c) EXPECT_EQ(sb[c], ss * sw[c]);
-  EXPECT_EQ(r->notes.size(), 1u);
+  // The Add and the Conv read X, and S is a graph output the ConvTranspose reads too.
+  ASSERT_EQ(r->notes.size(), 2u);
+  EXPECT_EQ(r->notes[0], "1 op(s) between quantized layers run quantized too");
+  EXPECT_EQ(r->notes[1].rfind("2 of 2 quantized layers read or write an int8 tensor", 0), 0u)
+      << r->notes[1];
 
   for (size_t out = 0; out < 2; ++out) {
     for (const auto& in : samples) {
