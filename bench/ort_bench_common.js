@@ -57,4 +57,19 @@ function alternate(a, b, { pairs, runs, threads, dimArgs, configA = [], configB 
   return { a: median(ta), b: median(tb), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
 }
 
-module.exports = { repo, deps, run, median, catalog, makeModels, alternate, loadOrt };
+// Inputs for every float input of `session`: seeded uniform [0, 1) values, symbolic dimensions
+// from `dims` (a Map, default 1). The same values on every call, for every model.
+function seededFeeds(ort, session, dims) {
+  let seed = 1;
+  const rand = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 4294967296; };
+  const feeds = {};
+  for (const m of session.inputMetadata) {
+    const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : dims.get(d) || 1));
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; ++i) data[i] = rand();
+    feeds[m.name] = new ort.Tensor('float32', data, shape);
+  }
+  return feeds;
+}
+
+module.exports = { repo, deps, run, median, catalog, makeModels, alternate, loadOrt, seededFeeds };

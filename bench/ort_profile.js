@@ -17,7 +17,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { loadOrt } = require('./ort_bench_common');
+const { loadOrt, seededFeeds } = require('./ort_bench_common');
 
 function parse(argv) {
   const o = { files: [], dims: [], runs: 200, repeats: 3, threads: 1, top: 10, child: null };
@@ -51,15 +51,7 @@ async function profileOne(o) {
     executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
     enableProfiling: true, profileFilePrefix: path.join(o.child, 'profile'),
   });
-  let seed = 1;
-  const rand = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 4294967296; };
-  const feeds = {};
-  for (const m of session.inputMetadata) {
-    const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : dims.get(d) || 1));
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; ++i) data[i] = rand();
-    feeds[m.name] = new ort.Tensor('float32', data, shape);
-  }
+  const feeds = seededFeeds(ort, session, dims);
   for (let r = 0; r <= o.runs; ++r) await session.run(feeds);
   if (typeof session.endProfiling === 'function') session.endProfiling();
   await session.release();

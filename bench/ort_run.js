@@ -9,14 +9,7 @@
 // session.qdqisint8allowed=1 (ONNX Runtime's onnxruntime_session_options_config_keys.h).
 'use strict';
 const fs = require('fs');
-const path = require('path');
-
-function loadOrt() {
-  const dirs = [process.env.COMPRESSOR_DEPS_DIR && path.resolve(process.env.COMPRESSOR_DEPS_DIR, 'node_modules', 'onnxruntime-node'),
-                path.join(__dirname, '..', '.deps', 'node_modules', 'onnxruntime-node')].filter(Boolean);
-  for (const d of dirs) if (fs.existsSync(path.join(d, 'package.json'))) return require(d);
-  return require('onnxruntime-node');
-}
+const { loadOrt, seededFeeds } = require('./ort_bench_common');
 
 function rssBytes() {
   const statm = fs.readFileSync('/proc/self/statm', 'utf8').split(' ');
@@ -48,15 +41,7 @@ async function main() {
     executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
     extra: opts.extra,
   });
-  let seed = 1;
-  const rand = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 4294967296; };
-  const feeds = {};
-  for (const m of session.inputMetadata) {
-    const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : opts.dims.get(d) || 1));
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; ++i) data[i] = rand();
-    feeds[m.name] = new ort.Tensor('float32', data, shape);
-  }
+  const feeds = seededFeeds(ort, session, opts.dims);
   await session.run(feeds);
   const times = [];
   for (let r = 0; r < opts.runs; ++r) {
