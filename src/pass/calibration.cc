@@ -45,7 +45,7 @@ constexpr size_t kMinBins = 128;
 constexpr size_t kMaxBins = size_t{1} << 20;  // keeps the bin index exact (see above)
 constexpr double kEntropyMaxClipped = 0.01;   // entropy: the most of the values an edge may clip
 constexpr int kEntropyRounds = 4;             // entropy: at most this many (edge, levels) rounds
-constexpr double kSmoothing = 1e-4;           // KL smoothing mass (see entropy_threshold)
+constexpr double kSmoothing = 1e-4;           // KL smoothing mass (see entropy_divergences)
 constexpr const char* kFormat = "compressor-calibration";
 constexpr int kVersion = 1;
 
@@ -88,6 +88,12 @@ double percentile_threshold(const std::vector<double>& mag, double percentile) {
 
 }  // namespace
 
+size_t levels_within(double neg, double pos, double t) {
+  const double span = std::min(std::max(neg, 0.0), t) + std::min(std::max(pos, 0.0), t);
+  if (!(t > 0) || !(span > 0)) return 128;
+  return static_cast<size_t>(std::clamp(std::nearbyint(255.0 * t / span), 128.0, 255.0));
+}
+
 /// The entropy method (TensorRT's calibrator, as MXNet and ONNX Runtime implement it), on the
 /// |x| histogram `mag` (in bin widths). For every candidate edge i from `levels` bins up to all
 /// of them: P is mag[0, i) with the counts beyond i (the clipped outliers) added to its last bin;
@@ -105,12 +111,6 @@ double percentile_threshold(const std::vector<double>& mag, double percentile) {
 /// where P_g is P's mass in group g and T' the mass with both nonzero. sum p log p comes from
 /// prefix sums of mag log mag, the group sums and nonzero counts from prefix sums too, and
 /// candidates of the same group width share all groups but the last.
-size_t levels_within(double neg, double pos, double t) {
-  const double span = std::min(std::max(neg, 0.0), t) + std::min(std::max(pos, 0.0), t);
-  if (!(t > 0) || !(span > 0)) return 128;
-  return static_cast<size_t>(std::clamp(std::nearbyint(255.0 * t / span), 128.0, 255.0));
-}
-
 std::vector<double> entropy_divergences(std::vector<double> mag, size_t levels) {
   const size_t half = mag.size();
   levels = std::clamp<size_t>(levels, 1, std::max<size_t>(half, 1));
@@ -208,7 +208,7 @@ size_t entropy_edge(const std::vector<double>& mag, size_t levels) {
     if (beyond[edge] > cap) continue;
     if (kl[k] < best_kl) {
       best_kl = kl[k];
-      best = mag.size() - kl.size() + 1 + k;
+      best = edge;
     }
   }
   return best;
