@@ -757,8 +757,11 @@ TEST(QuantizeDynamic, NodesOptionQuantizesOnlyTheSelectedLayers) {
 }
 
 TEST(QuantizeDynamic, BadOptionsAreInvalidArguments) {
-  for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
-           {"per_channel", "yes"}, {"reduce_range", "2"}, {"weight_type", "int4"}}) {
+  for (const auto& [option, value] :
+       std::vector<std::pair<std::string, std::string>>{{"per_channel", "yes"},
+                                                        {"reduce_range", "2"},
+                                                        {"weight_type", "int4"},
+                                                        {"weight_symmetric", "no"}}) {
     auto p = make_pass("quantize-dynamic", {{option, value}});
     ASSERT_FALSE(p.ok()) << option;
     EXPECT_EQ(p.status().code(), ErrorCode::kInvalidArgument);

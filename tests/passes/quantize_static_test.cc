@@ -981,6 +981,7 @@ TEST(QuantizeStatic, BadOptionsAreRefused) {
   EXPECT_FALSE(make_pass("quantize-static", {{"format", "qlinear"}}).ok());
   EXPECT_FALSE(make_pass("quantize-static", {{"activation_type", "int4"}}).ok());
   EXPECT_FALSE(make_pass("quantize-static", {{"reduce_range", "maybe"}}).ok());
+  EXPECT_FALSE(make_pass("quantize-static", {{"weight_symmetric", "maybe"}}).ok());
   // ONNX Runtime's QLinearConv takes one weight zero point for all channels.
   const auto per_channel = make_pass("quantize-static", {{"weight_symmetric", "false"}});
   ASSERT_FALSE(per_channel.ok());

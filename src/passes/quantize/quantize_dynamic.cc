@@ -13,16 +13,15 @@
 // DynamicQuantizeLinear; layers reading the same weight the same way share its quantized copy.
 //
 // Weights are symmetric: uint8 (default) with zero point 128, or int8 in [-127, 127] with zero
-// point 0 (reduce_range: one bit less, uint8 in [0, 127] around 64, int8 in [-63, 63]). Both
-// have 255 levels. With weight_symmetric=false a weight's [min, max] maps onto the type's whole
-// range with its own zero point, per tensor only. With float16_scales (the default), per-channel
-// scales of at least kHalfScaleMinChannels channels are float16 values, stored as float16 and cast
-// to float32 (see quantize_weight). Symmetric weights have one zero point for every channel, so the
+// point 0 (reduce_range: one bit less, uint8 in [0, 127] around 64, int8 in [-63, 63]). Both have
+// 255 levels. With weight_symmetric=false a weight's [min, max] maps onto the type's whole range
+// with its own zero point, per tensor only. With float16_scales (the default), per-channel scales
+// of at least kHalfScaleMinChannels channels are float16 values, stored as float16 and cast to
+// float32 (see quantize_weight). Symmetric weights have one zero point for every channel, so the
 // zero point is always a scalar: ONNX Runtime's CPU ConvInteger refuses per-channel weight zero
-// points
-// ("Non per-tensor quantization is not supported now"), and its older MatMulInteger with int8 B
-// accepted only a zero zero point. Per-channel scales (per column of B, per output channel of
-// Conv) live in the float Mul after the integer op, which is ordinary broadcasting: no opset
+// points ("Non per-tensor quantization is not supported now"), and its older MatMulInteger with
+// int8 B accepted only a zero zero point. Per-channel scales (per column of B, per output channel
+// of Conv) live in the float Mul after the integer op, which is ordinary broadcasting: no opset
 // beyond the 11 that DynamicQuantizeLinear needs. ONNX Runtime 1.30's CPU kernels accept uint8
 // activations with int8 or uint8 weights for both MatMulInteger and ConvInteger.
 //
@@ -193,6 +192,7 @@ class QuantizeDynamic : public pass::Pass {
     ir::Tensor scale_tensor;   // unshaped [channels] or scalar, for alpha copies and the ledger
     uint64_t bytes = 0;        // stored bytes of the three
     std::string stored_scale;  // the scale initializer: `scale`, or the Cast's float16 input
+    int32_t zero = 0;          // the scalar zero point's value
   };
 
   // Quantizes `weight` into new initializers; a Cast of float16 scales goes into `nodes`.
@@ -256,6 +256,7 @@ QuantizeDynamic::QuantizedWeight QuantizeDynamic::quantize(ir::Graph& graph, Nam
   out.values = names.value(base + "_quantized");
   out.scale = names.value(base + "_scale");
   out.zero_point = names.value(base + "_zero_point");
+  out.zero = common;
   out.scale_tensor = q.scale;
   ir::Tensor scale = q.half_scale ? ir::float_to_half(q.scale) : q.scale;
   if (is_conv && axis != kPerTensor) scale = scale.reshaped({1, int64_t(channels), 1, 1});
@@ -423,14 +424,9 @@ StatusOr<pass::PassResult> QuantizeDynamic::run(ir::Model& model, pass::PassCont
     const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
     std::string layout;
     if (qw.scale_tensor.rank() == 0) {
-      layout = "per tensor (scale " + scientific(*lo) + ")";
-      if (!weight_symmetric_) {
-        const ir::Tensor& z = graph.find_initializer(qw.zero_point)->tensor;
-        const int zero =
-            z.dtype() == ir::DType::kInt8 ? int(z.span<int8_t>()[0]) : int(z.span<uint8_t>()[0]);
-        layout = "asymmetric per tensor (scale " + scientific(*lo) + ", zero point " +
-                 std::to_string(zero) + ")";
-      }
+      layout = weight_symmetric_ ? "per tensor (scale " + scientific(*lo) + ")"
+                                 : "asymmetric per tensor (scale " + scientific(*lo) +
+                                       ", zero point " + std::to_string(qw.zero) + ")";
     } else {
       layout = std::string(is_conv ? "per output channel" : "per column") + " (scales " +
                scientific(*lo) + ".." + scientific(*hi) + ")";

@@ -51,11 +51,11 @@
 // [-128, 127] and [-64, 63]). Activations keep all 8 bits: 7-bit weights alone keep the sums of
 // two u8 x s8 products within int16 (2 * 255 * 64 < 2^15), which is what CPUs without VNNI need,
 // and a Relu's output range then starts at the type's minimum, where ONNX Runtime drops the Relu
-// and fuses its Conv. Layers the `nodes` option does not
-// name are not listed anywhere. ONNX Runtime's CPU provider converts an int8 activation pair to
-// uint8 only when its QuantizeLinear feeds one DequantizeLinear reader node: a tensor read by
-// several layers (the Q/K/V projections of attention) then stays float there; activation_type=uint8
-// avoids that.
+// and fuses its Conv. Layers the `nodes` option does not name are not listed anywhere. ONNX
+// Runtime's CPU provider converts an int8 activation pair to uint8 only when its QuantizeLinear
+// feeds one DequantizeLinear reader node: a tensor read by several layers (the Q/K/V projections
+// of attention) then stays float there; activation_type=uint8 avoids that, and the report counts
+// the layers concerned (layers_on_shared_int8).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
