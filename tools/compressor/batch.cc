@@ -1061,7 +1061,10 @@ std::vector<size_t> run_jobs(
         ::kill(-r.worker.pid, SIGKILL);
         WorkerExit e;
         e.seconds = now_seconds() - r.worker.started;
-        e.timed_out = r.timed_out;
+        // A worker that outlived --timeout while this loop was not running (a busy machine can
+        // keep it off the CPU past a short limit) timed out all the same: the verdict depends on
+        // the time taken, not on when the loop looked.
+        e.timed_out = r.timed_out || (limits.timeout_s > 0 && e.seconds > limits.timeout_s);
         e.interrupted = r.interrupted;
         if (WIFEXITED(wstatus)) e.exit_code = WEXITSTATUS(wstatus);
         if (WIFSIGNALED(wstatus)) e.signal = WTERMSIG(wstatus);
